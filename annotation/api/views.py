@@ -1,0 +1,88 @@
+"""REST views of the annotation app: parse the request, ask the service, shape the answer."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.api.permissions import require_sprint_role
+from annotation.models import Sprint, SprintRole
+from annotation.services.imports import ImportRejected, import_items
+from annotation.services.imports.service import FORMATS
+
+
+class ObtainTokenView(ObtainAuthToken):
+    """Exchange a username and password for the user's API token."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+
+class ItemImportSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    format = serializers.ChoiceField(choices=FORMATS, required=False)
+
+
+ImportErrors = inline_serializer(
+    "ImportErrors",
+    {
+        "errors": serializers.ListField(
+            child=inline_serializer(
+                "ImportProblem",
+                {
+                    "line": serializers.IntegerField(),
+                    "field": serializers.CharField(required=False),
+                    "message": serializers.CharField(),
+                },
+            )
+        ),
+        "total": serializers.IntegerField(),
+    },
+)
+
+
+class ItemImportView(APIView):
+    """Import items into a sprint from a JSONL or CSV file: all lines or none."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request=ItemImportSerializer,
+        responses={
+            201: inline_serializer(
+                "ImportResult",
+                {"created": serializers.IntegerField(), "unchanged": serializers.IntegerField()},
+            ),
+            400: OpenApiResponse(
+                ImportErrors, description="Every problem, by line; nothing stored."
+            ),
+        },
+    )
+    def post(self, request: Request, sprint_id: int) -> Response:
+        sprint = get_object_or_404(Sprint, pk=sprint_id)
+        require_sprint_role(request.user, sprint, SprintRole.LEAD)
+        form = ItemImportSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        upload = form.validated_data["file"]
+        try:
+            result = import_items(
+                sprint,
+                upload.file,
+                filename=upload.name or "",
+                file_format=form.validated_data.get("format"),
+                actor=request.user,
+            )
+        except ImportRejected as rejected:
+            return Response(
+                {"errors": [p.as_dict() for p in rejected.problems], "total": rejected.total},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(
+            {"created": result.created, "unchanged": result.unchanged},
+            status=status.HTTP_201_CREATED,
+        )

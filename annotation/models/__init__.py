@@ -1,0 +1,23 @@
+"""The ground floor of Concord's data: rubrics, sprints, items, assignments, judgments, audit."""
+
+from annotation.models.audit import AuditEvent
+from annotation.models.items import GoldAnswer, Item, Response
+from annotation.models.judgments import Assignment, Judgment
+from annotation.models.rubrics import Criterion, CriterionKind, Rubric
+from annotation.models.sprints import Sprint, SprintMember, SprintRole, SprintStatus
+
+__all__ = [
+    "Assignment",
+    "AuditEvent",
+    "Criterion",
+    "CriterionKind",
+    "GoldAnswer",
+    "Item",
+    "Judgment",
+    "Response",
+    "Rubric",
+    "Sprint",
+    "SprintMember",
+    "SprintRole",
+    "SprintStatus",
+]

@@ -1,0 +1,94 @@
+"""Fixtures shared by the whole suite: users in each role, a rubric, a sprint, API clients."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from annotation.models import Criterion, CriterionKind, Rubric, Sprint, SprintMember, SprintRole
+
+User = get_user_model()
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username: str, **extra) -> "User":
+        return User.objects.create_user(username=username, password="pw-" + username, **extra)
+
+    return make
+
+
+@pytest.fixture
+def rubric(db) -> Rubric:
+    rubric = Rubric.objects.create(
+        name="Support answers", guidelines="Prefer correct, grounded answers."
+    )
+    Criterion.objects.create(
+        rubric=rubric,
+        name="preference",
+        kind=CriterionKind.PREFERENCE,
+        question="Which response is better?",
+        config={"allow_tie": True, "strength_labels": ["slightly", "clearly", "much"]},
+        position=0,
+    )
+    Criterion.objects.create(
+        rubric=rubric,
+        name="helpfulness",
+        kind=CriterionKind.LIKERT,
+        question="How helpful is each response?",
+        config={"min": 1, "max": 5},
+        position=1,
+    )
+    return rubric
+
+
+@pytest.fixture
+def make_sprint(db, rubric):
+    def make(slug: str, **extra) -> Sprint:
+        return Sprint.objects.create(
+            name=slug.replace("-", " ").title(), slug=slug, rubric=rubric, **extra
+        )
+
+    return make
+
+
+@pytest.fixture
+def sprint(make_sprint) -> Sprint:
+    return make_sprint("sprint-a", status="active")
+
+
+@pytest.fixture
+def other_sprint(make_sprint) -> Sprint:
+    return make_sprint("sprint-b", status="active")
+
+
+def _member(user, sprint, role):
+    SprintMember.objects.create(sprint=sprint, user=user, role=role)
+    return user
+
+
+@pytest.fixture
+def lead(make_user, sprint):
+    return _member(make_user("lead", is_staff=True), sprint, SprintRole.LEAD)
+
+
+@pytest.fixture
+def annotator(make_user, sprint):
+    return _member(make_user("ann1"), sprint, SprintRole.ANNOTATOR)
+
+
+@pytest.fixture
+def reviewer(make_user, sprint):
+    return _member(make_user("rev1"), sprint, SprintRole.REVIEWER)
+
+
+@pytest.fixture
+def api_client_for():
+    def make(user) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
