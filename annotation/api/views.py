@@ -24,7 +24,7 @@ class ObtainTokenView(ObtainAuthToken):
 
 
 class ItemImportSerializer(serializers.Serializer):
-    file = serializers.FileField()
+    file = serializers.FileField(allow_empty_file=True)
     format = serializers.ChoiceField(choices=FORMATS, required=False)
 
 
