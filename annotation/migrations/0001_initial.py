@@ -128,7 +128,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='item',
             name='sprint',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='items', to='annotation.sprint'),
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='items', to='annotation.sprint'),
         ),
         migrations.CreateModel(
             name='AuditEvent',
@@ -180,7 +180,7 @@ class Migration(migrations.Migration):
                 ('model_version', models.CharField(blank=True, default='', max_length=100)),
                 ('metadata', models.JSONField(blank=True, default=dict)),
                 ('position', models.PositiveSmallIntegerField(default=0)),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='responses', to='annotation.item')),
+                ('item', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='responses', to='annotation.item')),
             ],
             options={
                 'ordering': ['item', 'position'],

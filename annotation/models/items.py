@@ -10,7 +10,10 @@ class Item(models.Model):
     record, which is how a re-import recognises an item it already holds.
     """
 
-    sprint = models.ForeignKey("annotation.Sprint", on_delete=models.PROTECT, related_name="items")
+    # No index of its own: the unique (sprint, external_id) index serves lookups by sprint.
+    sprint = models.ForeignKey(
+        "annotation.Sprint", on_delete=models.PROTECT, related_name="items", db_index=False
+    )
     external_id = models.CharField(max_length=255)
     prompt = models.JSONField()
     context = models.JSONField(default=list, blank=True)
@@ -48,7 +51,10 @@ class Response(models.Model):
     """One model response of an item. ``key`` is the id the import gave it (``a``, ``b``…);
     rankings in judgments refer to responses by key."""
 
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="responses")
+    # No index of its own: the unique (item, key) index serves lookups by item.
+    item = models.ForeignKey(
+        Item, on_delete=models.CASCADE, related_name="responses", db_index=False
+    )
     key = models.CharField(max_length=64)
     text = models.TextField()
     model_name = models.CharField(max_length=200, blank=True, default="")

@@ -86,6 +86,31 @@ BAD_FILES = {
         1,
         "HH-RLHF dialogue",
     ),
+    "NUL character": (_bytes(json.dumps(concord_row("x", prompt="a\u0000b"))), 1, "NUL character"),
+    "hh rows that part at a Human turn": (
+        _bytes(
+            json.dumps(
+                {
+                    "chosen": "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: bye",
+                    "rejected": "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: ciao",
+                }
+            )
+        ),
+        1,
+        "part at an Assistant reply",
+    ),
+    "hh row whose response is empty": (
+        _bytes(
+            json.dumps(
+                {
+                    "chosen": "\n\nHuman: hi\n\nAssistant: ok",
+                    "rejected": "\n\nHuman: hi\n\nAssistant: ",
+                }
+            )
+        ),
+        1,
+        "response part is empty",
+    ),
     "trl row with identical chosen and rejected": (
         _bytes(json.dumps({"prompt": "q", "chosen": "same", "rejected": "same"})),
         1,

@@ -30,11 +30,12 @@ RESPONSE_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 CONCORD_KEYS = frozenset({"external_id", "prompt", "context", "responses", "metadata", "gold"})
 PAIR_KEYS = frozenset({"external_id", "id", "prompt", "chosen", "rejected", "metadata"})
 HH_TURN = re.compile(r"\n\n(Human|Assistant): ")
+HH_HUMAN, HH_ASSISTANT = "\n\nHuman: ", "\n\nAssistant: "
 MAX_EXTERNAL_ID = 255
 MAX_SHORT_FIELD = 100
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ResponseRecord:
     key: str
     text: str
@@ -43,7 +44,7 @@ class ResponseRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ItemRecord:
     external_id: str
     prompt: str | list[dict[str, str]]
@@ -249,9 +250,18 @@ def _parse_pair(row: dict[str, Any]) -> ItemRecord:
         origin = "trl"
     else:
         raise RowError("chosen and rejected must both be text or both chat messages", "rejected")
+    for text, name in ((chosen_text, "chosen"), (rejected_text, "rejected")):
+        if not text.strip():
+            raise RowError("the response part is empty", name)
     if chosen_text == rejected_text:
         raise RowError("chosen and rejected are the same text: nothing to compare", "rejected")
-    flip = hashlib.sha256(orjson.dumps([prompt, chosen_text, rejected_text])).digest()[0] & 1
+    # Which of the two becomes "a" depends on the texts alone, so a re-import assigns the same.
+    flip = (
+        hashlib.blake2b(
+            chosen_text.encode() + b"\0" + rejected_text.encode(), digest_size=1
+        ).digest()[0]
+        & 1
+    )
     keys = ("b", "a") if flip else ("a", "b")
     texts = {keys[0]: chosen_text, keys[1]: rejected_text}
     responses = [ResponseRecord(key, texts[key]) for key in ("a", "b")]
@@ -271,11 +281,7 @@ def _completion_text(value: Any, field_name: str) -> str:
     raise RowError("must be text or a list of chat messages", field_name)
 
 
-def _hh_turns(dialogue: str, field_name: str) -> list[dict[str, str]]:
-    if not HH_TURN.match(dialogue):
-        raise RowError(
-            "without a prompt, must be an HH-RLHF dialogue starting '\\n\\nHuman: '", field_name
-        )
+def _hh_turns(dialogue: str) -> list[dict[str, str]]:
     parts = HH_TURN.split(dialogue)[1:]
     return [
         {"role": "user" if speaker == "Human" else "assistant", "content": text}
@@ -283,17 +289,48 @@ def _hh_turns(dialogue: str, field_name: str) -> list[dict[str, str]]:
     ]
 
 
+def _shared_prefix_length(a: str, b: str) -> int:
+    """Length of the common prefix, by bisection over slice comparisons (done in C), since
+    HH dialogues share almost all their text."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
 def _split_hh(chosen: str, rejected: str) -> tuple[list[dict[str, str]], str, str]:
-    return _split_conversations(
-        _hh_turns(chosen, "chosen"), _hh_turns(rejected, "rejected"), validated=True
+    """Split two HH-RLHF dialogues at the Assistant turn where they part: the turns before it
+    are the prompt, the rest of each dialogue its response."""
+    for text, name in ((chosen, "chosen"), (rejected, "rejected")):
+        if not text.startswith(HH_HUMAN):
+            raise RowError(
+                "without a prompt, must be an HH-RLHF dialogue starting '\\n\\nHuman: '", name
+            )
+    shared = _shared_prefix_length(chosen, rejected)
+    # The last turn marker that starts at or before the first differing character.
+    boundary = max(
+        chosen.rfind(HH_HUMAN, 0, shared + len(HH_HUMAN)),
+        chosen.rfind(HH_ASSISTANT, 0, shared + len(HH_ASSISTANT)),
     )
+    if boundary <= 0 or not (
+        chosen.startswith(HH_ASSISTANT, boundary) and rejected.startswith(HH_ASSISTANT, boundary)
+    ):
+        raise RowError(
+            "chosen and rejected must share their opening turns and part at an Assistant reply",
+            "rejected",
+        )
+    start = boundary + len(HH_ASSISTANT)
+    return _hh_turns(chosen[:boundary]), chosen[start:], rejected[start:]
 
 
 def _split_conversations(
-    chosen: list[Any], rejected: list[Any], validated: bool = False
+    chosen: list[Any], rejected: list[Any]
 ) -> tuple[list[dict[str, str]], str, str]:
-    if not validated:
-        chosen, rejected = _messages(chosen, "chosen"), _messages(rejected, "rejected")
+    chosen, rejected = _messages(chosen, "chosen"), _messages(rejected, "rejected")
     shared = 0
     while shared < min(len(chosen), len(rejected)) - 1 and chosen[shared] == rejected[shared]:
         shared += 1
@@ -373,7 +410,10 @@ def _record(
         "metadata": metadata,
         "gold": gold,
     }
-    digest = hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    canonical = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+    if b"\\u0000" in canonical:
+        raise RowError("contains a NUL character (\\u0000), which the database cannot store")
+    digest = hashlib.sha256(canonical).hexdigest()
     if external_id is None or external_id == "":
         external_id = f"sha-{digest[:24]}"
     elif isinstance(external_id, int) and not isinstance(external_id, bool):

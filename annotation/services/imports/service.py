@@ -91,22 +91,22 @@ def import_items(
         sprint = Sprint.objects.select_for_update().get(pk=sprint.pk)
         if sprint.status == SprintStatus.CLOSED:
             raise ImportRejected([ImportProblem(0, f"sprint {sprint.slug!r} is closed")])
-        writer = ItemWriter(sprint, chunk_size=chunk_size)
-        for line, row in reader(_Hashing(stream, digest), max_line_bytes, count):
-            lines += 1
-            if isinstance(row, ImportProblem):
-                note(row)
-                continue
-            try:
-                record = parse_row(row, flat=flat)
-            except RowError as exc:
-                note(ImportProblem(line, exc.message, exc.field))
-                continue
-            rows += 1
-            for problem in writer.add(line, record):
+        with ItemWriter(sprint, chunk_size=chunk_size) as writer:
+            for line, row in reader(_Hashing(stream, digest), max_line_bytes, count):
+                lines += 1
+                if isinstance(row, ImportProblem):
+                    note(row)
+                    continue
+                try:
+                    record = parse_row(row, flat=flat)
+                except RowError as exc:
+                    note(ImportProblem(line, exc.message, exc.field))
+                    continue
+                rows += 1
+                for problem in writer.add(line, record):
+                    note(problem)
+            for problem in writer.close():
                 note(problem)
-        for problem in writer.flush():
-            note(problem)
         if not rows and not total_problems:
             note(ImportProblem(0, "the file holds no items"))
         if total_problems:
