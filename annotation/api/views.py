@@ -1,5 +1,6 @@
 """REST views of the annotation app: parse the request, ask the service, shape the answer."""
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -69,6 +70,23 @@ class ItemImportView(APIView):
         form = ItemImportSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         upload = form.validated_data["file"]
+        if upload.size > settings.CONCORD_IMPORT_MAX_BYTES:
+            limit = settings.CONCORD_IMPORT_MAX_BYTES
+            return Response(
+                {
+                    "errors": [
+                        {
+                            "line": 0,
+                            "field": "file",
+                            "message": f"the file is {upload.size:,} bytes; the limit is "
+                            f"{limit:,} (CONCORD_IMPORT_MAX_BYTES). Split it, or use "
+                            "`manage.py import_items`, which has no limit",
+                        }
+                    ],
+                    "total": 1,
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         try:
             result = import_items(
                 sprint,

@@ -116,3 +116,11 @@ def test_command_errors_for_unknown_sprint_user_or_file(sprint, tmp_path):
     with pytest.raises(CommandError, match="no such file"):
         call_command("import_items", str(tmp_path / "missing.jsonl"), sprint=sprint.slug)
     assert Item.objects.count() == 0
+
+
+def test_upload_over_the_size_limit_is_refused(sprint, lead, api_client_for, settings):
+    settings.CONCORD_IMPORT_MAX_BYTES = 100
+    response = post(api_client_for(lead), sprint.pk)
+    assert response.status_code == 400
+    assert "CONCORD_IMPORT_MAX_BYTES" in response.json()["errors"][0]["message"]
+    assert Item.objects.count() == 0
