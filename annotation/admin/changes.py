@@ -1,0 +1,47 @@
+"""Turning admin form edits into the ``changes`` of an audit event.
+
+Audit events store JSON, so values are reduced to what JSON holds: related objects to their
+primary key (stable when names change), dates to ISO 8601, anything else unknown to text.
+"""
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.db import models
+from django.db.models.fields.files import FieldFile
+
+
+def json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, models.Model):
+        return value.pk
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, Decimal | FieldFile):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | models.QuerySet):
+        return [json_safe(v) for v in value]
+    return str(value)
+
+
+def form_changes(form: forms.BaseForm) -> dict[str, dict[str, Any]]:
+    """``{field: {"from": old, "to": new}}`` for every field the form changed."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in form.changed_data:
+        if name in ("DELETE", "id") or name not in form.cleaned_data:
+            continue
+        out[name] = {
+            "from": json_safe(form.initial.get(name)),
+            "to": json_safe(form.cleaned_data[name]),
+        }
+    return out
+
+
+def snapshot(obj: models.Model, fields: list[str]) -> dict[str, Any]:
+    """The listed fields of a row, for events about rows that are created or deleted whole."""
+    return {name: json_safe(obj.serializable_value(name)) for name in fields}

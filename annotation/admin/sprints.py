@@ -1,0 +1,265 @@
+"""Sprints: settings, members, progress, and the "Import items" page.
+
+A lead sees and edits only the sprints they lead. Progress is computed by the changelist query
+itself (correlated subqueries, one per figure), so the list costs the same few queries whatever
+its length. Imports go through :func:`annotation.services.imports.import_items`, the same door
+the API and the command use, so the admin cannot store what they would reject.
+"""
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from annotation.admin.changes import form_changes, snapshot
+from annotation.admin.scoping import SprintScopedAdmin
+from annotation.models import Item, Judgment, Sprint, SprintMember, SprintRole
+from annotation.services.audit import record_event
+from annotation.services.imports import ImportRejected, import_items
+
+SPRINT_FIELDS = [
+    "name",
+    "slug",
+    "description",
+    "rubric",
+    "status",
+    "overlap_k",
+    "gold_rate",
+    "agreement_threshold",
+    "lease_minutes",
+    "deadline",
+]
+MEMBER_FIELDS = ["user", "role", "pseudonym"]
+
+
+def with_progress(queryset: QuerySet[Sprint]) -> QuerySet[Sprint]:
+    """Annotate ``item_total``, ``judged_item_total`` (items with at least one live judgment)
+    and ``live_judgment_total`` (judgments not superseded by a revision)."""
+
+    def per_sprint(rows: QuerySet, aggregate: Count) -> Coalesce:
+        grouped = rows.order_by().values("sprint").annotate(n=aggregate).values("n")
+        return Coalesce(Subquery(grouped, output_field=IntegerField()), 0)
+
+    items = Item.objects.filter(sprint=OuterRef("pk"))
+    live = Judgment.objects.filter(sprint=OuterRef("pk"), superseded_by__isnull=True)
+    return queryset.annotate(
+        item_total=per_sprint(items, Count("pk")),
+        judged_item_total=per_sprint(live, Count("item", distinct=True)),
+        live_judgment_total=per_sprint(live, Count("pk")),
+    )
+
+
+def progress_percent(sprint: Sprint) -> float:
+    """Live judgments as a share of the judgments the sprint needs (items times k)."""
+    needed = sprint.item_total * sprint.overlap_k
+    return 100.0 * sprint.live_judgment_total / needed if needed else 0.0
+
+
+class SprintMemberInline(admin.TabularInline):
+    model = SprintMember
+    fields = MEMBER_FIELDS
+    autocomplete_fields = ["user"]
+    extra = 0
+
+
+class ImportItemsForm(forms.Form):
+    file = forms.FileField(help_text="JSON Lines or CSV, in Concord, TRL or HH-RLHF shape.")
+    file_format = forms.ChoiceField(
+        label="Format",
+        required=False,
+        choices=[("", "Detect from the file"), ("jsonl", "JSON Lines"), ("csv", "CSV")],
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > settings.CONCORD_IMPORT_MAX_BYTES:
+            raise forms.ValidationError(
+                f"The file is larger than the limit of {settings.CONCORD_IMPORT_MAX_BYTES:,} bytes."
+            )
+        return upload
+
+
+@admin.register(Sprint)
+class SprintAdmin(SprintScopedAdmin):
+    sprint_path = None
+    inlines = [SprintMemberInline]
+    list_display = [
+        "name",
+        "slug",
+        "rubric",
+        "status",
+        "overlap_k",
+        "deadline",
+        "items_column",
+        "judged_items_column",
+        "progress_column",
+    ]
+    list_filter = ["status", "rubric"]
+    list_select_related = ["rubric"]
+    search_fields = ["name", "slug", "description"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["created_by", "created_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "description", "rubric", "status"]}),
+        (
+            "Labeling",
+            {"fields": ["overlap_k", "gold_rate", "agreement_threshold", "lease_minutes"]},
+        ),
+        ("Schedule", {"fields": ["deadline", "created_by", "created_at"]}),
+    ]
+    actions = ["import_items_action"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Sprint]:
+        return with_progress(super().get_queryset(request))
+
+    @admin.display(description="items", ordering="item_total")
+    def items_column(self, sprint: Sprint) -> int:
+        return sprint.item_total
+
+    @admin.display(description="judged items", ordering="judged_item_total")
+    def judged_items_column(self, sprint: Sprint) -> int:
+        return sprint.judged_item_total
+
+    @admin.display(description="progress")
+    def progress_column(self, sprint: Sprint) -> str:
+        needed = sprint.item_total * sprint.overlap_k
+        return format_html(
+            '<span title="{} of {} judgments">{}%</span>',
+            sprint.live_judgment_total,
+            needed,
+            f"{progress_percent(sprint):.0f}",
+        )
+
+    # --- auditing ------------------------------------------------------------------------
+
+    def save_model(self, request: HttpRequest, obj: Sprint, form, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        if change:
+            changes = form_changes(form)
+            if changes:
+                record_event(request.user, "sprint.changed", obj, sprint=obj, changes=changes)
+        else:
+            changes = snapshot(obj, SPRINT_FIELDS)
+            record_event(request.user, "sprint.created", obj, sprint=obj, changes=changes)
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        sprint = form.instance
+        instances = formset.save(commit=False)
+        for member in formset.deleted_objects:
+            changes = snapshot(member, MEMBER_FIELDS)
+            record_event(request.user, "member.removed", member, sprint=sprint, changes=changes)
+            member.delete()
+        forms_by_instance = {id(f.instance): f for f in formset.forms}
+        added = {id(obj) for obj in formset.new_objects}
+        for member in instances:
+            member.save()
+            if id(member) in added:
+                changes = snapshot(member, MEMBER_FIELDS)
+                record_event(request.user, "member.added", member, sprint=sprint, changes=changes)
+            else:
+                changes = {"user": member.user_id, **form_changes(forms_by_instance[id(member)])}
+                record_event(request.user, "member.changed", member, sprint=sprint, changes=changes)
+        formset.save_m2m()
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        sprint = form.instance
+        if change or request.user.is_superuser:
+            return
+        # A lead who creates a sprint leads it; otherwise it would vanish from their list the
+        # moment it is saved.
+        member, created = SprintMember.objects.get_or_create(
+            sprint=sprint, user=request.user, defaults={"role": SprintRole.LEAD}
+        )
+        if created:
+            changes = snapshot(member, MEMBER_FIELDS)
+            record_event(request.user, "member.added", member, sprint=sprint, changes=changes)
+        elif member.role != SprintRole.LEAD:
+            changes = {"user": member.user_id, "role": {"from": member.role, "to": "lead"}}
+            member.role = SprintRole.LEAD
+            member.save(update_fields=["role"])
+            record_event(request.user, "member.changed", member, sprint=sprint, changes=changes)
+
+    def delete_model(self, request: HttpRequest, obj: Sprint) -> None:
+        # Not linked through ``sprint``: that foreign key would protect the row being deleted.
+        changes = snapshot(obj, ["name", "slug"])
+        record_event(request.user, "sprint.deleted", obj, changes=changes)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Sprint]) -> None:
+        for sprint in queryset:
+            self.delete_model(request, sprint)
+
+    # --- importing -----------------------------------------------------------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.import_items_view)
+        return [
+            path("<path:object_id>/import/", view, name="annotation_sprint_import"),
+            *super().get_urls(),
+        ]
+
+    @admin.action(description="Import items into the selected sprint", permissions=["change"])
+    def import_items_action(
+        self, request: HttpRequest, queryset: QuerySet[Sprint]
+    ) -> HttpResponseRedirect | None:
+        if queryset.count() != 1:
+            self.message_user(
+                request, "Select exactly one sprint to import items into.", messages.WARNING
+            )
+            return None
+        sprint = queryset.get()
+        return redirect(reverse("admin:annotation_sprint_import", args=[sprint.pk]))
+
+    def import_items_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        sprint = self.get_object(request, unquote(object_id))
+        if sprint is None:
+            raise Http404("No such sprint.")
+        if not self.has_change_permission(request, sprint):
+            raise PermissionDenied
+        rejected: ImportRejected | None = None
+        if request.method == "POST":
+            form = ImportItemsForm(request.POST, request.FILES)
+            if form.is_valid():
+                upload = form.cleaned_data["file"]
+                try:
+                    result = import_items(
+                        sprint,
+                        upload,
+                        filename=upload.name,
+                        file_format=form.cleaned_data["file_format"] or None,
+                        actor=request.user,
+                    )
+                except ImportRejected as exc:
+                    rejected = exc
+                else:
+                    self.message_user(
+                        request,
+                        f"Imported {upload.name} into {sprint}: {result.created} created, "
+                        f"{result.unchanged} unchanged.",
+                        messages.SUCCESS,
+                    )
+                    return redirect(reverse("admin:annotation_sprint_change", args=[sprint.pk]))
+        else:
+            form = ImportItemsForm()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Import items into {sprint}",
+            "opts": self.opts,
+            "original": sprint,
+            "form": form,
+            "rejected": rejected,
+            "problems": [str(problem) for problem in rejected.problems] if rejected else [],
+            "has_view_permission": self.has_view_permission(request, sprint),
+        }
+        return TemplateResponse(request, "admin/annotation/sprint/import_items.html", context)

@@ -1,0 +1,99 @@
+"""``seed_demo``: idempotent, prints working passwords, and its demo file imports cleanly."""
+
+import io
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+from annotation.management.commands.seed_demo import DEMO_FILE, DEMO_USERS
+from annotation.models import Criterion, Item, Response, Rubric, Sprint, SprintMember
+from annotation.services.imports import import_items
+
+pytestmark = pytest.mark.django_db
+
+LOGIN_LINE = re.compile(r"^\s+(?:lead|annotator|reviewer)\s+(\S+)\s+(\S+)$", re.MULTILINE)
+
+
+def seed() -> tuple[str, dict[str, str]]:
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    text = out.getvalue()
+    return text, dict(LOGIN_LINE.findall(text))
+
+
+def test_seed_demo_twice_creates_once_and_resets_passwords():
+    first_text, first = seed()
+    assert "30 items created, 0 unchanged" in first_text
+    assert "http://127.0.0.1:8000/" in first_text
+    assert set(first) == {demo.username for demo in DEMO_USERS}
+
+    second_text, second = seed()
+    assert "0 items created, 30 unchanged" in second_text
+    assert set(second) == set(first)
+    assert all(second[name] != first[name] for name in first)
+
+    assert Sprint.objects.filter(slug="demo").count() == 1
+    assert Rubric.objects.filter(name="Support assistant quality").count() == 1
+    assert Item.objects.filter(sprint__slug="demo").count() == 30
+    assert get_user_model().objects.filter(username__startswith="demo-").count() == 4
+    assert SprintMember.objects.filter(sprint__slug="demo").count() == 4
+
+    for username, password in second.items():
+        assert Client().login(username=username, password=password), username
+        assert not Client().login(username=username, password=first[username])
+
+
+def test_seeded_objects_match_the_demo_contract():
+    _, passwords = seed()
+    sprint = Sprint.objects.get(slug="demo")
+    assert sprint.name == "Demo: support bot v3 vs v4"
+    assert sprint.status == "active" and sprint.overlap_k in (2, 3)
+    assert sprint.gold_rate == 0.1 and sprint.agreement_threshold == 0.6
+    assert sprint.deadline is not None
+    criteria = {c.name: c for c in Criterion.objects.filter(rubric=sprint.rubric)}
+    assert {name: c.kind for name, c in criteria.items()} == {
+        "preference": "preference",
+        "helpfulness": "likert",
+        "groundedness": "likert",
+        "unsafe": "flag",
+        "rationale": "text",
+    }
+    assert criteria["preference"].config["strength_labels"] == [
+        "slightly better",
+        "clearly better",
+        "much better",
+    ]
+    assert criteria["rationale"].required is False
+    roles = dict(SprintMember.objects.filter(sprint=sprint).values_list("user__username", "role"))
+    assert roles == {demo.username: demo.role for demo in DEMO_USERS}
+
+    client = Client()
+    assert client.login(username="demo-lead", password=passwords["demo-lead"])
+    page = client.get(reverse("admin:annotation_sprint_change", args=[sprint.pk]))
+    assert page.status_code == 200
+    items = client.get(reverse("admin:annotation_item_changelist"))
+    assert items.status_code == 200
+    assert items.context["cl"].result_count == 30
+
+
+def test_demo_file_imports_without_errors(make_sprint):
+    sprint = make_sprint("demo-check", status="active")
+    with DEMO_FILE.open("rb") as stream:
+        result = import_items(sprint, stream, filename=DEMO_FILE.name)
+    assert (result.created, result.unchanged) == (30, 0)
+    items = Item.objects.filter(sprint=sprint)
+    assert items.filter(is_gold=True).count() == 3
+    assert items.exclude(context=[]).count() >= 5
+    three_way = [i for i in items.prefetch_related("responses") if i.responses.count() > 2]
+    assert len(three_way) >= 2
+    assert sum(isinstance(i.prompt, list) for i in items) >= 2
+    assert Response.objects.filter(
+        item__sprint=sprint, text__contains="<script>alert(1)</script>"
+    ).exists()
+    assert Response.objects.filter(
+        item__sprint=sprint, text__contains="<img src=x onerror=alert(1)>"
+    ).exists()
