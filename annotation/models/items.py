@@ -23,6 +23,10 @@ class Item(models.Model):
     is_gold = models.BooleanField(default=False)
     content_sha256 = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Queue state, not content: set once the item holds k live assignments, so the queue's
+    # partial index drops it. Maintained by annotation.services.queue under the item's row lock;
+    # db_default so that a COPY that leaves the column out still gets False.
+    is_full = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["sprint", "id"]
@@ -33,7 +37,14 @@ class Item(models.Model):
         ]
         indexes = [
             models.Index(fields=["sprint", "stratum"], name="item_sprint_stratum"),
-            models.Index(fields=["sprint", "is_gold"], name="item_sprint_gold"),
+            models.Index(fields=["sprint", "is_gold", "id"], name="item_sprint_gold"),
+            # The queue walks this in id order; full items leave it, so it stays small as the
+            # sprint fills and a request never wades through finished work.
+            models.Index(
+                fields=["sprint", "is_gold", "id"],
+                condition=models.Q(is_full=False),
+                name="item_open_queue",
+            ),
         ]
 
     def __str__(self) -> str:

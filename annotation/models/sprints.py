@@ -80,6 +80,9 @@ class SprintMember(models.Model):
         max_length=32, blank=True, help_text="Stable name used in exports instead of the username."
     )
     joined_at = models.DateTimeField(auto_now_add=True)
+    # The last item id the queue handed this member: the next search starts after it, so an
+    # annotator's request costs the same on the millionth item as on the first.
+    queue_cursor = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["sprint", "role", "user"]

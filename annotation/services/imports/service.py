@@ -88,7 +88,9 @@ def import_items(
             problems.append(problem)
 
     with transaction.atomic():
-        sprint = Sprint.objects.select_for_update().get(pk=sprint.pk)
+        # NO KEY UPDATE: serialises imports into this sprint without blocking the foreign-key
+        # checks (KEY SHARE) of annotators submitting judgments in it meanwhile.
+        sprint = Sprint.objects.select_for_update(no_key=True).get(pk=sprint.pk)
         if sprint.status == SprintStatus.CLOSED:
             raise ImportRejected([ImportProblem(0, f"sprint {sprint.slug!r} is closed")])
         with ItemWriter(sprint, chunk_size=chunk_size) as writer:

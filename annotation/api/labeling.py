@@ -1,0 +1,205 @@
+"""The annotator's API: next item, submit, skip, and my own judgments.
+
+What an annotator can reach here is blind by construction: an item is served without its
+metadata, model names or gold answer, responses in an order fixed per assignment (so position
+says nothing about the source), and judgments are only ever the caller's own.
+"""
+
+import hashlib
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView, RetrieveAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.api.permissions import require_sprint_role
+from annotation.models import Assignment, Criterion, Judgment, Rubric, Sprint, SprintRole
+from annotation.services.judgments import JudgmentRejected, skip_assignment, submit_judgment
+from annotation.services.queue import QueueClosed, next_assignment
+
+
+class CriterionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Criterion
+        fields = ["name", "kind", "question", "help_text", "required", "config"]
+
+
+class RubricSerializer(serializers.ModelSerializer):
+    criteria = CriterionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Rubric
+        fields = ["id", "name", "version", "guidelines", "criteria"]
+
+
+def serve_item(assignment: Assignment) -> dict:
+    item = assignment.item
+    responses = list(item.responses.values("key", "text"))
+    seed = hashlib.sha256(f"{assignment.pk}".encode()).digest()
+    responses.sort(key=lambda r: hashlib.sha256(seed + r["key"].encode()).digest())
+    return {
+        "id": item.pk,
+        "prompt": item.prompt,
+        "context": item.context,
+        "responses": [{"id": r["key"], "text": r["text"]} for r in responses],
+    }
+
+
+NextItem = inline_serializer(
+    "NextItem",
+    {
+        "assignment": serializers.IntegerField(),
+        "lease_expires_at": serializers.DateTimeField(),
+        "item": serializers.JSONField(),
+        "rubric": RubricSerializer(),
+    },
+)
+
+
+class NextItemView(APIView):
+    """The caller's current or next item in a sprint; 204 when their queue is empty."""
+
+    @extend_schema(responses={200: NextItem, 204: None})
+    def get(self, request: Request, sprint_id: int) -> Response:
+        sprint = get_object_or_404(Sprint.objects.select_related("rubric"), pk=sprint_id)
+        require_sprint_role(request.user, sprint, SprintRole.ANNOTATOR)
+        try:
+            assignment = next_assignment(sprint, request.user)
+        except QueueClosed as closed:
+            return Response({"detail": str(closed)}, status=status.HTTP_409_CONFLICT)
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        rubric = Rubric.objects.prefetch_related("criteria").get(pk=sprint.rubric_id)
+        return Response(
+            {
+                "assignment": assignment.pk,
+                "lease_expires_at": assignment.lease_expires_at,
+                "item": serve_item(assignment),
+                "rubric": RubricSerializer(rubric).data,
+            }
+        )
+
+
+class SubmitSerializer(serializers.Serializer):
+    assignment = serializers.IntegerField()
+    answers = serializers.JSONField()
+    seconds = serializers.FloatField(required=False, allow_null=True, min_value=0)
+
+
+class JudgmentSerializer(serializers.ModelSerializer):
+    item = serializers.IntegerField(source="item_id")
+    assignment = serializers.IntegerField(source="assignment_id")
+    sprint = serializers.IntegerField(source="sprint_id")
+    rubric_version = serializers.IntegerField(source="rubric.version")
+    supersedes = serializers.IntegerField(source="supersedes_id", allow_null=True)
+    live = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Judgment
+        fields = [
+            "id",
+            "sprint",
+            "item",
+            "assignment",
+            "answers",
+            "seconds",
+            "rubric_version",
+            "supersedes",
+            "live",
+            "created_at",
+        ]
+
+    def get_live(self, judgment: Judgment) -> bool:
+        return not hasattr(judgment, "superseded_by")
+
+
+def _rejected(rejected: JudgmentRejected) -> Response:
+    if rejected.status == 404:
+        return Response({"detail": rejected.problems[0]["message"]}, status=404)
+    return Response({"errors": rejected.problems}, status=rejected.status)
+
+
+class JudgmentListView(ListAPIView):
+    """``POST``: submit (or revise) with an ``Idempotency-Key`` header. ``GET``: my judgments,
+    newest first, optionally of one ``sprint`` and only ``live`` ones."""
+
+    serializer_class = JudgmentSerializer
+
+    def get_queryset(self):
+        queryset = (
+            Judgment.objects.filter(annotator=self.request.user)
+            .select_related("rubric", "superseded_by")
+            .order_by("-created_at", "-id")
+        )
+        sprint = self.request.query_params.get("sprint", "")
+        if sprint:
+            queryset = queryset.filter(sprint_id=int(sprint) if sprint.isdigit() else -1)
+        if self.request.query_params.get("live") in ("1", "true"):
+            queryset = queryset.filter(superseded_by__isnull=True)
+        return queryset
+
+    @extend_schema(
+        parameters=[OpenApiParameter("sprint", int), OpenApiParameter("live", bool)],
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=SubmitSerializer,
+        parameters=[
+            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)
+        ],
+        responses={
+            201: inline_serializer("Submitted", {"id": serializers.IntegerField()}),
+            200: inline_serializer("Replayed", {"id": serializers.IntegerField()}),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        body = SubmitSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            outcome = submit_judgment(
+                request.user,
+                body.validated_data["assignment"],
+                request.data.get("answers"),
+                seconds=body.validated_data.get("seconds"),
+                idempotency_key=request.headers.get("Idempotency-Key", ""),
+            )
+        except JudgmentRejected as rejected:
+            return _rejected(rejected)
+        code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
+        return Response({"id": outcome.judgment.pk}, status=code)
+
+
+class JudgmentDetailView(RetrieveAPIView):
+    """One of my judgments; anyone else's is 404, never 403, so ids reveal nothing."""
+
+    serializer_class = JudgmentSerializer
+
+    def get_queryset(self):
+        return Judgment.objects.filter(annotator=self.request.user).select_related(
+            "rubric", "superseded_by"
+        )
+
+
+class SkipView(APIView):
+    @extend_schema(
+        request=inline_serializer("Skip", {"reason": serializers.CharField()}),
+        responses={
+            200: inline_serializer(
+                "Skipped",
+                {"assignment": serializers.IntegerField(), "status": serializers.CharField()},
+            )
+        },
+    )
+    def post(self, request: Request, assignment_id: int) -> Response:
+        try:
+            assignment = skip_assignment(
+                request.user, assignment_id, str(request.data.get("reason", ""))
+            )
+        except JudgmentRejected as rejected:
+            return _rejected(rejected)
+        return Response({"assignment": assignment.pk, "status": assignment.status})

@@ -1,0 +1,197 @@
+"""Submitting, revising and skipping: the single doors for an annotator's answers.
+
+Judgments are append-only. A submit on a leased assignment creates the annotator's judgment of
+the item; a submit on an assignment already submitted is a revision, a new row that supersedes
+the live one. A client's ``Idempotency-Key`` makes a retried submit harmless: the same key with
+the same body returns the judgment already stored and writes nothing; the same key with another
+body is refused, since the client is confused about what it sent.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from annotation.models import Assignment, Judgment, SprintStatus
+from annotation.models.judgments import AssignmentStatus
+from annotation.services.answers import Problem, validate_answers
+from annotation.services.audit import record_event
+from annotation.services.queue import reopen_item
+
+MAX_SECONDS = 24 * 3600
+
+
+class JudgmentRejected(Exception):
+    """The submit cannot be stored; ``problems`` say why, ``status`` is the HTTP status."""
+
+    def __init__(self, problems: list[Problem], status: int = 400) -> None:
+        self.problems = problems
+        self.status = status
+        super().__init__(problems[0]["message"])
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    judgment: Judgment
+    created: bool
+
+
+def _request_digest(assignment_id: int, answers: Any, seconds: Any) -> str:
+    body = {"assignment": assignment_id, "answers": answers, "seconds": seconds}
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def submit_judgment(
+    annotator: AbstractBaseUser,
+    assignment_id: int,
+    answers: Any,
+    *,
+    seconds: float | None,
+    idempotency_key: str,
+    now: datetime | None = None,
+) -> SubmitOutcome:
+    """Store the annotator's answers for an assignment of theirs.
+
+    Guarantees: validated against the rubric version of the assignment's sprint before anything
+    is written; the assignment row is locked, so two submits for one assignment are serialised
+    (the second becomes a revision, or is recognised by its key); a retried key stores nothing.
+    Raises :class:`JudgmentRejected` (404 for someone else's assignment, 409 for a reused key
+    with another body, 400 for everything else) and stores nothing then.
+    """
+    now = now or timezone.now()
+    key = (idempotency_key or "").strip()
+    if not key or len(key) > 200:
+        raise JudgmentRejected(
+            [{"field": "Idempotency-Key", "message": "header of 1-200 characters is required"}]
+        )
+    digest = _request_digest(assignment_id, answers, seconds)
+    replay = _replayed(annotator, key, digest)
+    if replay is not None:
+        return SubmitOutcome(replay, created=False)
+    if seconds is not None and (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not 0 <= seconds <= MAX_SECONDS
+    ):
+        raise JudgmentRejected(
+            [{"field": "seconds", "message": f"must be a number from 0 to {MAX_SECONDS}"}]
+        )
+    try:
+        with transaction.atomic():
+            assignment = (
+                # Lock the assignment row only: a bare FOR UPDATE with select_related would also
+                # lock the sprint and item rows, and every submit in the sprint would queue on them.
+                Assignment.objects.select_for_update(of=("self",))
+                .select_related("sprint__rubric", "item")
+                .filter(pk=assignment_id, annotator=annotator)
+                .first()
+            )
+            if assignment is None:
+                raise JudgmentRejected(
+                    [{"field": "assignment", "message": "no such assignment of yours"}], 404
+                )
+            sprint = assignment.sprint
+            if sprint.status != SprintStatus.ACTIVE:
+                raise JudgmentRejected(
+                    [{"field": "assignment", "message": f"the sprint is {sprint.status}"}]
+                )
+            live = None
+            if assignment.status == AssignmentStatus.SUBMITTED:
+                live = Judgment.objects.filter(
+                    assignment=assignment, superseded_by__isnull=True
+                ).get()
+            elif assignment.status != AssignmentStatus.LEASED or assignment.lease_expires_at <= now:
+                raise JudgmentRejected(
+                    [
+                        {
+                            "field": "assignment",
+                            "message": "the lease on this item expired; ask for the next item",
+                        }
+                    ]
+                )
+            criteria = list(sprint.rubric.criteria.all())
+            keys = list(assignment.item.responses.values_list("key", flat=True))
+            clean, problems = validate_answers(criteria, keys, answers)
+            if problems:
+                raise JudgmentRejected(problems)
+            judgment = Judgment.objects.create(
+                sprint=sprint,
+                item=assignment.item,
+                assignment=assignment,
+                annotator=annotator,
+                rubric=sprint.rubric,
+                answers=clean,
+                seconds=seconds,
+                idempotency_key=key,
+                request_sha256=digest,
+                supersedes=live,
+            )
+            if live is None:
+                assignment.status = AssignmentStatus.SUBMITTED
+                assignment.save(update_fields=["status"])
+            else:
+                record_event(
+                    annotator,
+                    "judgment.revised",
+                    judgment,
+                    sprint=sprint,
+                    changes={"supersedes": live.pk},
+                )
+    except IntegrityError:
+        # A concurrent retry with the same key won the race: answer as its replay.
+        replay = _replayed(annotator, key, digest)
+        if replay is None:
+            raise
+        return SubmitOutcome(replay, created=False)
+    return SubmitOutcome(judgment, created=True)
+
+
+def _replayed(annotator: AbstractBaseUser, key: str, digest: str) -> Judgment | None:
+    earlier = Judgment.objects.filter(annotator=annotator, idempotency_key=key).first()
+    if earlier is None:
+        return None
+    if earlier.request_sha256 != digest:
+        raise JudgmentRejected(
+            [
+                {
+                    "field": "Idempotency-Key",
+                    "message": "this key was already used for a different submit",
+                }
+            ],
+            409,
+        )
+    return earlier
+
+
+def skip_assignment(annotator: AbstractBaseUser, assignment_id: int, reason: str) -> Assignment:
+    """Give a leased item back with a reason. The annotator is never offered it again (their
+    assignment row stays, status ``skipped``); its slot goes back to the pool for others."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise JudgmentRejected([{"field": "reason", "message": "say why you skip this item"}])
+    if len(reason) > 500:
+        raise JudgmentRejected([{"field": "reason", "message": "is longer than 500 characters"}])
+    with transaction.atomic():
+        assignment = (
+            Assignment.objects.select_for_update()
+            .filter(pk=assignment_id, annotator=annotator)
+            .first()
+        )
+        if assignment is None:
+            raise JudgmentRejected(
+                [{"field": "assignment", "message": "no such assignment of yours"}], 404
+            )
+        if assignment.status != AssignmentStatus.LEASED:
+            raise JudgmentRejected(
+                [{"field": "assignment", "message": f"this assignment is {assignment.status}"}]
+            )
+        assignment.status = AssignmentStatus.SKIPPED
+        assignment.skip_reason = reason
+        assignment.save(update_fields=["status", "skip_reason"])
+        reopen_item(assignment.item_id)
+    return assignment

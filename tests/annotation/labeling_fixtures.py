@@ -1,0 +1,44 @@
+"""Small sprints with items and members, for queue and judgment tests."""
+
+from annotation.models import GoldAnswer, Item, Response, SprintMember, SprintRole
+
+
+def add_items(
+    sprint, count: int, *, gold: int = 0, responses: int = 2, prefix: str = "t"
+) -> list[Item]:
+    items = []
+    for index in range(count + gold):
+        is_gold = index >= count
+        item = Item.objects.create(
+            sprint=sprint,
+            external_id=f"{prefix}-{index}",
+            prompt=f"Question {index}?",
+            is_gold=is_gold,
+            content_sha256=f"{index:064d}",
+            metadata={"source": "secret-source"},
+        )
+        for position in range(responses):
+            Response.objects.create(
+                item=item,
+                key="abcdefgh"[position],
+                text=f"answer {position} to {index}",
+                model_name=f"model-{position}",
+                position=position,
+            )
+        if is_gold:
+            GoldAnswer.objects.create(item=item, answers={"ranking": ["b", "a"]})
+        items.append(item)
+    return items
+
+
+def join(sprint, *users, role=SprintRole.ANNOTATOR):
+    for user in users:
+        SprintMember.objects.create(sprint=sprint, user=user, role=role)
+    return users
+
+
+def good_answers(ranking=("a", "b")) -> dict:
+    return {
+        "preference": {"ranking": list(ranking), "strength": 2},
+        "helpfulness": {key: 4 for key in ranking},
+    }
