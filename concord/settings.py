@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    # Swagger UI and ReDoc served from our own static files, so the docs work offline.
+    "drf_spectacular_sidecar",
     "annotation",
     "reviews",
     "exports",
@@ -141,6 +143,10 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = int(os.environ.get("CONCORD_HSTS_SECONDS", "0" if DEBUG else "31536000"))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env_flag("CONCORD_HSTS_PRELOAD")
+# Preloading is a promise about the whole registrable domain and all its subdomains that only
+# the domain's owner can make, and it is slow to undo; so it is opt-in, and `check --deploy`
+# is not asked to nag about it while it is off.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -168,6 +174,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Celery: Redis in deployment, a serverless filesystem broker when embedded.
@@ -179,8 +188,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # Exchange bindings; kombu's default is a folder named "control" in the current
+        # directory, which would differ between the web server, a worker and a test.
+        "control_folder": str(_broker_dir / "control"),
     }
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
@@ -193,6 +205,14 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"training.tasks.*": {"queue": "gpu"}}
 CELERY_TASK_ALWAYS_EAGER = env_flag("CONCORD_CELERY_EAGER")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Periodic work, for a deployment that runs `celery -A concord beat` beside its workers.
+CELERY_BEAT_SCHEDULE = {
+    "release-expired-leases": {
+        "task": "annotation.tasks.release_expired_leases",
+        "schedule": 60.0,
+        "options": {"queue": "default", "expires": 55},
+    },
+}
 
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 

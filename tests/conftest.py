@@ -1,4 +1,9 @@
-"""Fixtures shared by the whole suite: users in each role, a rubric, a sprint, API clients."""
+"""Fixtures shared by the whole suite: users in each role, a rubric, a sprint, API clients,
+and a real Celery worker process. The CI policy (skips for missing services on a user's machine,
+no skips at all in CI) lives in tests/support/ci_policy.py."""
+
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -6,6 +11,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from annotation.models import Criterion, CriterionKind, Rubric, Sprint, SprintMember, SprintRole
+from tests.support.celery_worker import CeleryWorkerProcess, purge_queues
+
+pytest_plugins = ["tests.support.ci_policy", "tests.support.run_directory"]
 
 User = get_user_model()
 
@@ -92,3 +100,23 @@ def api_client_for():
         return client
 
     return make
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path: Path) -> Iterator[CeleryWorkerProcess]:
+    """A real ``celery -A concord worker`` on the queues default and gpu, reading the test
+    database, ready when the test starts and stopped after it. Data the test writes is
+    committed (``transactional_db``), so the worker sees it. ``worker.kill()`` sends SIGKILL,
+    ``worker.start()`` starts it again; ``worker.log_tail()`` shows what it logged."""
+    from django.db import connection
+
+    purge_queues()
+    worker = CeleryWorkerProcess(
+        database_name=str(connection.settings_dict["NAME"]),
+        log_path=tmp_path / "celery-worker.log",
+    )
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
