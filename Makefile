@@ -25,13 +25,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 # Embedded mode: SQLite and a filesystem Celery broker under var/ unless DATABASE_URL and
-# CELERY_BROKER_URL say otherwise. The worker runs in the background; the trap stops it
+# CELERY_BROKER_URL say otherwise. The worker (with an embedded beat for periodic work, such as
+# releasing expired leases) runs in the background; the trap stops it
 # (warm shutdown, then SIGKILL after 15 s) whenever the web server ends, Ctrl-C included.
 run: $(STAMP)
 	@export CONCORD_DEBUG="$${CONCORD_DEBUG:-1}"; \
 	$(BIN)/python manage.py migrate --noinput; \
 	$(BIN)/python manage.py seed_demo; \
-	$(BIN)/celery -A concord worker -Q default,gpu --pool=solo --loglevel=INFO & worker=$$!; \
+	$(BIN)/celery -A concord worker -Q default,gpu --pool=solo --beat \
+		--schedule "$${CONCORD_DATA_DIR:-var}/celerybeat-schedule" --loglevel=INFO & worker=$$!; \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT) & web=$$!; \
 	stop() { \
 		trap - INT TERM EXIT; \
