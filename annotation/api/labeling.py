@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from annotation.api.permissions import require_sprint_role
 from annotation.models import Assignment, Criterion, Judgment, Rubric, Sprint, SprintRole
 from annotation.services.judgments import JudgmentRejected, skip_assignment, submit_judgment
-from annotation.services.queue import QueueClosed, next_assignment
+from annotation.services.queue import NotAMember, QueueClosed, next_assignment
 
 
 class CriterionSerializer(serializers.ModelSerializer):
@@ -68,6 +68,8 @@ class NextItemView(APIView):
         require_sprint_role(request.user, sprint, SprintRole.ANNOTATOR)
         try:
             assignment = next_assignment(sprint, request.user)
+        except NotAMember as outsider:
+            return Response({"detail": str(outsider)}, status=status.HTTP_403_FORBIDDEN)
         except QueueClosed as closed:
             return Response({"detail": str(closed)}, status=status.HTTP_409_CONFLICT)
         if assignment is None:

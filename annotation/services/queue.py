@@ -32,7 +32,12 @@ from annotation.models.judgments import AssignmentStatus
 
 
 class QueueClosed(Exception):
-    """The sprint does not hand out work (draft or closed)."""
+    """The sprint does not hand out work to this caller (draft or closed)."""
+
+
+class NotAMember(QueueClosed):
+    """The caller has no membership row in the sprint (a superuser acting as lead): labeling
+    needs one, since assignments and pseudonyms hang off it."""
 
 
 LIVE = Q(status=AssignmentStatus.SUBMITTED) | Q(status=AssignmentStatus.LEASED)
@@ -52,7 +57,11 @@ def next_assignment(
     if sprint.status != SprintStatus.ACTIVE:
         raise QueueClosed(f"sprint {sprint.slug!r} is {sprint.status}, not active")
     with transaction.atomic():
-        member = SprintMember.objects.select_for_update().get(sprint=sprint, user=annotator)
+        member = (
+            SprintMember.objects.select_for_update().filter(sprint=sprint, user=annotator).first()
+        )
+        if member is None:
+            raise NotAMember(f"you are not a member of sprint {sprint.slug!r}; a lead can add you")
         current = (
             Assignment.objects.filter(
                 sprint=sprint,

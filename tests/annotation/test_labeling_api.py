@@ -209,3 +209,18 @@ def test_gold_answers_never_reach_the_annotator(sprint, setup):
     sprint.save()
     body = next_item(client, sprint).content.decode()
     assert '"ranking"' not in body
+
+
+def test_superuser_without_membership_is_told_to_join(sprint, make_user, api_client_for):
+    root = make_user("root", is_superuser=True, is_staff=True)
+    add_items(sprint, 1, prefix="s")
+    response = next_item(api_client_for(root), sprint)
+    assert response.status_code == 403
+    assert "not a member" in response.json()["detail"]
+
+
+def test_closed_sprint_is_a_409(sprint, setup):
+    client, _ = setup
+    sprint.status = "closed"
+    sprint.save()
+    assert next_item(client, sprint).status_code == 409
