@@ -4,4 +4,7 @@ from annotation import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("sprints/<int:sprint_id>/label", views.label, name="label"),
+    path("sprints/<int:sprint_id>/label/panel", views.label_panel, name="label-panel"),
+    path("judgments/<int:judgment_id>/revise", views.revise, name="revise"),
 ]

@@ -5,8 +5,6 @@ metadata, model names or gold answer, responses in an order fixed per assignment
 says nothing about the source), and judgments are only ever the caller's own.
 """
 
-import hashlib
-
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -16,9 +14,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api.permissions import require_sprint_role
-from annotation.models import Assignment, Criterion, Judgment, Rubric, Sprint, SprintRole
+from annotation.models import Criterion, Judgment, Rubric, Sprint, SprintRole
 from annotation.services.judgments import JudgmentRejected, skip_assignment, submit_judgment
 from annotation.services.queue import NotAMember, QueueClosed, next_assignment
+from annotation.services.serving import served_item
 
 
 class CriterionSerializer(serializers.ModelSerializer):
@@ -33,19 +32,6 @@ class RubricSerializer(serializers.ModelSerializer):
     class Meta:
         model = Rubric
         fields = ["id", "name", "version", "guidelines", "criteria"]
-
-
-def serve_item(assignment: Assignment) -> dict:
-    item = assignment.item
-    responses = list(item.responses.values("key", "text"))
-    seed = hashlib.sha256(f"{assignment.pk}".encode()).digest()
-    responses.sort(key=lambda r: hashlib.sha256(seed + r["key"].encode()).digest())
-    return {
-        "id": item.pk,
-        "prompt": item.prompt,
-        "context": item.context,
-        "responses": [{"id": r["key"], "text": r["text"]} for r in responses],
-    }
 
 
 NextItem = inline_serializer(
@@ -79,7 +65,7 @@ class NextItemView(APIView):
             {
                 "assignment": assignment.pk,
                 "lease_expires_at": assignment.lease_expires_at,
-                "item": serve_item(assignment),
+                "item": served_item(assignment),
                 "rubric": RubricSerializer(rubric).data,
             }
         )

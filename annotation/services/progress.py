@@ -1,0 +1,63 @@
+"""The annotator's home: my progress per sprint and my latest judgments."""
+
+from dataclasses import dataclass
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import Count, Q
+
+from annotation.models import Item, Judgment, Sprint
+from annotation.models.judgments import AssignmentStatus
+
+
+@dataclass(frozen=True)
+class SprintProgress:
+    sprint: Sprint
+    items: int
+    judged: int
+    left: int
+    can_label: bool
+
+
+def progress_for(user: AbstractBaseUser, sprints: list[Sprint]) -> list[SprintProgress]:
+    """My progress per sprint: live judgments of mine, items in the sprint, and items still
+    open to me (not judged or skipped by me, and not already taken by ``k`` others; gold items
+    count as open until I met them, since the queue mixes them in). Three queries per sprint,
+    on indexed columns; a home page lists a handful of sprints."""
+    rows = []
+    for sprint in sprints:
+        items = Item.objects.filter(sprint=sprint)
+        done = Q(
+            assignments__annotator=user,
+            assignments__status__in=[AssignmentStatus.SUBMITTED, AssignmentStatus.SKIPPED],
+        )
+        mine_done = items.filter(done).values("id")
+        mine_leased = items.filter(
+            assignments__annotator=user, assignments__status=AssignmentStatus.LEASED
+        ).values("id")
+        left = (
+            items.exclude(id__in=mine_done)
+            .filter(Q(is_full=False) | Q(is_gold=True) | Q(id__in=mine_leased))
+            .count()
+        )
+        judged = Judgment.objects.filter(
+            sprint=sprint, annotator=user, superseded_by__isnull=True
+        ).count()
+        rows.append(
+            SprintProgress(
+                sprint=sprint,
+                items=items.aggregate(n=Count("id"))["n"],
+                judged=judged,
+                left=left,
+                can_label=sprint.status == "active",
+            )
+        )
+    return rows
+
+
+def recent_judgments(user: AbstractBaseUser, limit: int = 20) -> list[Judgment]:
+    """My latest live judgments, newest first, with what a list of them shows."""
+    return list(
+        Judgment.objects.filter(annotator=user, superseded_by__isnull=True)
+        .select_related("sprint", "item")
+        .order_by("-created_at", "-id")[:limit]
+    )

@@ -1,0 +1,411 @@
+/*
+ * Concord's labeling page: keyboard-first answers, submitted to the JSON API, and the next item
+ * swapped in as a server-rendered fragment (so Markdown stays sanitised on the server).
+ * Plain script, no dependencies, no inline handlers: the page's CSP allows only our own
+ * files. The answers themselves (state, undo, their API shape) live in label-answers.js.
+ *
+ * The keyboard scheme (also listed on the page):
+ *   1-9      answer the highlighted field: the better response (two responses), the next
+ *            response in the ranking (more than two; the last one is placed by itself), or the
+ *            score of the highlighted likert cell ("0" means 10 on a scale without 0)
+ *   q w e r y u i o p   strength, weakest first (t is skipped: it is the tie key)
+ *   t        tie, where the rubric allows it
+ *   x c v b n m, then 1-9   toggle that flag criterion on that response
+ *   j / ArrowDown, k / ArrowUp   move the highlight; answering moves it on by itself
+ *   Backspace   undo: clear the highlighted answer, or step back and clear the one before
+ *   /        write in the first text box (Ctrl+Enter submits, Esc leaves it)
+ *   d        open or close the context documents;  g  guidelines;  s  skip with a reason
+ *   Enter    submit
+ */
+(function () {
+  "use strict";
+
+  const app = document.getElementById("label-app");
+  if (!app) return;
+  const MODE = app.dataset.mode;
+  const STRENGTH_KEYS = "qweryuiop";
+  const RETRIES = 3;
+
+  let cfg = null; // the panel's config (ids and rubric shape), null when no item is shown
+  let answers = null; // a ConcordPanelAnswers (label-answers.js) for the item shown
+  let pendingFlag = null; // a flag criterion waiting for its response number
+  let pendingSubmit = null; // an attempt whose answer never came: {answers, body, key}
+  let busy = false;
+  let elapsed = 0;
+  let lastTick = performance.now();
+
+  const $ = (selector, root) => (root || document).querySelector(selector);
+  const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
+
+  function setStatus(text, kind) {
+    const status = $("#status");
+    status.textContent = text;
+    status.className = "status" + (kind ? " status-" + kind : "");
+  }
+
+  // --- time on the item: counted only while the page is visible --------------------------
+
+  function tick() {
+    const now = performance.now();
+    if (!document.hidden) elapsed += now - lastTick;
+    lastTick = now;
+    const seconds = Math.floor(elapsed / 1000);
+    const timer = $("#timer");
+    if (timer) timer.textContent = Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
+  }
+
+  function resetTimer() {
+    elapsed = 0;
+    lastTick = performance.now();
+    tick();
+  }
+
+  // --- the panel ------------------------------------------------------------------------
+
+  function textBox(name) {
+    return $$("textarea[data-criterion]").find((box) => box.dataset.criterion === name);
+  }
+
+  function initPanel() {
+    cfg = null;
+    answers = null;
+    pendingFlag = null;
+    pendingSubmit = null;
+    resetTimer();
+    const panel = $("#panel");
+    const data = $("#panel-config");
+    if (!panel || panel.dataset.state !== "item" || !data) return;
+    cfg = JSON.parse(data.textContent);
+    answers = new window.ConcordPanelAnswers(cfg);
+    for (const c of cfg.criteria) {
+      const box = c.kind === "text" && cfg.answers ? textBox(c.name) : null;
+      if (box && typeof cfg.answers[c.name] === "string") box.value = cfg.answers[c.name];
+    }
+    render();
+  }
+
+  function answerDigit(key) {
+    if (pendingFlag) {
+      const responseId = cfg.responses[Number(key) - 1];
+      if (responseId) answers.toggleFlag(pendingFlag, responseId);
+      pendingFlag = null;
+      setStatus("");
+      return;
+    }
+    const message = answers.digit(key);
+    if (message) setStatus(message);
+  }
+
+  // --- showing the state --------------------------------------------------------------------
+
+  function pressed(button, on) {
+    button.setAttribute("aria-pressed", on ? "true" : "false");
+  }
+
+  function render() {
+    if (!cfg) return;
+    const state = answers;
+    const two = cfg.responses.length === 2;
+    for (const button of $$("[data-act=rank]")) {
+      const id = button.dataset.response;
+      pressed(button, !state.tie && (two ? state.ranking[0] === id : state.ranking.includes(id)));
+    }
+    for (const badge of $$("[data-rank-of]")) {
+      const place = state.ranking.indexOf(badge.dataset.rankOf);
+      if (state.tie) badge.textContent = "tie";
+      else if (place < 0) badge.textContent = "";
+      else badge.textContent = two ? (place === 0 ? "better" : "") : "#" + (place + 1);
+    }
+    const list = $("#ranking");
+    if (list) {
+      list.replaceChildren(
+        ...state.ranking.map((id) => {
+          const li = document.createElement("li");
+          li.textContent = "Response " + (cfg.responses.indexOf(id) + 1);
+          return li;
+        })
+      );
+    }
+    for (const button of $$("[data-act=tie]")) pressed(button, state.tie);
+    for (const button of $$("[data-act=strength]")) {
+      pressed(button, state.strength === Number(button.dataset.value));
+    }
+    for (const button of $$("[data-act=likert]")) {
+      const value = state.likert[button.dataset.criterion][button.dataset.response];
+      pressed(button, value === Number(button.dataset.value));
+    }
+    for (const button of $$("[data-act=flag]")) {
+      const on = !!state.flags[button.dataset.criterion][button.dataset.response];
+      pressed(button, on);
+      $(".flag-state", button).textContent = on ? "yes" : "no";
+    }
+    const current = state.current;
+    for (const element of $$("[data-field]")) {
+      const field = state.fields.find((f) => f.id === element.dataset.field);
+      const isCurrent = !!current && element.dataset.field === current.id;
+      element.classList.toggle("active", isCurrent);
+      element.classList.toggle("answered", !!field && state.answered(field));
+      if (isCurrent) element.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  // --- talking to the server ----------------------------------------------------------------
+
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    // randomUUID needs a secure context; getRandomValues does not.
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  // Every try sends the same body and Idempotency-Key: if a try reached the server but its
+  // answer was lost, the retry is answered with the judgment already stored, not a second one.
+  async function postJson(url, body, key, tries) {
+    const headers = {
+      "Content-Type": "application/json",
+      Accept: "application/json",
+      "X-CSRFToken": csrfToken(),
+    };
+    if (key) headers["Idempotency-Key"] = key;
+    let failure = null;
+    for (let attempt = 0; attempt < tries; attempt++) {
+      if (attempt) await sleep(400 * 2 ** attempt);
+      try {
+        const response = await fetch(url, { method: "POST", credentials: "same-origin", headers, body });
+        if (response.status < 500) return response;
+        failure = new Error("the server answered " + response.status);
+      } catch (error) {
+        failure = error;
+      }
+    }
+    throw failure;
+  }
+
+  function describe(field) {
+    const parts = field.replace(/^answers\./, "").split(".");
+    const index = cfg ? cfg.responses.indexOf(parts[1]) : -1;
+    if (index >= 0) parts[1] = "response " + (index + 1);
+    return parts.join(" · ");
+  }
+
+  async function showProblems(response) {
+    let body = {};
+    try {
+      body = await response.json();
+    } catch (error) {
+      body = {};
+    }
+    if (body.errors) {
+      setStatus(body.errors.map((p) => `${describe(p.field || "")}: ${p.message}`).join("; "), "error");
+    } else {
+      setStatus(body.detail || "The server refused this (" + response.status + ").", "error");
+    }
+  }
+
+  async function submit() {
+    if (busy || !cfg) return;
+    const [given, missing] = answers.collect((name) => (textBox(name) || { value: "" }).value);
+    if (missing.length) {
+      setStatus("Still to answer: " + missing.join(", "), "error");
+      const first = answers.nextUnanswered(0);
+      if (first >= 0) answers.active = first;
+      render();
+      return;
+    }
+    // A retry by hand of an attempt that got no answer reuses it whole, key and body.
+    const same = pendingSubmit && pendingSubmit.answers === JSON.stringify(given);
+    const attempt = same
+      ? pendingSubmit
+      : {
+          answers: JSON.stringify(given),
+          key: newKey(),
+          body: JSON.stringify({
+            assignment: cfg.assignment,
+            answers: given,
+            seconds: Math.round(elapsed / 1000),
+          }),
+        };
+    busy = true;
+    setStatus("Saving…");
+    try {
+      const response = await postJson(app.dataset.submitUrl, attempt.body, attempt.key, RETRIES);
+      pendingSubmit = null;
+      if (!response.ok) return await showProblems(response);
+      const saved = await response.json();
+      if (MODE === "revise") {
+        window.location.assign(app.dataset.homeUrl + "?revised=" + saved.id);
+        return;
+      }
+      await loadPanel();
+      setStatus("Saved. Next item.", "ok");
+    } catch (error) {
+      pendingSubmit = attempt;
+      setStatus("Could not reach the server (" + error.message + "). Press Enter to try again.", "error");
+    } finally {
+      busy = false;
+    }
+  }
+
+  async function loadPanel() {
+    const response = await fetch(app.dataset.panelUrl, {
+      credentials: "same-origin",
+      headers: { Accept: "text/html" },
+      cache: "no-store",
+    });
+    if (response.redirected && !new URL(response.url).pathname.endsWith("/label/panel")) {
+      window.location.assign(response.url); // the session ended: off to the login page
+      return;
+    }
+    if (!response.ok) throw new Error("the server answered " + response.status);
+    $("#panel-slot").innerHTML = await response.text();
+    initPanel();
+    window.scrollTo(0, 0);
+  }
+
+  // --- skip and the side panels -------------------------------------------------------------
+
+  function openSkip() {
+    if (MODE !== "label" || !cfg) return;
+    const form = $("#skip-form");
+    form.hidden = false;
+    $("#skip-reason").focus();
+  }
+
+  function closeSkip() {
+    const form = $("#skip-form");
+    if (!form) return;
+    form.hidden = true;
+    $("#skip-reason").value = "";
+    if (document.activeElement) document.activeElement.blur();
+  }
+
+  async function sendSkip(reason) {
+    if (busy || !cfg) return;
+    busy = true;
+    setStatus("Skipping…");
+    const url = app.dataset.skipUrl.replace("/0/skip", "/" + cfg.assignment + "/skip");
+    try {
+      // One try: a skip is not idempotent, and a second would be refused as already skipped.
+      const response = await postJson(url, JSON.stringify({ reason }), null, 1);
+      if (!response.ok) return await showProblems(response);
+      closeSkip();
+      await loadPanel();
+      setStatus("Skipped. Next item.", "ok");
+    } catch (error) {
+      setStatus("Could not skip (" + error.message + ").", "error");
+    } finally {
+      busy = false;
+    }
+  }
+
+  function toggleGuidelines(force) {
+    const panel = $("#guidelines");
+    panel.hidden = force === undefined ? !panel.hidden : !force;
+  }
+
+  function toggleDocuments() {
+    const docs = $$("details.doc");
+    const open = docs.some((d) => !d.open);
+    for (const doc of docs) doc.open = open;
+  }
+
+  function strengths() {
+    const preference = answers.criterion("preference");
+    return preference ? preference.strengths : 0;
+  }
+
+  // --- input --------------------------------------------------------------------------------
+
+  function onKey(event) {
+    const target = event.target;
+    const typing = target.matches && target.matches("input, textarea, select");
+    if (typing) {
+      if (event.key === "Escape") {
+        if (target.id === "skip-reason") closeSkip();
+        else target.blur();
+        event.preventDefault();
+      } else if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && target.tagName === "TEXTAREA") {
+        event.preventDefault();
+        target.blur();
+        submit();
+      }
+      return;
+    }
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const key = event.key;
+    let handled = true;
+    if (key === "g") toggleGuidelines();
+    else if (key === "Escape") {
+      toggleGuidelines(false);
+      closeSkip();
+      pendingFlag = null;
+      setStatus("");
+    } else if (!cfg) handled = false;
+    else if (/^[0-9]$/.test(key)) answerDigit(key);
+    else if (key === "Enter") submit();
+    else if (key === "Backspace") answers.undo();
+    else if (key === "j" || key === "ArrowDown") answers.move(1);
+    else if (key === "k" || key === "ArrowUp") answers.move(-1);
+    else if (key === "t") answers.toggleTie();
+    else if (key === "d") toggleDocuments();
+    else if (key === "s") openSkip();
+    else if (key === "/") {
+      const box = $("textarea[data-criterion]");
+      if (box) box.focus();
+    } else if (STRENGTH_KEYS.includes(key) && STRENGTH_KEYS.indexOf(key) < strengths()) {
+      answers.setStrength(STRENGTH_KEYS.indexOf(key) + 1);
+    } else {
+      const flag = cfg.criteria.find((c) => c.kind === "flag" && c.flag_key === key);
+      if (flag) {
+        pendingFlag = flag.name;
+        setStatus(`Flag "${flag.name}": press the response's number (Esc cancels).`);
+      } else handled = false;
+    }
+    if (handled) {
+      event.preventDefault();
+      render();
+    }
+  }
+
+  function onClick(event) {
+    const button = event.target.closest("[data-act]");
+    if (!button || !app.contains(button)) return;
+    const act = button.dataset.act;
+    if (act === "guidelines") toggleGuidelines();
+    else if (act === "skip") openSkip();
+    else if (act === "skip-cancel") closeSkip();
+    else if (!cfg) return;
+    else if (act === "rank") {
+      answers.focus("preference");
+      const message = answers.rank(button.dataset.response);
+      if (message) setStatus(message);
+    } else if (act === "tie") answers.toggleTie();
+    else if (act === "strength") answers.setStrength(Number(button.dataset.value));
+    else if (act === "likert") {
+      const id = `likert:${button.dataset.criterion}:${button.dataset.response}`;
+      answers.focus(id);
+      answers.score(answers.current, Number(button.dataset.value));
+    } else if (act === "flag") answers.toggleFlag(button.dataset.criterion, button.dataset.response);
+    render();
+  }
+
+  document.addEventListener("keydown", onKey);
+  app.addEventListener("click", onClick);
+  app.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (event.target.id === "skip-form") sendSkip($("#skip-reason").value.trim());
+    else submit();
+  });
+  setInterval(tick, 250);
+  initPanel();
+})();
