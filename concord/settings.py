@@ -64,6 +64,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves static files (the labeling page's JS and CSS, the admin, the API docs) from the
+    # WSGI app itself, so a deployment needs no separate static server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -124,7 +127,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = Path(os.environ.get("CONCORD_STATIC_ROOT", BASE_DIR / "staticfiles"))
+STATIC_ROOT = Path(os.environ.get("CONCORD_STATIC_ROOT", DATA_DIR / "static"))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Without `collectstatic`, WhiteNoise still finds files in the apps (slower, but it works);
+# a deployment runs `manage.py collectstatic` and can turn this off.
+WHITENOISE_USE_FINDERS = env_flag("CONCORD_STATIC_FROM_APPS", default=True)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
