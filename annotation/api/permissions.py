@@ -9,13 +9,13 @@ from django.http import Http404
 from rest_framework.exceptions import PermissionDenied
 
 from annotation.models import Sprint, SprintRole
-from annotation.services.access import has_sprint_role, sprint_role
+from annotation.services.access import role_at_least, sprint_role
 
 
 def require_sprint_role(user: AbstractBaseUser, sprint: Sprint, at_least: SprintRole) -> SprintRole:
     role = sprint_role(user, sprint)
     if role is None:
         raise Http404("No such sprint.")
-    if not has_sprint_role(user, sprint, at_least):
+    if not role_at_least(role, at_least):
         raise PermissionDenied(f"This needs the {at_least.label.lower()} role in this sprint.")
     return role

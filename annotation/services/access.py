@@ -24,9 +24,12 @@ def sprint_role(user: AbstractBaseUser, sprint: Sprint) -> SprintRole | None:
     return SprintRole(role) if role else None
 
 
-def has_sprint_role(user: AbstractBaseUser, sprint: Sprint, at_least: SprintRole) -> bool:
-    role = sprint_role(user, sprint)
+def role_at_least(role: SprintRole | None, at_least: SprintRole) -> bool:
     return role is not None and _RANK[role] >= _RANK[at_least]
+
+
+def has_sprint_role(user: AbstractBaseUser, sprint: Sprint, at_least: SprintRole) -> bool:
+    return role_at_least(sprint_role(user, sprint), at_least)
 
 
 def sprints_visible_to(user: AbstractBaseUser) -> QuerySet[Sprint]:

@@ -17,7 +17,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from annotation.models import Assignment, Judgment, SprintStatus
+from annotation.models import Assignment, Judgment, Response, SprintStatus
 from annotation.models.judgments import AssignmentStatus
 from annotation.services.answers import Problem, validate_answers
 from annotation.services.audit import record_event
@@ -87,7 +87,7 @@ def submit_judgment(
                 # Lock the assignment row only: a bare FOR UPDATE with select_related would also
                 # lock the sprint and item rows, and every submit in the sprint would queue on them.
                 Assignment.objects.select_for_update(of=("self",))
-                .select_related("sprint__rubric", "item")
+                .select_related("sprint__rubric")
                 .filter(pk=assignment_id, annotator=annotator)
                 .first()
             )
@@ -115,13 +115,17 @@ def submit_judgment(
                     ]
                 )
             criteria = list(sprint.rubric.criteria.all())
-            keys = list(assignment.item.responses.values_list("key", flat=True))
+            keys = list(
+                Response.objects.filter(item_id=assignment.item_id)
+                .order_by("position")
+                .values_list("key", flat=True)
+            )
             clean, problems = validate_answers(criteria, keys, answers)
             if problems:
                 raise JudgmentRejected(problems)
             judgment = Judgment.objects.create(
                 sprint=sprint,
-                item=assignment.item,
+                item_id=assignment.item_id,
                 assignment=assignment,
                 annotator=annotator,
                 rubric=sprint.rubric,

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from annotation.models import Assignment, Item, Sprint, SprintMember, SprintStatus
@@ -83,8 +83,10 @@ def next_assignment(
 
 
 def _candidates(sprint: Sprint, annotator_id: int, *, gold: bool):
-    mine = Assignment.objects.filter(sprint=sprint, annotator_id=annotator_id).values("item_id")
-    return Item.objects.filter(sprint=sprint, is_gold=gold).exclude(id__in=mine)
+    # NOT EXISTS probes the (item, annotator) unique index once per candidate; NOT IN would read
+    # all of the annotator's assignments on every request, which grows with their history.
+    mine = Assignment.objects.filter(item_id=OuterRef("pk"), annotator_id=annotator_id)
+    return Item.objects.filter(sprint=sprint, is_gold=gold).exclude(Exists(mine))
 
 
 def _lock_first(queryset) -> Item | None:
