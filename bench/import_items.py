@@ -15,9 +15,10 @@ import json
 import os
 import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from fresh_database import setup_fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -37,16 +38,6 @@ def build_file(source: Path, items: int, target: Path) -> int:
     return target.stat().st_size
 
 
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1].split("?")[0]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -56,28 +47,12 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=2000)
     args = parser.parse_args()
 
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit(
-            "bench/import_items.py needs DATABASE_URL pointing at PostgreSQL "
-            "(it recreates that database)"
-        )
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-    os.environ.setdefault("CONCORD_DATA_DIR", tempfile.mkdtemp(prefix="concord-bench-"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "concord.settings")
-    os.environ.setdefault("CONCORD_LOG_LEVEL", "WARNING")
-    recreate_database(url)
-
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    setup_fresh_database("bench/import_items.py")
     from django.db import connection
 
     from annotation.models import Criterion, Item, Response, Rubric, Sprint
     from annotation.services.imports import import_items
 
-    call_command("migrate", verbosity=0)
     rubric = Rubric.objects.create(name="bench")
     Criterion.objects.create(
         rubric=rubric, name="preference", kind="preference", question="Better?"

@@ -48,22 +48,13 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from fresh_database import setup_fresh_database
 
 say = functools.partial(print, flush=True)
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 TEXT = "The quick brown fox jumps over the lazy dog. " * 6  # ~270 characters of response text
-
-
-def recreate_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1].split("?")[0]
-    admin_url = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def setup_sprint(args) -> tuple[int, list[str]]:
@@ -412,26 +403,10 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        sys.exit(
-            "bench/labeling_load.py needs DATABASE_URL pointing at PostgreSQL "
-            "(it recreates that database)"
-        )
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
-    os.environ.setdefault("CONCORD_DATA_DIR", tempfile.mkdtemp(prefix="concord-bench-"))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "concord.settings")
-    os.environ.setdefault("CONCORD_LOG_LEVEL", "WARNING")
-    say(f"recreating {url.rsplit('/', 1)[1]} and migrating ...")
-    recreate_database(url)
-
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    say("recreating the database of DATABASE_URL and migrating ...")
+    setup_fresh_database("bench/labeling_load.py")
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
     sprint_id, tokens = setup_sprint(args)
     say(
         f"sprint {sprint_id}: k={args.k}, {len(tokens)} annotators; filling "
