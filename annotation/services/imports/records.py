@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from annotation.services.imports.csv_rows import unflatten_csv_row
 from annotation.services.imports.errors import RowError
 
 ROLES = frozenset({"system", "user", "assistant", "tool"})
@@ -61,7 +62,7 @@ def parse_row(row: dict[str, Any], *, flat: bool = False) -> ItemRecord:
     """Normalise one row or raise :class:`RowError` naming the field. ``flat`` marks a CSV row,
     whose cells are all text."""
     if flat:
-        row = _unflatten_csv_row(row)
+        row = unflatten_csv_row(row)
     if "responses" in row:
         return _parse_concord(row)
     if "chosen" in row or "rejected" in row:
@@ -344,50 +345,6 @@ def _split_conversations(
         "\n\n".join(m["content"] for m in chosen[shared:]),
         "\n\n".join(m["content"] for m in rejected[shared:]),
     )
-
-
-# --- CSV ----------------------------------------------------------------------------------
-
-
-def _unflatten_csv_row(row: dict[str, Any]) -> dict[str, Any]:
-    if "chosen" in row or "rejected" in row:
-        return row
-    out: dict[str, Any] = {}
-    responses: dict[str, dict[str, Any]] = {}
-    metadata: dict[str, Any] = {}
-    for column, cell in row.items():
-        if column.startswith("response_"):
-            responses.setdefault(column.removeprefix("response_"), {})["text"] = cell
-        elif column.startswith("model_"):
-            responses.setdefault(column.removeprefix("model_"), {})["model"] = cell
-        elif column in ("context", "metadata"):
-            try:
-                value = orjson.loads(cell)
-            except orjson.JSONDecodeError as exc:
-                raise RowError(f"must be JSON text: {exc}", column) from exc
-            if column == "metadata":
-                if not isinstance(value, dict):
-                    raise RowError("must be a JSON object", column)
-                metadata.update(value)
-            else:
-                out[column] = value
-        elif column in ("source", "stratum"):
-            metadata[column] = cell
-        elif column == "tags":
-            metadata["tags"] = [t.strip() for t in re.split(r"[;,]", cell) if t.strip()]
-        elif column == "gold_ranking":
-            out["gold"] = {"ranking": [k.strip() for k in re.split(r"[>,]", cell) if k.strip()]}
-        elif column in ("external_id", "prompt"):
-            out[column] = cell
-        else:
-            raise RowError(f"unknown column {column!r}", column)
-    for key, response in responses.items():
-        if "text" not in response:
-            raise RowError(f"has model_{key} but no response_{key}", f"model_{key}")
-    out["responses"] = [{"id": key, **response} for key, response in responses.items()]
-    if metadata:
-        out["metadata"] = metadata
-    return out
 
 
 # --- the record ---------------------------------------------------------------------------
