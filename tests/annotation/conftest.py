@@ -5,15 +5,14 @@ judgments with the assignment they need."""
 import io
 import json
 import uuid
-from datetime import timedelta
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
 from annotation.admin.leads import ensure_leads_group
 from annotation.models import Assignment, Item, Judgment, SprintMember, SprintRole
 from annotation.services.imports import import_items
+from tests.annotation.labeling_fixtures import lease_item
 
 
 def item_row(external_id: str, **extra) -> dict:
@@ -84,16 +83,9 @@ def make_items():
 @pytest.fixture
 def make_judgment():
     def make(item: Item, annotator, *, supersedes: Judgment | None = None) -> Judgment:
-        now = timezone.now()
-        assignment, _ = Assignment.objects.get_or_create(
-            item=item,
-            annotator=annotator,
-            defaults={
-                "sprint": item.sprint,
-                "leased_at": now,
-                "lease_expires_at": now + timedelta(minutes=30),
-            },
-        )
+        assignment = Assignment.objects.filter(
+            item=item, annotator=annotator
+        ).first() or lease_item(item, annotator)
         return Judgment.objects.create(
             sprint=item.sprint,
             item=item,

@@ -1,6 +1,22 @@
 """Small sprints with items and members, for queue and judgment tests."""
 
-from annotation.models import GoldAnswer, Item, Response, SprintMember, SprintRole
+from datetime import timedelta
+
+from django.utils import timezone
+
+from annotation.models import Assignment, GoldAnswer, Item, Response, SprintMember, SprintRole
+
+
+def lease_item(item: Item, user, minutes: int = 30) -> Assignment:
+    """A live lease of ``item`` for ``user``, made directly rather than through the queue."""
+    now = timezone.now()
+    return Assignment.objects.create(
+        sprint=item.sprint,
+        item=item,
+        annotator=user,
+        leased_at=now,
+        lease_expires_at=now + timedelta(minutes=minutes),
+    )
 
 
 def add_items(

@@ -1,15 +1,11 @@
 """The data model's rules, enforced by the database itself."""
 
-from datetime import timedelta
-
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.utils import DatabaseError
-from django.utils import timezone
 
 from annotation.models import (
-    Assignment,
     AuditEvent,
     Criterion,
     CriterionKind,
@@ -23,6 +19,7 @@ from annotation.models import (
 from annotation.models.rubrics import FrozenRubricError
 from annotation.services.audit import record_event
 from annotation.services.rubrics import ensure_rubric_editable, revise_rubric, rubric_problems
+from tests.annotation.labeling_fixtures import lease_item
 
 pytestmark = pytest.mark.django_db
 
@@ -34,17 +31,6 @@ def make_item(sprint, external_id="t-1") -> Item:
     Response.objects.create(item=item, key="a", text="yes", position=0)
     Response.objects.create(item=item, key="b", text="no", position=1)
     return item
-
-
-def make_assignment(item, user) -> Assignment:
-    now = timezone.now()
-    return Assignment.objects.create(
-        sprint=item.sprint,
-        item=item,
-        annotator=user,
-        leased_at=now,
-        lease_expires_at=now + timedelta(minutes=30),
-    )
 
 
 def make_judgment(assignment, key="k1", supersedes=None) -> Judgment:
@@ -120,13 +106,13 @@ def test_membership_unique_and_role_checked(sprint, make_user):
 
 def test_assignment_pair_unique(sprint, make_user):
     item, user = make_item(sprint), make_user("ann")
-    make_assignment(item, user)
-    assert violates(make_assignment, item, user)
+    lease_item(item, user)
+    assert violates(lease_item, item, user)
 
 
 def test_one_live_judgment_per_annotator_and_item(sprint, make_user):
     item, user = make_item(sprint), make_user("ann")
-    assignment = make_assignment(item, user)
+    assignment = lease_item(item, user)
     first = make_judgment(assignment, "k1")
     # A second original for the same pair is refused...
     assert violates(make_judgment, assignment, "k2")
@@ -140,13 +126,13 @@ def test_one_live_judgment_per_annotator_and_item(sprint, make_user):
 def test_idempotency_key_unique_per_annotator(sprint, make_user):
     item = make_item(sprint)
     user, other = make_user("ann"), make_user("ann2")
-    make_judgment(make_assignment(item, user), "same")
-    assert violates(make_judgment, make_assignment(make_item(sprint, "t-2"), user), "same")
-    make_judgment(make_assignment(item, other), "same")  # another annotator's key space
+    make_judgment(lease_item(item, user), "same")
+    assert violates(make_judgment, lease_item(make_item(sprint, "t-2"), user), "same")
+    make_judgment(lease_item(item, other), "same")  # another annotator's key space
 
 
 def test_judgments_cannot_be_updated(sprint, make_user):
-    judgment = make_judgment(make_assignment(make_item(sprint), make_user("ann")))
+    judgment = make_judgment(lease_item(make_item(sprint), make_user("ann")))
     judgment.answers = {"preference": {"ranking": ["b", "a"]}}
     assert violates(judgment.save)
     assert violates(Judgment.objects.filter(pk=judgment.pk).update, seconds=1)
@@ -156,7 +142,7 @@ def test_judgments_cannot_be_updated(sprint, make_user):
 
 def test_judged_items_cannot_be_deleted(sprint, make_user):
     item = make_item(sprint)
-    make_judgment(make_assignment(item, make_user("ann")))
+    make_judgment(lease_item(item, make_user("ann")))
     with pytest.raises(Exception, match="protected"):
         item.delete()
 
@@ -170,7 +156,7 @@ def test_audit_events_cannot_be_updated(sprint, lead):
 def test_rubric_freezes_once_judged_and_revision_copies_criteria(sprint, rubric, make_user, lead):
     assert not rubric.is_frozen
     ensure_rubric_editable(rubric)
-    make_judgment(make_assignment(make_item(sprint), make_user("ann")))
+    make_judgment(lease_item(make_item(sprint), make_user("ann")))
     assert rubric.is_frozen
     with pytest.raises(FrozenRubricError):
         ensure_rubric_editable(rubric)

@@ -3,16 +3,14 @@ that nothing from imported data can run or unblind."""
 
 import json
 import re
-from datetime import timedelta
 
 import pytest
 from django.test import Client
-from django.utils import timezone
 
 from annotation.models import Assignment, Criterion, CriterionKind, GoldAnswer, Item, Response
 from annotation.services.judgments import submit_judgment
 from annotation.services.serving import served_item
-from tests.annotation.labeling_fixtures import add_items, good_answers, join
+from tests.annotation.labeling_fixtures import add_items, good_answers, join, lease_item
 
 pytestmark = pytest.mark.django_db
 
@@ -24,17 +22,6 @@ def client_for(user) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-def lease(item, user) -> Assignment:
-    now = timezone.now()
-    return Assignment.objects.create(
-        sprint=item.sprint,
-        item=item,
-        annotator=user,
-        leased_at=now,
-        lease_expires_at=now + timedelta(minutes=30),
-    )
 
 
 def panel_config(html: str) -> dict:
@@ -119,7 +106,7 @@ def test_panel_order_matches_the_api(sprint, annotator):
 
 
 def test_hostile_text_is_escaped_and_nothing_runs(sprint, annotator, hostile_item):
-    lease(hostile_item, annotator)
+    lease_item(hostile_item, annotator)
     html = client_for(annotator).get(f"/sprints/{sprint.pk}/label/panel").content.decode()
     assert XSS_SCRIPT not in html and XSS_IMG not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -134,7 +121,7 @@ def test_hostile_text_is_escaped_and_nothing_runs(sprint, annotator, hostile_ite
 
 
 def test_the_whole_page_has_no_script_from_data(sprint, annotator, hostile_item):
-    lease(hostile_item, annotator)
+    lease_item(hostile_item, annotator)
     html = client_for(annotator).get(f"/sprints/{sprint.pk}/label").content.decode()
     assert script_tags(html) == [
         '<script src="/static/annotation/label-answers.js" defer>',
@@ -148,7 +135,7 @@ def test_gold_model_names_and_metadata_never_reach_the_page(sprint, annotator, h
         item=hostile_item, answers={"ranking": ["b", "a"], "note": "gold-secret-note"}
     )
     Item.objects.filter(pk=hostile_item.pk).update(is_gold=True)
-    lease(hostile_item, annotator)
+    lease_item(hostile_item, annotator)
     client = client_for(annotator)
     for path in (f"/sprints/{sprint.pk}/label", f"/sprints/{sprint.pk}/label/panel"):
         html = client.get(path).content.decode()
@@ -175,7 +162,7 @@ def test_a_superuser_who_is_no_member_is_told_so(sprint, make_user):
 
 
 def submitted(sprint, user, answers=None, key="k1"):
-    assignment = Assignment.objects.filter(annotator=user, sprint=sprint).first() or lease(
+    assignment = Assignment.objects.filter(annotator=user, sprint=sprint).first() or lease_item(
         Item.objects.filter(sprint=sprint).exclude(assignments__annotator=user).first(), user
     )
     return submit_judgment(
