@@ -230,7 +230,11 @@ def _copy_into_postgresql(db, sprint: Sprint, records: list[ItemRecord]) -> None
                             response.model_version, _json(response.metadata), position,
                         )
                     )  # fmt: skip
-        gold = [(item_id, _json(r.gold)) for item_id, r in zip(ids, records, strict=True) if r.gold]
+        gold = [
+            (item_id, _json(r.gold))
+            for item_id, r in zip(ids, records, strict=True)
+            if r.gold is not None
+        ]
         if gold:
             with raw.copy(
                 f"COPY {GoldAnswer._meta.db_table} (item_id, answers) FROM STDIN"
