@@ -6,7 +6,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("annotation.api.urls")),
+    path("api/v1/", include("reviews.api.urls")),
+    path("api/v1/", include("exports.api.urls")),
+    path("api/v1/", include("training.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("reviews/", include("reviews.urls")),
+    path("training/", include("training.urls")),
     path("", include("annotation.urls")),
 ]

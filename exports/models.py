@@ -1,1 +1,70 @@
-"""Models arrive with this app's issue; the app is installed now so its migrations start at 0001."""
+"""Dataset versions: immutable export files with their manifest."""
+
+from django.conf import settings
+from django.db import models
+
+
+class ExportKind(models.TextChoices):
+    PREFERENCE = "preference", "Preference pairs (prompt, chosen, rejected)"
+    JUDGMENTS = "judgments", "Every judgment, pseudonymised"
+    CONSENSUS = "consensus", "One row per item"
+
+
+class ExportFormat(models.TextChoices):
+    JSONL = "jsonl", "JSON Lines"
+    PARQUET = "parquet", "Parquet"
+    CSV = "csv", "CSV"
+
+
+class ExportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class DatasetVersion(models.Model):
+    """One export. Once ``status`` is done, the file at ``file_path`` (relative to
+    ``settings.DATA_DIR``) never changes, and ``sha256`` and ``rows`` describe it.
+
+    A ``preference`` file has the columns ``prompt``, ``chosen``, ``rejected``, ``margin``,
+    ``agreement``, ``item_id`` and ``split`` (``train`` or ``test``)."""
+
+    kind = models.CharField(max_length=12, choices=ExportKind.choices)
+    format = models.CharField(max_length=8, choices=ExportFormat.choices)
+    sprints = models.ManyToManyField("annotation.Sprint", related_name="dataset_versions")
+    filters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=8, choices=ExportStatus.choices, default=ExportStatus.QUEUED
+    )
+    rows = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True, default="")
+    manifest = models.JSONField(default=dict, blank=True)
+    file_path = models.CharField(max_length=500, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="dataset_versions"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["preference", "judgments", "consensus"]),
+                name="dataset_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(format__in=["jsonl", "parquet", "csv"]),
+                name="dataset_format_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["queued", "running", "done", "failed"]),
+                name="dataset_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"dataset {self.pk} ({self.kind}.{self.format}, {self.status})"
