@@ -2,7 +2,7 @@
 
 from annotation.models.audit import AuditEvent
 from annotation.models.items import GoldAnswer, Item, Response
-from annotation.models.judgments import Assignment, Judgment
+from annotation.models.judgments import Assignment, ItemFlag, Judgment
 from annotation.models.rubrics import Criterion, CriterionKind, Rubric
 from annotation.models.sprints import Sprint, SprintMember, SprintRole, SprintStatus
 
@@ -13,6 +13,7 @@ __all__ = [
     "CriterionKind",
     "GoldAnswer",
     "Item",
+    "ItemFlag",
     "Judgment",
     "Response",
     "Rubric",

@@ -95,3 +95,28 @@ class Judgment(models.Model):
 
     def __str__(self) -> str:
         return f"judgment {self.pk} of {self.item} by {self.annotator}"
+
+
+class ItemFlag(models.Model):
+    """An annotator's report that an item is broken, unsafe or unanswerable, with a reason.
+
+    Kept apart from judgments: flagging neither answers nor ends the assignment, and a flag
+    opens a dispute for reviewers (reviews.services.disputes). One flag per annotator and item;
+    flagging again changes nothing."""
+
+    sprint = models.ForeignKey("annotation.Sprint", on_delete=models.PROTECT, related_name="+")
+    item = models.ForeignKey("annotation.Item", on_delete=models.PROTECT, related_name="flags")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="item_flags"
+    )
+    reason = models.CharField(max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["item", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "annotator"], name="item_flag_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"flag on {self.item} by {self.annotator}"
