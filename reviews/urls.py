@@ -1,3 +1,5 @@
-"""Pages of this app."""
+"""Pages of the reviews app: the lead's sprint dashboard and the reviewer's dispute queue."""
 
-urlpatterns: list = []
+from reviews.pages import dashboard, disputes
+
+urlpatterns = [*dashboard.urlpatterns, *disputes.urlpatterns]

@@ -1,3 +1,5 @@
-"""Routes of this app under /api/v1/."""
+"""Routes of the reviews app under /api/v1/: agreement, consensus and disputes."""
 
-urlpatterns: list = []
+from reviews.api import agreement, consensus, disputes
+
+urlpatterns = [*agreement.urlpatterns, *consensus.urlpatterns, *disputes.urlpatterns]
