@@ -17,7 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.shortcuts import redirect
 from django.urls import path, reverse
 
-from annotation.admin.changes import form_changes, snapshot
+from annotation.admin.changes import AuditedDeleteMixin, form_changes, snapshot
 from annotation.models import Criterion, CriterionKind, Judgment, Rubric, Sprint
 from annotation.models.rubrics import FrozenRubricError
 from annotation.services.audit import record_event
@@ -86,7 +86,9 @@ class RubricForm(forms.ModelForm):
 
 
 @admin.register(Rubric)
-class RubricAdmin(admin.ModelAdmin):
+class RubricAdmin(AuditedDeleteMixin, admin.ModelAdmin):
+    audit_delete_action = "rubric.deleted"
+    audit_delete_fields = ["name", "version"]
     form = RubricForm
     inlines = [CriterionInline]
     list_display = ["name", "version", "criteria_count", "sprint_count", "is_frozen_display"]
@@ -184,16 +186,6 @@ class RubricAdmin(admin.ModelAdmin):
                 "Not ready for an active sprint yet: " + "; ".join(problems),
                 messages.WARNING,
             )
-
-    def delete_model(self, request: HttpRequest, obj: Rubric) -> None:
-        record_event(
-            request.user, "rubric.deleted", obj, changes=snapshot(obj, ["name", "version"])
-        )
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Rubric]) -> None:
-        for rubric in queryset:
-            self.delete_model(request, rubric)
 
     # --- versioning ----------------------------------------------------------------------
 

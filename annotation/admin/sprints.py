@@ -19,7 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from annotation.admin.changes import form_changes, snapshot
+from annotation.admin.changes import AuditedDeleteMixin, form_changes, snapshot
 from annotation.admin.scoping import SprintScopedAdmin
 from annotation.models import Item, Judgment, Sprint, SprintMember, SprintRole
 from annotation.services.audit import record_event
@@ -88,7 +88,9 @@ class ImportItemsForm(forms.Form):
 
 
 @admin.register(Sprint)
-class SprintAdmin(SprintScopedAdmin):
+class SprintAdmin(AuditedDeleteMixin, SprintScopedAdmin):
+    audit_delete_action = "sprint.deleted"
+    audit_delete_fields = ["name", "slug"]
     sprint_path = None
     inlines = [SprintMemberInline]
     list_display = [
@@ -189,16 +191,6 @@ class SprintAdmin(SprintScopedAdmin):
             member.role = SprintRole.LEAD
             member.save(update_fields=["role"])
             record_event(request.user, "member.changed", member, sprint=sprint, changes=changes)
-
-    def delete_model(self, request: HttpRequest, obj: Sprint) -> None:
-        # Not linked through ``sprint``: that foreign key would protect the row being deleted.
-        changes = snapshot(obj, ["name", "slug"])
-        record_event(request.user, "sprint.deleted", obj, changes=changes)
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Sprint]) -> None:
-        for sprint in queryset:
-            self.delete_model(request, sprint)
 
     # --- importing -----------------------------------------------------------------------
 
