@@ -121,3 +121,28 @@ class Dispute(models.Model):
 
     def __str__(self) -> str:
         return f"dispute on {self.item} ({self.status})"
+
+
+class DawidSkeneFit(models.Model):
+    """The Dawid-Skene model last fitted to a sprint's pairwise preferences.
+
+    Written by :func:`reviews.services.consensus.compute_consensus` and read when one item's
+    label is refreshed as a judgment arrives, so that the per-item path weighs annotators
+    exactly as the last sprint-wide fit did without refitting. ``classes`` are the preference
+    classes (``"0>1"``: the response at position 0 is better, ``"1>0"``, ``"tie"``), ``priors``
+    their estimated shares, and ``confusions`` maps an annotator id to the rows
+    ``P(answer = class k | truth = class c)``, one row per class ``k`` (``null`` for an answer
+    the annotator never gave).
+    """
+
+    sprint = models.OneToOneField(
+        "annotation.Sprint", on_delete=models.CASCADE, related_name="dawid_skene_fit"
+    )
+    classes = models.JSONField(default=list)
+    priors = models.JSONField(default=list)
+    confusions = models.JSONField(default=dict)
+    judgments = models.PositiveIntegerField(default=0)
+    fitted_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Dawid-Skene fit of {self.sprint} ({self.judgments} judgments)"

@@ -37,6 +37,8 @@ def validate_criterion_config(kind: str, config: Any) -> list[str]:
         labels = config.get("labels", {})
         if not isinstance(labels, dict):
             errors.append('labels must map scale points to words, e.g. {"1": "poor"}')
+        if config.get("level", "ordinal") not in ("nominal", "ordinal", "interval", "ratio"):
+            errors.append("level must be nominal, ordinal, interval or ratio (for agreement)")
     elif kind == CriterionKind.TEXT:
         max_length = config.get("max_length", 5000)
         if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 1:

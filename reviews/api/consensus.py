@@ -1,3 +1,78 @@
-"""Placeholder: filled in by the reviews work."""
+"""A sprint's consensus labels over the API: reviewers, leads and superusers only.
 
-urlpatterns: list = []
+``GET /api/v1/sprints/{id}/consensus[?method=...]``: paginated ``{"results": [{"item",
+"ranking", "method", "confidence", ...}]}`` in item id order. Annotators are blind to the
+consensus (it is built from other people's answers) and get 403; non-members 404.
+"""
+
+from django.db.models import F
+from django.shortcuts import get_object_or_404
+from django.urls import path
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.generics import ListAPIView
+
+from annotation.api.permissions import require_sprint_role
+from annotation.models import Sprint, SprintRole
+from reviews.models import ConsensusLabel, ConsensusMethod
+
+
+class ConsensusLabelSerializer(serializers.ModelSerializer):
+    item = serializers.IntegerField(source="item_id")
+    external_id = serializers.CharField()
+    judgments = serializers.ListField(source="judgment_ids", child=serializers.IntegerField())
+
+    class Meta:
+        model = ConsensusLabel
+        fields = [
+            "item",
+            "external_id",
+            "ranking",
+            "tie",
+            "method",
+            "confidence",
+            "strength",
+            "agreement",
+            "answers",
+            "judgments",
+            "updated_at",
+        ]
+
+
+class MethodQuery(serializers.Serializer):
+    method = serializers.ChoiceField(ConsensusMethod.values, required=False)
+
+
+class SprintConsensusView(ListAPIView):
+    """Every consensus label of the sprint, by item id; ``method`` keeps one method's."""
+
+    serializer_class = ConsensusLabelSerializer
+
+    def get_queryset(self):
+        sprint = get_object_or_404(Sprint, pk=self.kwargs["sprint_id"])
+        require_sprint_role(self.request.user, sprint, SprintRole.REVIEWER)
+        query = MethodQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        labels = (
+            ConsensusLabel.objects.filter(sprint=sprint)
+            .annotate(external_id=F("item__external_id"))
+            .order_by("item_id")
+        )
+        if "method" in query.validated_data:
+            labels = labels.filter(method=query.validated_data["method"])
+        return labels
+
+    @extend_schema(
+        parameters=[OpenApiParameter("method", str, enum=ConsensusMethod.values)],
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+urlpatterns = [
+    path(
+        "sprints/<int:sprint_id>/consensus",
+        SprintConsensusView.as_view(),
+        name="sprint-consensus",
+    ),
+]

@@ -1,3 +1,178 @@
-"""Placeholder: filled in by the reviews work."""
+"""The reviewer's dispute queue: the open disputes of a sprint, and one dispute with the item,
+every judgment unblinded, each annotator's track record and the adjudication form.
 
-urlpatterns: list = []
+- ``GET /reviews/sprints/<id>/disputes``: the sprint's open disputes, oldest first.
+- ``GET /reviews/disputes/<id>``: one dispute. ``POST`` with ``action=resolve`` (``rank_1`` ..
+  ``rank_N`` the response ids best first, or ``tie``; ``rationale``) settles it through
+  :func:`reviews.services.disputes.resolve_dispute` and goes on to the sprint's next open
+  dispute (the queue when none is left); ``action=void`` with ``reason`` voids it. A rejected
+  form is shown again with the errors (400) and nothing stored.
+
+Reviewers and leads of the sprint (and superusers) only: an annotator gets 403, a non-member
+404, an anonymous visitor the login page. Item text is rendered as safe Markdown
+(annotation.services.rendering); the page runs no script at all, and its Content-Security-Policy
+says script-src 'self'.
+"""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.views.decorators.http import require_GET, require_http_methods
+
+from annotation.models import Sprint, SprintRole
+from annotation.services.access import role_at_least, sprint_role
+from annotation.services.rendering import item_panel
+from reviews.models import Dispute, DisputeReason, DisputeStatus
+from reviews.services.dispute_details import dispute_details
+from reviews.services.disputes import DisputeRejected, resolve_dispute, void_dispute
+
+QUEUE_SIZE = 200
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+REASON_LABELS = dict(DisputeReason.choices)
+
+
+def _require_reviewer(request: HttpRequest, sprint: Sprint) -> None:
+    role = sprint_role(request.user, sprint)
+    if role is None:
+        raise Http404("No such sprint.")
+    if not role_at_least(role, SprintRole.REVIEWER):
+        raise PermissionDenied("The dispute queue is for the sprint's reviewers and leads.")
+
+
+def _page(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
+    response = render(request, template, context, status=status)
+    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_GET
+def dispute_queue(request: HttpRequest, sprint_id: int) -> HttpResponse:
+    sprint = get_object_or_404(Sprint, pk=sprint_id)
+    _require_reviewer(request, sprint)
+    open_disputes = Dispute.objects.filter(sprint=sprint, status=DisputeStatus.OPEN)
+    rows = [
+        {
+            "dispute": dispute,
+            "reasons": [REASON_LABELS.get(reason, reason) for reason in dispute.reasons],
+        }
+        for dispute in open_disputes.select_related("item").order_by("opened_at", "id")[:QUEUE_SIZE]
+    ]
+    context = {"sprint": sprint, "rows": rows, "total": open_disputes.count()}
+    return _page(request, "reviews/dispute_queue.html", context)
+
+
+def _preference(answers: dict, name: str | None) -> str:
+    value = answers.get(name) if name else None
+    if not isinstance(value, dict):
+        return "no answer"
+    if value.get("tie") is True:
+        return "tie"
+    text = " > ".join(str(key) for key in value.get("ranking") or [])
+    return f"{text} (strength {value['strength']})" if value.get("strength") else text
+
+
+def _other_answers(answers: dict, name: str | None) -> list[tuple[str, str]]:
+    shown = []
+    for criterion, value in answers.items():
+        if criterion == name:
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{key}: {answer}" for key, answer in value.items())
+        shown.append((criterion, str(value)))
+    return shown
+
+
+def _detail_context(dispute: Dispute, form: dict | None = None, errors=None) -> dict:
+    sprint = dispute.sprint
+    details = dispute_details([dispute])[0]
+    preference = sprint.rubric.preference_criterion()
+    name = preference.name if preference else None
+    keys = [response["id"] for response in details["item"]["responses"]]
+    panel = item_panel(details["item"], 0, [], mode="review")
+    for judgment in details["judgments"]:
+        judgment["preference"] = _preference(judgment["answers"], name)
+        judgment["others"] = _other_answers(judgment["answers"], name)
+    form = form or {}
+    chosen = form.get("ranking") or (details["consensus"] or {}).get("ranking") or keys
+    return {
+        "sprint": sprint,
+        "dispute": dispute,
+        "details": details,
+        "reasons": [REASON_LABELS.get(reason, reason) for reason in dispute.reasons],
+        "turns": panel["turns"],
+        "documents": panel["documents"],
+        "responses": panel["responses"],
+        "places": [
+            {"number": place, "field": f"rank_{place}", "chosen": chosen[place - 1]}
+            for place in range(1, len(keys) + 1)
+        ],
+        "keys": keys,
+        "allow_tie": bool(preference and (preference.config or {}).get("allow_tie")),
+        "form": form,
+        "errors": errors or [],
+    }
+
+
+def _next_open(dispute: Dispute) -> Dispute | None:
+    return (
+        Dispute.objects.filter(sprint_id=dispute.sprint_id, status=DisputeStatus.OPEN)
+        .order_by("opened_at", "id")
+        .first()
+    )
+
+
+def _settle(request: HttpRequest, dispute: Dispute) -> HttpResponse:
+    action = request.POST.get("action")
+    places = range(1, dispute.item.responses.count() + 1)
+    form = {
+        "ranking": [request.POST.get(f"rank_{place}", "") for place in places],
+        "rationale": request.POST.get("rationale", ""),
+        "reason": request.POST.get("reason", ""),
+        "tie": request.POST.get("tie") == "on",
+    }
+    try:
+        if action == "resolve":
+            resolve_dispute(
+                dispute,
+                request.user,
+                [] if form["tie"] else form["ranking"],
+                form["rationale"],
+                tie=form["tie"],
+            )
+        elif action == "void":
+            void_dispute(dispute, request.user, form["reason"])
+        else:
+            raise DisputeRejected([{"field": "action", "message": "resolve or void"}])
+    except DisputeRejected as rejected:
+        dispute.refresh_from_db()
+        context = _detail_context(dispute, form, rejected.problems)
+        return _page(request, "reviews/dispute_detail.html", context, status=rejected.status)
+    following = _next_open(dispute)
+    if following is None:
+        return redirect("dispute-queue", sprint_id=dispute.sprint_id)
+    return redirect("dispute-detail", dispute_id=following.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
+    dispute = get_object_or_404(
+        Dispute.objects.select_related("sprint__rubric", "item", "resolved_by"), pk=dispute_id
+    )
+    _require_reviewer(request, dispute.sprint)
+    if request.method == "POST":
+        return _settle(request, dispute)
+    return _page(request, "reviews/dispute_detail.html", _detail_context(dispute))
+
+
+urlpatterns = [
+    path("sprints/<int:sprint_id>/disputes", dispute_queue, name="dispute-queue"),
+    path("disputes/<int:dispute_id>", dispute_detail, name="dispute-detail"),
+]

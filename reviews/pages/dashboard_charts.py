@@ -1,0 +1,129 @@
+"""Charts of the sprint dashboard, drawn on the server as inline SVG geometry.
+
+No chart library and no script (the page's Content-Security-Policy allows only our own scripts,
+and the page needs none): these functions turn numbers into what the template draws, namely
+bar rectangles, polyline point strings and axis ticks in SVG coordinates.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+WIDTH, HEIGHT = 620, 260
+LEFT, RIGHT, TOP, BOTTOM = 52, 34, 14, 44
+# Distinguishable on white and for the common colour-vision deficiencies (Okabe-Ito).
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
+
+
+@dataclass
+class Tick:
+    position: float
+    label: str
+
+
+@dataclass
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str
+    value: int
+
+
+@dataclass
+class Line:
+    label: str
+    color: str
+    points: str
+    markers: list[tuple[float, float, str]] = field(default_factory=list)
+
+
+@dataclass
+class Chart:
+    title: str
+    y_label: str
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    right: int = WIDTH - RIGHT
+    top: int = TOP
+    bottom: int = HEIGHT - BOTTOM
+    y_ticks: list[Tick] = field(default_factory=list)
+    x_ticks: list[Tick] = field(default_factory=list)
+    bars: list[Bar] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+    zero: float | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.bars and not any(line.markers for line in self.lines)
+
+
+def _y(value: float, low: float, high: float) -> float:
+    span = (high - low) or 1.0
+    return round(TOP + (HEIGHT - BOTTOM - TOP) * (1 - (value - low) / span), 1)
+
+
+def bar_chart(title: str, y_label: str, buckets: list[tuple[str, int]]) -> Chart:
+    """One bar per (label, count), left to right; every few labels shown below."""
+    chart = Chart(title, y_label)
+    if not buckets:
+        return chart
+    top = max(count for _, count in buckets) or 1
+    slot = (chart.right - chart.left) / len(buckets)
+    every = max(1, len(buckets) // 8)
+    for index, (label, count) in enumerate(buckets):
+        y = _y(count, 0, top)
+        x = round(chart.left + index * slot + slot * 0.1, 1)
+        chart.bars.append(Bar(x, y, round(slot * 0.8, 1), round(chart.bottom - y, 1), label, count))
+        if index % every == 0:
+            chart.x_ticks.append(Tick(round(x + slot * 0.4, 1), label))
+    chart.y_ticks = [Tick(_y(v, 0, top), str(v)) for v in sorted({0, top // 2, top})]
+    return chart
+
+
+def line_chart(
+    title: str, y_label: str, x_labels: list[str], series: dict[str, list[float | None]]
+) -> Chart:
+    """One line per named series over the shared ``x_labels``; None leaves a point out. The y
+    axis spans [min(0, lowest), 1], which suits agreement coefficients."""
+    chart = Chart(title, y_label)
+    values = [v for points in series.values() for v in points if v is not None]
+    if not x_labels or not values:
+        return chart
+    low, high = min(0.0, min(values)), 1.0
+    step = (chart.right - chart.left) / max(len(x_labels) - 1, 1)
+    xs = [round(chart.left + i * step, 1) for i in range(len(x_labels))]
+    every = max(1, len(x_labels) // 6)
+    chart.x_ticks = [
+        Tick(x, label)
+        for i, (x, label) in enumerate(zip(xs, x_labels, strict=True))
+        if i % every == 0
+    ]
+    chart.y_ticks = [Tick(_y(v, low, high), f"{v:g}") for v in _ticks(low, high)]
+    chart.zero = _y(0.0, low, high)
+    for index, (label, points) in enumerate(series.items()):
+        drawn = [
+            (x, _y(v, low, high), f"{v:.3f}")
+            for x, v in zip(xs, points, strict=True)
+            if v is not None
+        ]
+        chart.lines.append(
+            Line(
+                label=label,
+                color=PALETTE[index % len(PALETTE)],
+                points=" ".join(f"{x},{y}" for x, y, _ in drawn),
+                markers=drawn,
+            )
+        )
+    return chart
+
+
+def _ticks(low: float, high: float) -> list[float]:
+    step = 0.25 if high - low <= 1.5 else 0.5
+    ticks, value = [], math.floor(low / step) * step
+    while value <= high + 1e-9:
+        if value >= low - 1e-9:
+            ticks.append(round(value, 2))
+        value += step
+    return ticks

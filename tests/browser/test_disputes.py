@@ -1,0 +1,80 @@
+"""A reviewer settles a dispute in a real headless Chromium: the queue, the item with every
+judgment unblinded, the adjudication form, and the adjudicated label it writes; the page runs
+no script and logs no error under its Content-Security-Policy."""
+
+import pytest
+
+from annotation.models import AuditEvent
+from reviews.models import ConsensusLabel, Dispute
+from reviews.services.disputes import review_sprint
+from tests.reviews.dispute_fixtures import make_items, people, vote
+
+pytestmark = pytest.mark.browser
+expect = pytest.importorskip("playwright.sync_api").expect
+
+
+@pytest.fixture
+def disputed_item(sprint, make_user):
+    (item,) = make_items(sprint, 1)
+    users = people(sprint, make_user, ["ada", "bo", "cy"])
+    for user, ranking in zip(users, (["a", "b"], ["a", "b"], ["b", "a"]), strict=True):
+        vote(item, user, ranking, strength=2, helpfulness={"a": 4, "b": 2})
+    review_sprint(sprint)
+    return item
+
+
+def log_in(page, username):
+    page.goto("/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(f"pw-{username}")
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_a_reviewer_resolves_a_dispute(
+    sprint, disputed_item, reviewer, chromium_page, screenshot_path
+):
+    page = chromium_page
+    problems = []
+
+    def on_console(message) -> None:
+        if not message.location.get("url", "").endswith("/favicon.ico"):
+            problems.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    log_in(page, "rev1")
+    response = page.goto(f"/reviews/sprints/{sprint.pk}/disputes")
+    assert response is not None and response.status == 200
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    expect(page.locator("#dispute-queue tbody tr")).to_have_count(1)
+    page.get_by_role("link", name="Review").click()
+
+    expect(page.get_by_role("heading", name="Dispute on s-0")).to_be_visible()
+    expect(page.locator("#reasons")).to_contain_text("agreement")
+    expect(page.locator("#judgments tbody tr")).to_have_count(3)
+    expect(page.locator('#judgments tr[data-annotator="sprint-a-cy"] .preference')).to_have_text(
+        "b > a (strength 2)"
+    )
+    expect(page.locator("#consensus")).to_contain_text("a > b")
+    page.get_by_label("Place 1").select_option("b")
+    page.get_by_label("Place 2").select_option("a")
+    page.get_by_label("Rationale").fill("Response a promises a refund the policy does not allow.")
+    assert page.locator("script").count() == 0
+    page.screenshot(path=screenshot_path("disputes"), full_page=True)
+    page.get_by_role("button", name="Resolve and go to the next").click()
+
+    expect(page.locator("#queue-empty")).to_be_visible()
+    assert page.url.endswith(f"/reviews/sprints/{sprint.pk}/disputes")
+    label = ConsensusLabel.objects.get(item=disputed_item)
+    assert label.method == "adjudicated" and label.ranking == ["b", "a"]
+    dispute = Dispute.objects.get(item=disputed_item)
+    assert dispute.status == "resolved" and dispute.resolved_by == reviewer
+    assert AuditEvent.objects.filter(action="dispute.resolved", actor=reviewer).exists()
+    assert problems == []
+
+
+def test_an_annotator_is_refused(sprint, disputed_item, annotator, chromium_page):
+    page = chromium_page
+    log_in(page, "ann1")
+    response = page.goto(f"/reviews/sprints/{sprint.pk}/disputes")
+    assert response is not None and response.status == 403
