@@ -25,10 +25,14 @@ class ExportStatus(models.TextChoices):
 
 class DatasetVersion(models.Model):
     """One export. Once ``status`` is done, the file at ``file_path`` (relative to
-    ``settings.DATA_DIR``) never changes, and ``sha256`` and ``rows`` describe it.
+    ``settings.DATA_DIR``) never changes, and ``sha256`` and ``rows`` describe it; ``manifest``
+    holds its provenance (exports.services.manifest). ``filters`` are stored with every default
+    filled in (exports.services.requests).
 
     A ``preference`` file has the columns ``prompt``, ``chosen``, ``rejected``, ``margin``,
-    ``agreement``, ``item_id`` and ``split`` (``train`` or ``test``)."""
+    ``agreement``, ``item_id`` and ``split`` (``train`` or ``test``), in that order
+    (exports.services.rows). Built by exports.services.build, which also says what ``attempt``
+    and ``heartbeat_at`` are for."""
 
     kind = models.CharField(max_length=12, choices=ExportKind.choices)
     format = models.CharField(max_length=8, choices=ExportFormat.choices)
@@ -48,6 +52,12 @@ class DatasetVersion(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The build that owns the export now: each start of a build takes a fresh token, and a
+    # build whose token was taken over stops without publishing (exports.services.build).
+    attempt = models.CharField(max_length=32, blank=True, default="")
+    # Stamped while a build writes the file; a stale one tells the next build (and the
+    # periodic sweep) that the last one died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,0 +1,134 @@
+"""Exports in the admin, for leads.
+
+A staff user who leads at least one sprint (or a superuser) sees the Exports page: the exports
+of sprints they lead (all of an export's sprints, as in the API), read-only, with a download
+link, and an add page that starts a new export of sprints they lead. The add page goes through
+``start_export`` like the API, so it validates, audits and enqueues the same way. The right to
+export comes from the lead role in the sprints, not from model permissions: it is the same rule
+as the API's. Exports are immutable, so nobody changes or deletes one here.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from annotation.services.access import sprints_led_by
+from exports.models import DatasetVersion, ExportStatus
+from exports.services.access import exports_visible_to
+from exports.services.build import start_export
+from exports.services.requests import ExportRejected, validate_export_request
+
+ADD_FIELDS = ["sprints", "kind", "format", "filters"]
+FILTERS_HELP = (
+    'JSON, e.g. {"test_fraction": 0.1, "min_agreement": 0.4, "form": "conversational"}; '
+    "known filters: min_agreement, adjudicated_only, exclude_flagged, include_gold, "
+    "test_fraction, seed, form"
+)
+
+
+def _request_data(cleaned: dict) -> dict:
+    return {
+        "sprints": sorted(sprint.pk for sprint in cleaned.get("sprints") or []),
+        "kind": cleaned.get("kind"),
+        "format": cleaned.get("format"),
+        "filters": cleaned.get("filters") or {},
+    }
+
+
+def _leads_a_sprint(request: HttpRequest) -> bool:
+    user = request.user
+    return bool(
+        user.is_active and user.is_staff and (user.is_superuser or sprints_led_by(user).exists())
+    )
+
+
+@admin.register(DatasetVersion)
+class DatasetVersionAdmin(admin.ModelAdmin):
+    list_display = ["id", "kind", "format", "status", "rows", "created_by", "created_at", "file"]
+    list_filter = ["kind", "format", "status"]
+    readonly_fields = [
+        "kind", "format", "sprints", "filters", "status", "rows", "sha256", "manifest",
+        "file_path", "error", "created_by", "created_at", "started_at", "finished_at", "file",
+    ]  # fmt: skip
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[DatasetVersion]:
+        return exports_visible_to(request.user).select_related("created_by")
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _leads_a_sprint(request)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return _leads_a_sprint(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return _leads_a_sprint(request)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        return ADD_FIELDS if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def formfield_for_manytomany(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "sprints":
+            kwargs["queryset"] = sprints_led_by(request.user).order_by("name")
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None:
+            return form
+        user = request.user
+
+        class StartExportForm(form):
+            """Checks the request with the same rules as the API, so the admin refuses what
+            the API refuses, with the same messages."""
+
+            def clean(self) -> dict:
+                cleaned = super().clean()
+                try:
+                    validate_export_request(user, _request_data(cleaned))
+                except ExportRejected as rejected:
+                    for problem in rejected.problems:
+                        field = problem["field"].split(".")[0]
+                        self.add_error(
+                            field if field in self.fields else None,
+                            f"{problem['field']}: {problem['message']}",
+                        )
+                return cleaned
+
+        filters = StartExportForm.base_fields["filters"]
+        filters.help_text = FILTERS_HELP
+        filters.required = False
+        return StartExportForm
+
+    def save_model(self, request: HttpRequest, obj: DatasetVersion, form, change: bool) -> None:
+        if change:
+            return
+        try:
+            dataset = start_export(request.user, _request_data(form.cleaned_data))
+        except ExportRejected as rejected:  # the form checked the same rules a moment ago
+            raise forms.ValidationError(str(rejected)) from rejected
+        # The admin goes on with ``obj`` (its log entry, the redirect): make it the stored row.
+        obj.__dict__.update({k: v for k, v in dataset.__dict__.items() if k != "_state"})
+        obj._state.adding = False
+        obj._state.db = dataset._state.db
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        """start_export stored the sprints already."""
+
+    @admin.display(description="file")
+    def file(self, obj: DatasetVersion) -> str:
+        if obj.status != ExportStatus.DONE:
+            return "-"
+        url = reverse("api-export-download", args=[obj.pk])
+        return format_html('<a href="{}">download</a> ({} rows)', url, obj.rows)

@@ -1,0 +1,82 @@
+"""REST views of the exports app: start an export, list and read exports, download a file.
+
+Who sees an export: the leads of every one of its sprints, and superusers
+(exports.services.access). Anyone else gets 404 for it and for its download, whatever their
+role in its sprints, so an id tells an outsider nothing; anonymous callers get 401.
+"""
+
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from exports.api.serializers import DatasetVersionSerializer, ExportRequestSerializer
+from exports.models import ExportStatus
+from exports.services.access import exports_visible_to
+from exports.services.build import start_export
+from exports.services.files import download_name, final_path
+from exports.services.requests import ExportRejected
+
+CONTENT_TYPES = {
+    "jsonl": "application/x-ndjson",
+    "parquet": "application/vnd.apache.parquet",
+    "csv": "text/csv; charset=utf-8",
+}
+
+
+class ExportListView(APIView):
+    @extend_schema(responses=DatasetVersionSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        """The exports the caller may see, newest first, paginated."""
+        paginator = PageNumberPagination()
+        exports = exports_visible_to(request.user).prefetch_related("sprints").order_by("-pk")
+        page = paginator.paginate_queryset(exports, request, view=self)
+        data = DatasetVersionSerializer(page, many=True, context={"request": request}).data
+        return paginator.get_paginated_response(data)
+
+    @extend_schema(
+        request=ExportRequestSerializer,
+        responses={
+            202: inline_serializer(
+                "ExportStarted",
+                {"id": serializers.IntegerField(), "status": serializers.CharField()},
+            ),
+            400: OpenApiResponse(description='{"errors": [{"field", "message"}]}'),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        """Start an export of sprints the caller leads; a worker builds the file."""
+        try:
+            dataset = start_export(request.user, request.data)
+        except ExportRejected as rejected:
+            return Response({"errors": rejected.problems}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({"id": dataset.pk, "status": dataset.status}, status=202)
+
+
+class ExportDetailView(APIView):
+    @extend_schema(responses=DatasetVersionSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        dataset = get_object_or_404(exports_visible_to(request.user), pk=pk)
+        return Response(DatasetVersionSerializer(dataset, context={"request": request}).data)
+
+
+class ExportDownloadView(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(
+        description="The export file")})  # fmt: skip
+    def get(self, request: Request, pk: int) -> FileResponse:
+        dataset = get_object_or_404(exports_visible_to(request.user), pk=pk)
+        if dataset.status != ExportStatus.DONE:
+            raise Http404("This export has no file yet.")
+        path = final_path(dataset)
+        if not path.exists():
+            raise Http404("The file of this export is missing.")
+        response = FileResponse(
+            path.open("rb"), as_attachment=True, filename=download_name(dataset),
+            content_type=CONTENT_TYPES[dataset.format],
+        )  # fmt: skip
+        response["X-Content-SHA256"] = dataset.sha256
+        return response

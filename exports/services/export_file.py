@@ -1,0 +1,122 @@
+"""The file of one export, as a small pipeline: reader → builder → writer.
+
+- The reader queries the database a chunk at a time (labels, items and responses, or
+  judgments); it runs in the calling thread, with the heartbeat.
+- The builder filters and turns chunks into rows of the export's kind (exports.services.rows,
+  exports.services.judgments); it never queries.
+- The writer serialises rows in the export's format (exports.services.writers) into the hashing
+  stream it is given.
+
+Builder and writer run together in a second thread (exports.services.pipeline), so that the
+database and Python work at the same time.
+"""
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+
+from annotation.models import CriterionKind, Sprint
+from exports.models import DatasetVersion
+from exports.services import judgments, labels, rows, writers
+from exports.services.labels import ExportCounts
+from exports.services.pipeline import build_in_thread
+
+COLUMNS = {
+    "preference": rows.PREFERENCE_COLUMNS,
+    "consensus": rows.CONSENSUS_COLUMNS,
+    "judgments": judgments.JUDGMENT_COLUMNS,
+}
+PROGRESS_ROWS = 1000
+
+
+def write_export_file(
+    dataset: DatasetVersion,
+    out,
+    counts: ExportCounts,
+    *,
+    heartbeat: Callable[[], None],
+    on_rows: Callable[[int], None] | None = None,
+) -> None:
+    """Write the export's rows to ``out``, counting kept and dropped items in ``counts``.
+    ``heartbeat`` is called in this thread between chunks and while waiting for the builder;
+    ``on_rows`` (a progress bar) is told how many rows were built, now and then."""
+    sprint_ids = sorted(dataset.sprints.values_list("pk", flat=True))
+    reader, builder = _reader_and_builder(dataset, sprint_ids, counts)
+    write = _writer(dataset, out)
+
+    def consume(chunks: Iterable[Any]) -> None:
+        write(_progress(builder(chunks), on_rows))
+
+    build_in_thread(_with_heartbeat(reader, heartbeat), consume, on_wait=heartbeat)
+    if dataset.kind != "judgments":
+        labels.count_unlabelled(sprint_ids, counts)
+
+
+def _reader_and_builder(dataset: DatasetVersion, sprint_ids: list[int], counts: ExportCounts):
+    filters = dataset.filters
+    if dataset.kind == "judgments":
+        live = judgments.live_judgments(sprint_ids, filters, counts)
+        names = judgments.pseudonyms(sprint_ids)
+        return (
+            judgments.read_judgment_chunks(live),
+            partial(judgments.judgment_rows, names=names, counts=counts),
+        )
+    flags = labels.flag_criteria(sprint_ids) if filters["exclude_flagged"] else frozenset()
+    if dataset.kind == "consensus":
+        return (
+            labels.read_label_chunks(sprint_ids, full=True),
+            partial(rows.consensus_rows, filters=filters, counts=counts, flags=flags),
+        )
+    builder = partial(
+        rows.preference_rows, filters=filters, counts=counts, flags=flags,
+        strength_scale=strength_scales(sprint_ids),
+    )  # fmt: skip
+    return labels.read_label_chunks(sprint_ids), builder
+
+
+def strength_scales(sprint_ids: list[int]) -> dict[int, int]:
+    """Sprint → number of strength labels of its preference criterion (0: no scale)."""
+    scales = {}
+    for sprint in Sprint.objects.filter(pk__in=sprint_ids).select_related("rubric"):
+        criterion = sprint.rubric.criteria.filter(kind=CriterionKind.PREFERENCE).first()
+        scale = (criterion.config or {}).get("strength_labels", []) if criterion else []
+        scales[sprint.pk] = len(scale) if isinstance(scale, list) else 0
+    return scales
+
+
+def _writer(dataset: DatasetVersion, out) -> Callable[[Iterable[dict]], None]:
+    if dataset.format == "jsonl":
+        return partial(writers.write_jsonl, out=out)
+    if dataset.format == "parquet":
+        conversational = dataset.filters.get("form") == "conversational"
+        schema = writers.parquet_schema(dataset.kind, conversational)
+        return partial(writers.write_parquet, out=out, schema=schema)
+    return partial(writers.write_csv, out=out, columns=COLUMNS[dataset.kind])
+
+
+def _with_heartbeat(chunks: Iterable[Any], heartbeat: Callable[[], None]) -> Iterator[Any]:
+    for chunk in chunks:
+        heartbeat()
+        yield chunk
+
+
+def _progress(produced: Iterable[dict], on_rows: Callable[[int], None] | None) -> Iterator[dict]:
+    """Passes rows through, telling ``on_rows`` every ``PROGRESS_ROWS``.
+    ``CONCORD_EXPORT_ROW_DELAY`` (seconds per row, default 0) slows every build down; it
+    exists for the test that kills a worker in the middle of a build."""
+    delay = float(getattr(settings, "CONCORD_EXPORT_ROW_DELAY", 0.0))
+    pending = 0
+    for row in produced:
+        yield row
+        if delay:
+            time.sleep(delay)
+        pending += 1
+        if pending == PROGRESS_ROWS:
+            if on_rows is not None:
+                on_rows(pending)
+            pending = 0
+    if on_rows is not None and pending:
+        on_rows(pending)

@@ -1,0 +1,85 @@
+"""The manifest of an export: what the file is, what went into it, and who made it when.
+
+It lives in the database beside the file (``DatasetVersion.manifest``, served by the API), never
+inside the file, so that the file's bytes depend on the data alone. Agreement figures come from
+``reviews.services.agreement.sprint_agreement`` with a small bootstrap and a fixed seed, so that
+two manifests of the same data state the same intervals.
+"""
+
+from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from django.utils import timezone
+
+from exports.models import DatasetVersion
+from exports.services.judgments import annotator_pseudonyms
+from exports.services.labels import ExportCounts
+
+MANIFEST_BOOTSTRAP = 200
+MANIFEST_SEED = 0
+
+
+def concord_version() -> str:
+    try:
+        return version("concord")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def sprint_entries(
+    dataset: DatasetVersion, on_sprint: Callable[[], None] | None = None
+) -> list[dict[str, Any]]:
+    """Id, name, rubric version and agreement figures of each sprint, in id order.
+    ``on_sprint`` is called after each (agreement can take a while on a large sprint; the build
+    stamps its heartbeat there)."""
+    from reviews.services.agreement import sprint_agreement
+
+    entries = []
+    for sprint in dataset.sprints.select_related("rubric").order_by("pk"):
+        entries.append(
+            {
+                "id": sprint.pk,
+                "name": sprint.name,
+                "rubric": {
+                    "id": sprint.rubric_id,
+                    "name": sprint.rubric.name,
+                    "version": sprint.rubric.version,
+                },
+                "agreement": sprint_agreement(
+                    sprint, bootstrap=MANIFEST_BOOTSTRAP, seed=MANIFEST_SEED
+                ),
+            }
+        )
+        if on_sprint is not None:
+            on_sprint()
+    return entries
+
+
+def build_manifest(
+    dataset: DatasetVersion,
+    *,
+    sprints: list[dict[str, Any]],
+    columns: tuple[str, ...],
+    counts: ExportCounts,
+    sha256: str,
+    size: int,
+) -> dict[str, Any]:
+    sprint_ids = [entry["id"] for entry in sprints]
+    return {
+        "dataset": dataset.pk,
+        "kind": dataset.kind,
+        "format": dataset.format,
+        "columns": list(columns),
+        "rows": counts.rows,
+        "bytes": size,
+        "sha256": sha256,
+        "filters": dataset.filters,
+        "sprints": sprints,
+        "counts": counts.as_dict(),
+        "annotators": annotator_pseudonyms(sprint_ids),
+        "concord_version": concord_version(),
+        "created_by": dataset.created_by.get_username(),
+        "created_at": dataset.created_at.isoformat(),
+        "finished_at": timezone.now().isoformat(),
+    }

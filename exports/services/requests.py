@@ -1,0 +1,132 @@
+"""Checking an export request before anything is stored.
+
+Every problem is reported at once as ``{"field", "message"}``; a request with any problem
+creates nothing. Filters are stored with their defaults filled in, so that the manifest states
+exactly what was asked even when the caller left a filter out.
+
+The filters (all optional):
+
+- ``min_agreement`` (number in [-1, 1] or null): drop items whose item-level agreement is
+  missing or lower;
+- ``adjudicated_only`` (bool): keep only items a reviewer adjudicated;
+- ``exclude_flagged`` (bool): drop flagged items (see exports.services.labels);
+- ``include_gold`` (bool, default false): gold items are left out unless asked for;
+- ``test_fraction`` (number in [0, 1)) and ``seed`` (integer >= 0): the share of prompts put in
+  the ``test`` split, by a seeded hash of the prompt;
+- ``form`` (``standard`` or ``conversational``): prompt and responses as text or chat messages.
+
+A ``judgments`` export has no consensus, split or form: only ``include_gold`` and
+``exclude_flagged`` apply to it, and the others are refused rather than silently ignored.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+
+from annotation.models import Sprint
+from annotation.services.access import sprints_led_by
+from exports.models import ExportFormat, ExportKind
+
+Problem = dict[str, str]
+
+DEFAULT_FILTERS: dict[str, Any] = {
+    "min_agreement": None,
+    "adjudicated_only": False,
+    "exclude_flagged": False,
+    "include_gold": False,
+    "test_fraction": 0.0,
+    "seed": 0,
+    "form": "standard",
+}
+FORMS = ("standard", "conversational")
+JUDGMENT_FILTERS = frozenset({"include_gold", "exclude_flagged"})
+
+
+class ExportRejected(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(f"{p['field']}: {p['message']}" for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    sprints: list[Sprint]
+    kind: str
+    format: str
+    filters: dict[str, Any]
+
+
+def validate_export_request(user: AbstractBaseUser, data: Any) -> ExportRequest:
+    """Only leads of every named sprint may export; a sprint the caller does not lead is
+    reported the same way as one that does not exist, so the error tells nothing about it."""
+    if not isinstance(data, dict):
+        raise ExportRejected([{"field": "body", "message": "must be a JSON object"}])
+    problems: list[Problem] = []
+    unknown = sorted(set(data) - {"sprints", "kind", "format", "filters"})
+    problems += [{"field": name, "message": "is not a field of an export"} for name in unknown]
+    sprints = _sprints(user, data.get("sprints"), problems)
+    kind = data.get("kind", ExportKind.PREFERENCE)
+    if kind not in ExportKind.values:
+        problems.append({"field": "kind", "message": f"must be one of {ExportKind.values}"})
+    fmt = data.get("format", ExportFormat.JSONL)
+    if fmt not in ExportFormat.values:
+        problems.append({"field": "format", "message": f"must be one of {ExportFormat.values}"})
+    filters = _filters(data.get("filters", {}), problems)
+    if kind == ExportKind.JUDGMENTS and isinstance(data.get("filters"), dict):
+        for name in sorted(set(data["filters"]) & set(DEFAULT_FILTERS) - JUDGMENT_FILTERS):
+            if data["filters"][name] != DEFAULT_FILTERS[name]:
+                problems.append(
+                    {"field": f"filters.{name}", "message": "does not apply to a judgments export"}
+                )
+    if problems:
+        raise ExportRejected(problems)
+    return ExportRequest(sprints=sprints, kind=kind, format=fmt, filters=filters)
+
+
+def _sprints(user: AbstractBaseUser, value: Any, problems: list[Problem]) -> list[Sprint]:
+    if not isinstance(value, list) or not value:
+        problems.append({"field": "sprints", "message": "must be a non-empty list of sprint ids"})
+        return []
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v < 2**63 for v in value):
+        problems.append({"field": "sprints", "message": "must hold integer sprint ids"})
+        return []
+    led = {s.pk: s for s in sprints_led_by(user).filter(pk__in=value)}
+    for sprint_id in sorted(set(value) - set(led)):
+        problems.append(
+            {
+                "field": "sprints",
+                "message": f"sprint {sprint_id} does not exist or you do not lead it",
+            }
+        )
+    return [led[pk] for pk in sorted(set(value)) if pk in led]
+
+
+def _filters(value: Any, problems: list[Problem]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        problems.append({"field": "filters", "message": "must be an object"})
+        return dict(DEFAULT_FILTERS)
+    for name in sorted(set(value) - set(DEFAULT_FILTERS)):
+        problems.append({"field": f"filters.{name}", "message": "is not a known filter"})
+    out = {**DEFAULT_FILTERS, **{k: v for k, v in value.items() if k in DEFAULT_FILTERS}}
+
+    def bad(name: str, message: str) -> None:
+        problems.append({"field": f"filters.{name}", "message": message})
+
+    agreement = out["min_agreement"]
+    if agreement is not None and (not _is_number(agreement) or not -1.0 <= agreement <= 1.0):
+        bad("min_agreement", "must be a number between -1 and 1, or null")
+    for name in ("adjudicated_only", "exclude_flagged", "include_gold"):
+        if not isinstance(out[name], bool):
+            bad(name, "must be true or false")
+    if not _is_number(out["test_fraction"]) or not 0.0 <= out["test_fraction"] < 1.0:
+        bad("test_fraction", "must be a number in [0, 1)")
+    if not isinstance(out["seed"], int) or isinstance(out["seed"], bool) or out["seed"] < 0:
+        bad("seed", "must be a non-negative integer")
+    if out["form"] not in FORMS:
+        bad("form", f"must be one of {list(FORMS)}")
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
