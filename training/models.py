@@ -1,1 +1,132 @@
-"""Models arrive with this app's issue; the app is installed now so its migrations start at 0001."""
+"""Training runs and the model registry.
+
+A :class:`TrainingRun` is one attempt to train a reward model from a dataset version; its row
+is the whole state of the work (no Celery result backend): status, progress, metrics while it
+runs, and the error when it fails. A :class:`ModelVersion` is registered from a run that
+finished, under a name whose versions count 1, 2, 3...; at most one version of a name is in
+production at a time, which the database guarantees with a partial unique index.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINISHED_STATUSES = (RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED)
+
+
+class TrainingRun(models.Model):
+    """One reward-model training run.
+
+    ``config`` holds every hyper-parameter the trainer was given (epochs, batch size, learning
+    rate, seed, max length...) plus how the test split was chosen; ``metrics`` the loss curve and
+    the held-out evaluation after each epoch, filled in while the run goes; ``artifacts_dir`` is
+    relative to ``settings.DATA_DIR``. ``cancel_requested`` is written only by a cancel and read
+    by the worker, which never writes it, so a progress update cannot lose a cancel.
+    """
+
+    dataset = models.ForeignKey(
+        "exports.DatasetVersion", on_delete=models.PROTECT, related_name="training_runs"
+    )
+    model_name = models.CharField(
+        max_length=100, help_text="The registry name the finished model is registered under."
+    )
+    base_model = models.CharField(max_length=500)
+    config = models.JSONField(default=dict)
+    device = models.CharField(max_length=32, blank=True, default="")
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    progress = models.FloatField(default=0.0)
+    current_step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=0)
+    metrics = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+    artifacts_dir = models.CharField(max_length=500, blank=True, default="")
+    library_versions = models.JSONField(default=dict, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="training_runs",
+        help_text="Empty for a run the retraining schedule started.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The worker touches this with every progress write: a running run whose heartbeat stops
+    # lost its worker (see training.services.runs.fail_abandoned_runs).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["queued", "running", "done", "failed", "cancelled"]),
+                name="training_run_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(progress__gte=0.0, progress__lte=1.0),
+                name="training_run_progress_in_0_1",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "heartbeat_at"], name="training_run_status")]
+
+    def __str__(self) -> str:
+        return f"training run {self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+
+class ModelStage(models.TextChoices):
+    CANDIDATE = "candidate", "Candidate"
+    PRODUCTION = "production", "Production"
+    ARCHIVED = "archived", "Archived"
+
+
+class ModelVersion(models.Model):
+    """A reward model registered from a finished run. ``metrics`` is a snapshot of the run's
+    metrics at registration; ``sprints`` those of the run's dataset version, which the
+    retraining schedule watches for new consensus labels."""
+
+    name = models.CharField(max_length=100)
+    version = models.PositiveIntegerField()
+    run = models.OneToOneField(TrainingRun, on_delete=models.PROTECT, related_name="model_version")
+    stage = models.CharField(
+        max_length=10, choices=ModelStage.choices, default=ModelStage.CANDIDATE
+    )
+    metrics = models.JSONField(default=dict, blank=True)
+    sprints = models.ManyToManyField("annotation.Sprint", related_name="model_versions")
+    promoted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    promoted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "version"], name="model_version_unique"),
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=models.Q(stage="production"),
+                name="model_one_production_per_name",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(stage__in=["candidate", "production", "archived"]),
+                name="model_stage_valid",
+            ),
+            models.CheckConstraint(condition=models.Q(version__gte=1), name="model_version_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version} ({self.stage})"

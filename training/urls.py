@@ -1,3 +1,9 @@
-"""Pages of this app."""
+"""Pages of the training app, under /training/."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from training import pages
+
+urlpatterns = [
+    path("models", pages.compare_models, name="training-models"),
+]

@@ -1,3 +1,32 @@
-"""Routes of this app under /api/v1/."""
+"""Routes of the training app under /api/v1/."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from training.api import registry, runs, selection
+
+urlpatterns = [
+    path("training-runs", runs.TrainingRunListView.as_view(), name="api-training-runs"),
+    path(
+        "training-runs/<int:run_id>",
+        runs.TrainingRunDetailView.as_view(),
+        name="api-training-run",
+    ),
+    path(
+        "training-runs/<int:run_id>/cancel",
+        runs.TrainingRunCancelView.as_view(),
+        name="api-training-run-cancel",
+    ),
+    path("models", registry.ModelVersionListView.as_view(), name="api-models"),
+    path("models/<int:model_id>", registry.ModelVersionDetailView.as_view(), name="api-model"),
+    path(
+        "models/<int:model_id>/promote",
+        registry.PromoteView.as_view(),
+        name="api-model-promote",
+    ),
+    path("models/<int:model_id>/score", registry.ScoreView.as_view(), name="api-model-score"),
+    path(
+        "sprints/<int:sprint_id>/select-next",
+        selection.SelectNextView.as_view(),
+        name="api-select-next",
+    ),
+]

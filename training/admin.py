@@ -1,0 +1,231 @@
+"""Admin for leads: training runs (start, watch, cancel) and the model registry (promote,
+archive, compare).
+
+Rows are scoped like the API: a lead sees the runs and versions of datasets whose every sprint
+they lead (:mod:`training.services.datasets`). Who may open these pages is decided here too,
+not by model permissions: any staff user who leads a sprint may start and manage training for
+the datasets they lead, so no group needs extra permissions. Nothing is edited in place: runs
+start through :func:`training.services.runs.start_training_run` on the "Start a training run"
+page, and stages change through :func:`training.services.registry.promote_model_version`.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from exports.models import DatasetVersion, ExportKind, ExportStatus
+from training.models import ModelStage, ModelVersion, TrainingRun
+from training.services.datasets import (
+    TRAINABLE_FORMATS,
+    DatasetUnusable,
+    datasets_led_by,
+    leads_any_sprint,
+)
+from training.services.registry import models_led_by, promote_model_version, runs_led_by
+from training.services.runs import (
+    INT_OPTIONS,
+    RunFinished,
+    RunOptionsInvalid,
+    cancel_training_run,
+    start_training_run,
+    train_option_defaults,
+)
+
+
+class LeadTrainingAdmin(admin.ModelAdmin):
+    """Open to superusers and to staff who lead at least one sprint; read-only fields."""
+
+    def _is_lead(self, request: HttpRequest) -> bool:
+        user = request.user
+        return user.is_active and user.is_staff and leads_any_sprint(user)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._is_lead(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self._is_lead(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # Change opens the actions (cancel, promote); every field stays read-only.
+        return self._is_lead(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
+        return [f.name for f in self.model._meta.get_fields() if f.concrete] + list(
+            self.readonly_fields
+        )
+
+
+class StartRunForm(forms.Form):
+    dataset = forms.ModelChoiceField(
+        queryset=DatasetVersion.objects.none(),
+        help_text="Finished preference exports (JSONL or Parquet) of sprints you lead.",
+    )
+    base_model = forms.CharField(
+        required=False, max_length=500, help_text="Empty: the packaged all-MiniLM-L6-v2."
+    )
+    name = forms.CharField(
+        required=False, max_length=100, help_text="Registry name; empty: reward-<sprint slugs>."
+    )
+    epochs = forms.IntegerField(min_value=1, max_value=INT_OPTIONS["epochs"][1])
+    batch_size = forms.IntegerField(min_value=1, max_value=INT_OPTIONS["batch_size"][1])
+    learning_rate = forms.FloatField(min_value=1e-8, max_value=1.0)
+    max_length = forms.IntegerField(min_value=8, max_value=INT_OPTIONS["max_length"][1])
+    seed = forms.IntegerField(min_value=0, max_value=INT_OPTIONS["seed"][1])
+    use_margin = forms.BooleanField(required=False, help_text="Use the pairs' margins in the loss.")
+
+    def __init__(self, *args, user, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["dataset"].queryset = datasets_led_by(user).filter(
+            kind=ExportKind.PREFERENCE, status=ExportStatus.DONE, format__in=TRAINABLE_FORMATS
+        )
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(LeadTrainingAdmin):
+    list_display = [
+        "id",
+        "model_name",
+        "dataset",
+        "status",
+        "progress_column",
+        "accuracy_column",
+        "device",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["status"]
+    list_select_related = ["dataset", "created_by"]
+    search_fields = ["model_name", "base_model"]
+    actions = ["cancel_runs"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TrainingRun]:
+        return runs_led_by(request.user)
+
+    @admin.display(description="progress")
+    def progress_column(self, run: TrainingRun) -> str:
+        return format_html(
+            '<span title="step {} of {}">{}%</span>',
+            run.current_step,
+            run.total_steps,
+            f"{100 * run.progress:.0f}",
+        )
+
+    @admin.display(description="held-out accuracy")
+    def accuracy_column(self, run: TrainingRun) -> str:
+        evals = (run.metrics or {}).get("eval") or []
+        return f"{evals[-1]['accuracy']:.3f}" if evals else "-"
+
+    @admin.action(description="Cancel the selected runs", permissions=["change"])
+    def cancel_runs(self, request: HttpRequest, queryset: QuerySet[TrainingRun]) -> None:
+        cancelled = 0
+        for run in queryset:
+            try:
+                cancel_training_run(run, actor=request.user)
+                cancelled += 1
+            except RunFinished as finished:
+                self.message_user(request, str(finished), messages.WARNING)
+        if cancelled:
+            self.message_user(request, f"Asked {cancelled} run(s) to stop.", messages.SUCCESS)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.start_view)
+        return [path("start/", view, name="training_trainingrun_start"), *super().get_urls()]
+
+    def start_view(self, request: HttpRequest) -> HttpResponse:
+        if not self._is_lead(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            form = StartRunForm(request.POST, user=request.user)
+            if form.is_valid():
+                values = dict(form.cleaned_data)
+                dataset = values.pop("dataset")
+                base_model, name = values.pop("base_model"), values.pop("name") or None
+                try:
+                    run = start_training_run(
+                        dataset,
+                        actor=request.user,
+                        base_model=base_model,
+                        name=name,
+                        options=values,
+                    )
+                except DatasetUnusable as unusable:
+                    form.add_error("dataset", str(unusable))
+                except RunOptionsInvalid as invalid:
+                    for error in invalid.errors:
+                        field = error["field"] if error["field"] in form.fields else None
+                        form.add_error(field, error["message"])
+                else:
+                    self.message_user(
+                        request, f"Training run {run.pk} is queued.", messages.SUCCESS
+                    )
+                    return redirect(reverse("admin:training_trainingrun_change", args=[run.pk]))
+        else:
+            defaults = train_option_defaults()
+            form = StartRunForm(
+                user=request.user,
+                initial={key: defaults[key] for key in StartRunForm.base_fields if key in defaults},
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Start a training run",
+            "opts": self.opts,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/training/trainingrun/start.html", context)
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(LeadTrainingAdmin):
+    list_display = [
+        "__str__",
+        "name",
+        "version",
+        "stage",
+        "accuracy_column",
+        "run",
+        "promoted_by",
+        "promoted_at",
+        "created_at",
+    ]
+    list_filter = ["stage", "name"]
+    list_select_related = ["run", "promoted_by"]
+    search_fields = ["name"]
+    actions = ["promote_to_production", "archive"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ModelVersion]:
+        return models_led_by(request.user)
+
+    @admin.display(description="held-out accuracy")
+    def accuracy_column(self, model: ModelVersion) -> str:
+        accuracy = (model.metrics or {}).get("final_accuracy")
+        return f"{accuracy:.3f}" if isinstance(accuracy, int | float) else "-"
+
+    @admin.action(description="Promote the selected version to production", permissions=["change"])
+    def promote_to_production(self, request: HttpRequest, queryset: QuerySet[ModelVersion]):
+        names = list(queryset.values_list("name", flat=True))
+        if len(names) != len(set(names)):
+            self.message_user(
+                request, "Select at most one version of each name to promote.", messages.WARNING
+            )
+            return
+        for model in queryset:
+            promote_model_version(model, ModelStage.PRODUCTION, actor=request.user)
+        self.message_user(request, f"Promoted {len(names)} version(s).", messages.SUCCESS)
+
+    @admin.action(description="Archive the selected versions", permissions=["change"])
+    def archive(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        for model in queryset:
+            promote_model_version(model, ModelStage.ARCHIVED, actor=request.user)
+        self.message_user(request, f"Archived {queryset.count()} version(s).", messages.SUCCESS)

