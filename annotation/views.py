@@ -1,7 +1,8 @@
 """The annotator's pages: my sprints and judgments, the labeling page, its item panel, revising.
 
 Pages render on the server; label.js only swaps the item panel and talks to the JSON API
-(``/api/v1/judgments``, ``/api/v1/assignments/<id>/skip``), so there is one door for answers.
+(``/api/v1/judgments``, ``/api/v1/assignments/<id>/skip`` and ``.../flag``), so there is one
+door for answers.
 Anything an annotator may not see answers 404, as the API does: a 403 would confirm that a
 sprint or judgment exists.
 """
@@ -13,6 +14,7 @@ from django.views.decorators.http import require_GET
 
 from annotation.models import Assignment, Judgment, Sprint
 from annotation.services.access import sprint_role, sprints_visible_to
+from annotation.services.labeling_rubrics import labeling_rubric
 from annotation.services.progress import progress_for, recent_judgments
 from annotation.services.queue import NotAMember, QueueClosed, next_assignment
 from annotation.services.rendering import item_panel, render_markdown
@@ -44,21 +46,25 @@ def _member_sprint(request: HttpRequest, sprint_id: int) -> Sprint:
 
 
 def _panel_context(assignment: Assignment, sprint: Sprint, **kwargs) -> dict:
-    criteria = list(sprint.rubric.criteria.all())
+    criteria = list(labeling_rubric(sprint.rubric).criteria)
     return item_panel(served_item(assignment), assignment.pk, criteria, **kwargs)
 
 
 def _next_panel(request: HttpRequest, sprint: Sprint) -> dict:
+    """The panel's context. The queue checks membership under its lock, so a member costs no
+    role lookup; without a membership row, a superuser (who sees every sprint but has a queue
+    only where they are a member) is told so, and anyone else gets 404."""
     try:
         assignment = next_assignment(sprint, request.user)
     except NotAMember:
-        # A superuser sees every sprint but has a queue only where they are a member.
+        if sprint_role(request.user, sprint) is None:
+            raise Http404("No such sprint.") from None
         return {"state": "no-queue", "sprint": sprint}
     except QueueClosed:
         return {"state": "closed", "sprint": sprint}
     if assignment is None:
         return {"state": "done", "sprint": sprint}
-    return {"state": "item", "sprint": sprint, **_panel_context(assignment, sprint)}
+    return {"state": "item", "sprint": sprint, **_panel_context(assignment, assignment.sprint)}
 
 
 @login_required
@@ -77,7 +83,7 @@ def label_panel(request: HttpRequest, sprint_id: int) -> HttpResponse:
     """The next item panel as an HTML fragment for label.js: always 200, the fragment's
     ``data-state`` says ``item``, ``done`` (queue empty), ``closed`` (sprint not active) or
     ``no-queue`` (a superuser who is no member)."""
-    sprint = _member_sprint(request, sprint_id)
+    sprint = get_object_or_404(Sprint, pk=sprint_id)
     response = render(request, "annotation/_panel.html", _next_panel(request, sprint))
     response["Cache-Control"] = "no-store"
     return response

@@ -141,6 +141,10 @@ LOGOUT_REDIRECT_URL = "login"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 CONCORD_IMPORT_MAX_BYTES = int(os.environ.get("CONCORD_IMPORT_MAX_BYTES", str(2 * 1024**3)))
+# Exports: a build whose heartbeat is older than this is re-enqueued by the sweep. The row delay
+# slows every build down and exists for tests that kill a worker mid-export; leave it at 0.
+CONCORD_EXPORT_STALL_SECONDS = int(os.environ.get("CONCORD_EXPORT_STALL_SECONDS", "600"))
+CONCORD_EXPORT_ROW_DELAY = float(os.environ.get("CONCORD_EXPORT_ROW_DELAY", "0"))
 
 # Security: on unless a debug instance asked otherwise. Behind a TLS-terminating proxy, set
 # CONCORD_PROXY_SSL_HEADER=1 so Django trusts X-Forwarded-Proto.
@@ -202,7 +206,11 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
+    # A message a killed worker had taken returns to the queue after this many seconds; long
+    # enough for the longest export or training run to finish before it is delivered again.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(os.environ.get("CONCORD_BROKER_VISIBILITY_TIMEOUT", 6 * 3600))
+    }
 # Work state lives in our own tables (exports, training runs), so no result backend.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -218,6 +226,23 @@ CELERY_BEAT_SCHEDULE = {
         "task": "annotation.tasks.release_expired_leases",
         "schedule": 60.0,
         "options": {"queue": "default", "expires": 55},
+    },
+    "resume-stalled-exports": {
+        "task": "exports.tasks.resume_stalled_exports",
+        "schedule": 120.0,
+        "options": {"queue": "default", "expires": 110},
+    },
+    # Retrain production reward models whose sprints gained CONCORD_RETRAIN_AFTER_LABELS new
+    # consensus labels (training.services.registry), and fail runs whose worker died.
+    "retrain-reward-models": {
+        "task": "training.tasks.retrain_reward_models",
+        "schedule": 3600.0,
+        "options": {"queue": "default", "expires": 3000},
+    },
+    "fail-abandoned-training-runs": {
+        "task": "training.tasks.fail_abandoned_training_runs",
+        "schedule": 300.0,
+        "options": {"queue": "default", "expires": 280},
     },
 }
 

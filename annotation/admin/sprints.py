@@ -103,6 +103,7 @@ class SprintAdmin(AuditedDeleteMixin, SprintScopedAdmin):
         "items_column",
         "judged_items_column",
         "progress_column",
+        "dashboard_column",
     ]
     list_filter = ["status", "rubric"]
     list_select_related = ["rubric"]
@@ -139,6 +140,11 @@ class SprintAdmin(AuditedDeleteMixin, SprintScopedAdmin):
             needed,
             f"{progress_percent(sprint):.0f}",
         )
+
+    @admin.display(description="dashboard")
+    def dashboard_column(self, sprint: Sprint) -> str:
+        # A path, not a reverse(): the dashboard belongs to the reviews app, a floor above.
+        return format_html('<a href="/reviews/sprints/{}/dashboard">Dashboard</a>', sprint.pk)
 
     # --- auditing ------------------------------------------------------------------------
 

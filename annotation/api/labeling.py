@@ -14,8 +14,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api.permissions import require_sprint_role
-from annotation.models import Criterion, Judgment, Rubric, Sprint, SprintRole
+from annotation.models import Criterion, ItemFlag, Judgment, Rubric, Sprint, SprintRole
+from annotation.services.flags import flag_item
 from annotation.services.judgments import JudgmentRejected, skip_assignment, submit_judgment
+from annotation.services.labeling_rubrics import labeling_rubric
 from annotation.services.queue import NotAMember, QueueClosed, next_assignment
 from annotation.services.serving import served_item
 
@@ -27,6 +29,9 @@ class CriterionSerializer(serializers.ModelSerializer):
 
 
 class RubricSerializer(serializers.ModelSerializer):
+    """The rubric's shape in the API schema. Responses are built from the per-process cache
+    (``labeling_rubric(...).payload``), which a test holds equal to this serializer's output."""
+
     criteria = CriterionSerializer(many=True, read_only=True)
 
     class Meta:
@@ -46,27 +51,31 @@ NextItem = inline_serializer(
 
 
 class NextItemView(APIView):
-    """The caller's current or next item in a sprint; 204 when their queue is empty."""
+    """The caller's current or next item in a sprint; 204 when their queue is empty.
+
+    Labeling needs a membership (any role is at least annotator), and the queue reads it under
+    lock anyway, so the check costs no query of its own: a caller without one gets 404, as for
+    any sprint they cannot see, except a superuser (a lead everywhere), who gets 403 and is
+    told to join."""
 
     @extend_schema(responses={200: NextItem, 204: None})
     def get(self, request: Request, sprint_id: int) -> Response:
-        sprint = get_object_or_404(Sprint.objects.select_related("rubric"), pk=sprint_id)
-        require_sprint_role(request.user, sprint, SprintRole.ANNOTATOR)
         try:
-            assignment = next_assignment(sprint, request.user)
+            assignment = next_assignment(sprint_id, request.user)
         except NotAMember as outsider:
+            sprint = get_object_or_404(Sprint, pk=sprint_id)
+            require_sprint_role(request.user, sprint, SprintRole.ANNOTATOR)  # 404 if no role
             return Response({"detail": str(outsider)}, status=status.HTTP_403_FORBIDDEN)
         except QueueClosed as closed:
             return Response({"detail": str(closed)}, status=status.HTTP_409_CONFLICT)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        rubric = Rubric.objects.prefetch_related("criteria").get(pk=sprint.rubric_id)
         return Response(
             {
                 "assignment": assignment.pk,
                 "lease_expires_at": assignment.lease_expires_at,
                 "item": served_item(assignment),
-                "rubric": RubricSerializer(rubric).data,
+                "rubric": labeling_rubric(assignment.sprint.rubric).payload,
             }
         )
 
@@ -173,6 +182,11 @@ class JudgmentDetailView(RetrieveAPIView):
         )
 
 
+def _reason(request: Request):
+    """The ``reason`` of a JSON or form body; ``None`` when the body is not an object."""
+    return request.data.get("reason") if hasattr(request.data, "get") else None
+
+
 class SkipView(APIView):
     @extend_schema(
         request=inline_serializer("Skip", {"reason": serializers.CharField()}),
@@ -184,10 +198,38 @@ class SkipView(APIView):
         },
     )
     def post(self, request: Request, assignment_id: int) -> Response:
+        reason = _reason(request)
         try:
             assignment = skip_assignment(
-                request.user, assignment_id, str(request.data.get("reason", ""))
+                request.user, assignment_id, reason if isinstance(reason, str) else ""
             )
         except JudgmentRejected as rejected:
             return _rejected(rejected)
         return Response({"assignment": assignment.pk, "status": assignment.status})
+
+
+class ItemFlagSerializer(serializers.ModelSerializer):
+    item = serializers.IntegerField(source="item_id")
+
+    class Meta:
+        model = ItemFlag
+        fields = ["id", "item", "reason", "created_at"]
+
+
+class FlagView(APIView):
+    """Flag the item of one of my assignments (leased or submitted) as broken, unsafe or
+    unanswerable, with a reason of at most 500 characters. It neither answers the item nor
+    ends the assignment. 201 with the new flag; 200 with the flag already stored when I
+    flagged this item before (nothing new is stored); 404 for an assignment not mine."""
+
+    @extend_schema(
+        request=inline_serializer("Flag", {"reason": serializers.CharField(max_length=500)}),
+        responses={201: ItemFlagSerializer, 200: ItemFlagSerializer},
+    )
+    def post(self, request: Request, assignment_id: int) -> Response:
+        try:
+            outcome = flag_item(request.user, assignment_id, _reason(request))
+        except JudgmentRejected as rejected:
+            return _rejected(rejected)
+        code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
+        return Response(ItemFlagSerializer(outcome.flag).data, status=code)

@@ -13,4 +13,5 @@ urlpatterns = [
     path("judgments", labeling.JudgmentListView.as_view(), name="api-judgments"),
     path("judgments/<int:pk>", labeling.JudgmentDetailView.as_view(), name="api-judgment"),
     path("assignments/<int:assignment_id>/skip", labeling.SkipView.as_view(), name="api-skip"),
+    path("assignments/<int:assignment_id>/flag", labeling.FlagView.as_view(), name="api-flag"),
 ]

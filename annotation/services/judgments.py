@@ -14,13 +14,15 @@ from typing import Any
 
 import orjson
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from annotation.models import Assignment, Judgment, Response, SprintStatus
 from annotation.models.judgments import AssignmentStatus
+from annotation.services import labeling_sql
 from annotation.services.answers import Problem, validate_answers
 from annotation.services.audit import record_event
+from annotation.services.labeling_rubrics import labeling_rubric
 from annotation.services.queue import reopen_item
 
 MAX_SECONDS = 24 * 3600
@@ -59,9 +61,14 @@ def submit_judgment(
 
     Guarantees: validated against the rubric version of the assignment's sprint before anything
     is written; the assignment row is locked, so two submits for one assignment are serialised
-    (the second becomes a revision, or is recognised by its key); a retried key stores nothing.
-    Raises :class:`JudgmentRejected` (404 for someone else's assignment, 409 for a reused key
-    with another body, 400 for everything else) and stores nothing then.
+    (the second becomes a revision, or is recognised by its key); a retried key stores nothing
+    and is answered with the stored judgment, whatever happened since (lease expired, sprint
+    closed). Raises :class:`JudgmentRejected` (404 for someone else's assignment, 409 for a
+    reused key with another body, 400 for everything else) and stores nothing then.
+
+    The happy path makes no lookup for a replay before storing: the unique (annotator,
+    idempotency key) constraint refuses the INSERT of a replay, the transaction rolls back,
+    and only then, as after any refusal, is the key looked up.
     """
     now = now or timezone.now()
     key = (idempotency_key or "").strip()
@@ -70,9 +77,18 @@ def submit_judgment(
             [{"field": "Idempotency-Key", "message": "header of 1-200 characters is required"}]
         )
     digest = _request_digest(assignment_id, answers, seconds)
-    replay = _replayed(annotator, key, digest)
-    if replay is not None:
+    try:
+        _check_seconds(seconds)
+        judgment = _store(annotator, assignment_id, answers, seconds, key, digest, now)
+    except (JudgmentRejected, IntegrityError):
+        replay = _replayed(annotator, key, digest)
+        if replay is None:
+            raise
         return SubmitOutcome(replay, created=False)
+    return SubmitOutcome(judgment, created=True)
+
+
+def _check_seconds(seconds: Any) -> None:
     if seconds is not None and (
         isinstance(seconds, bool)
         or not isinstance(seconds, int | float)
@@ -81,78 +97,91 @@ def submit_judgment(
         raise JudgmentRejected(
             [{"field": "seconds", "message": f"must be a number from 0 to {MAX_SECONDS}"}]
         )
-    try:
-        with transaction.atomic():
-            assignment = (
-                # Lock the assignment row only: a bare FOR UPDATE with select_related would also
-                # lock the sprint and item rows, and every submit in the sprint would queue on them.
-                Assignment.objects.select_for_update(of=("self",))
-                .select_related("sprint__rubric")
-                .filter(pk=assignment_id, annotator=annotator)
-                .first()
+
+
+def _store(
+    annotator: AbstractBaseUser,
+    assignment_id: int,
+    answers: Any,
+    seconds: float | None,
+    key: str,
+    digest: str,
+    now: datetime,
+) -> Judgment:
+    with transaction.atomic():
+        assignment = _lock_assignment(annotator, assignment_id)
+        if assignment is None:
+            raise JudgmentRejected(
+                [{"field": "assignment", "message": "no such assignment of yours"}], 404
             )
-            if assignment is None:
-                raise JudgmentRejected(
-                    [{"field": "assignment", "message": "no such assignment of yours"}], 404
-                )
-            sprint = assignment.sprint
-            if sprint.status != SprintStatus.ACTIVE:
-                raise JudgmentRejected(
-                    [{"field": "assignment", "message": f"the sprint is {sprint.status}"}]
-                )
-            live = None
-            if assignment.status == AssignmentStatus.SUBMITTED:
-                live = Judgment.objects.filter(
-                    assignment=assignment, superseded_by__isnull=True
-                ).get()
-            elif assignment.status != AssignmentStatus.LEASED or assignment.lease_expires_at <= now:
-                raise JudgmentRejected(
-                    [
-                        {
-                            "field": "assignment",
-                            "message": "the lease on this item expired; ask for the next item",
-                        }
-                    ]
-                )
-            criteria = list(sprint.rubric.criteria.all())
+        sprint = assignment.sprint
+        if sprint.status != SprintStatus.ACTIVE:
+            raise JudgmentRejected(
+                [{"field": "assignment", "message": f"the sprint is {sprint.status}"}]
+            )
+        live = None
+        if assignment.status == AssignmentStatus.SUBMITTED:
+            live = Judgment.objects.filter(assignment=assignment, superseded_by__isnull=True).get()
+        elif assignment.status != AssignmentStatus.LEASED or assignment.lease_expires_at <= now:
+            raise JudgmentRejected(
+                [
+                    {
+                        "field": "assignment",
+                        "message": "the lease on this item expired; ask for the next item",
+                    }
+                ]
+            )
+        rubric = labeling_rubric(sprint.rubric)
+        keys = getattr(assignment, "response_keys", None)
+        if keys is None:
             keys = list(
                 Response.objects.filter(item_id=assignment.item_id)
                 .order_by("position")
                 .values_list("key", flat=True)
             )
-            clean, problems = validate_answers(criteria, keys, answers)
-            if problems:
-                raise JudgmentRejected(problems)
-            judgment = Judgment.objects.create(
+        clean, problems = validate_answers(list(rubric.criteria), keys, answers)
+        if problems:
+            raise JudgmentRejected(problems)
+        judgment = Judgment.objects.create(
+            sprint=sprint,
+            item_id=assignment.item_id,
+            assignment=assignment,
+            annotator=annotator,
+            rubric_id=rubric.id,
+            answers=clean,
+            seconds=seconds,
+            idempotency_key=key,
+            request_sha256=digest,
+            supersedes=live,
+        )
+        if live is None:
+            Assignment.objects.filter(pk=assignment.pk).update(status=AssignmentStatus.SUBMITTED)
+            assignment.status = AssignmentStatus.SUBMITTED
+        else:
+            record_event(
+                annotator,
+                "judgment.revised",
+                judgment,
                 sprint=sprint,
-                item_id=assignment.item_id,
-                assignment=assignment,
-                annotator=annotator,
-                rubric=sprint.rubric,
-                answers=clean,
-                seconds=seconds,
-                idempotency_key=key,
-                request_sha256=digest,
-                supersedes=live,
+                changes={"supersedes": live.pk},
             )
-            if live is None:
-                assignment.status = AssignmentStatus.SUBMITTED
-                assignment.save(update_fields=["status"])
-            else:
-                record_event(
-                    annotator,
-                    "judgment.revised",
-                    judgment,
-                    sprint=sprint,
-                    changes={"supersedes": live.pk},
-                )
-    except IntegrityError:
-        # A concurrent retry with the same key won the race: answer as its replay.
-        replay = _replayed(annotator, key, digest)
-        if replay is None:
-            raise
-        return SubmitOutcome(replay, created=False)
-    return SubmitOutcome(judgment, created=True)
+    return judgment
+
+
+def _lock_assignment(annotator: AbstractBaseUser, assignment_id: int) -> Assignment | None:
+    """The caller's assignment, locked, with its sprint and rubric, in one statement; on
+    PostgreSQL with the keys of its item's responses too (``response_keys``)."""
+    if connection.vendor == "postgresql":
+        return labeling_sql.lock_assignment(assignment_id, annotator.pk)
+    return (
+        # Lock the assignment row only: a bare FOR UPDATE with select_related would also lock
+        # the sprint and rubric rows, and every submit in the sprint would queue on them.
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("sprint__rubric")
+        .filter(pk=assignment_id, annotator=annotator)
+        .order_by("pk")
+        .first()
+    )
 
 
 def _replayed(annotator: AbstractBaseUser, key: str, digest: str) -> Judgment | None:

@@ -65,6 +65,29 @@ def test_same_key_with_another_body_is_a_conflict(sprint, setup):
     assert Judgment.objects.count() == 1
 
 
+def test_a_retry_is_answered_with_the_stored_judgment_even_after_the_sprint_closed(sprint, setup):
+    client, _ = setup
+    assignment = next_item(client, sprint).json()["assignment"]
+    first = submit(client, assignment)
+    sprint.status = "closed"
+    sprint.save()
+    again = submit(client, assignment)
+    assert again.status_code == 200 and again.json() == first.json()
+    assert submit(client, assignment, key="k-new").status_code == 400, "a new submit is refused"
+    assert Judgment.objects.count() == 1
+
+
+def test_a_key_reused_for_another_assignment_is_a_conflict(sprint, setup):
+    client, _ = setup
+    first = next_item(client, sprint).json()["assignment"]
+    submit(client, first, key="same")
+    second = next_item(client, sprint).json()["assignment"]
+    response = submit(client, second, key="same")
+    assert response.status_code == 409
+    assert Judgment.objects.count() == 1
+    assert Assignment.objects.get(pk=second).status == "leased", "the refusal changed nothing"
+
+
 def test_revision_supersedes_and_my_judgments_show_which_is_live(sprint, setup):
     client, _ = setup
     assignment = next_item(client, sprint).json()["assignment"]
@@ -209,6 +232,17 @@ def test_gold_answers_never_reach_the_annotator(sprint, setup):
     sprint.save()
     body = next_item(client, sprint).content.decode()
     assert '"ranking"' not in body
+
+
+def test_a_member_of_another_sprint_gets_404_for_this_one(
+    sprint, other_sprint, make_user, api_client_for
+):
+    add_items(other_sprint, 1, prefix="o")
+    (outsider,) = join(other_sprint, make_user("outsider"))
+    client = api_client_for(outsider)
+    assert next_item(client, sprint).status_code == 404
+    assert client.get("/api/v1/sprints/999999/next").status_code == 404
+    assert not Assignment.objects.filter(sprint=sprint).exists()
 
 
 def test_superuser_without_membership_is_told_to_join(sprint, make_user, api_client_for):

@@ -124,7 +124,9 @@ def test_the_whole_page_has_no_script_from_data(sprint, annotator, hostile_item)
     lease_item(hostile_item, annotator)
     html = client_for(annotator).get(f"/sprints/{sprint.pk}/label").content.decode()
     assert script_tags(html) == [
+        '<script src="/static/annotation/label-requests.js" defer>',
         '<script src="/static/annotation/label-answers.js" defer>',
+        '<script src="/static/annotation/label-view.js" defer>',
         '<script src="/static/annotation/label.js" defer>',
         '<script id="panel-config" type="application/json">',
     ]
@@ -225,8 +227,25 @@ def test_rubric_text_criteria_and_flags_render_with_their_keys(sprint, annotator
     assert "Prefer correct, grounded answers." in html, "the guidelines are one key away"
 
 
-def test_static_files_are_served_without_debug(client, settings):
+def test_the_item_flag_is_one_key_away_on_both_pages(sprint, annotator):
+    add_items(sprint, 1)
+    client = client_for(annotator)
+    html = client.get(f"/sprints/{sprint.pk}/label").content.decode()
+    assert 'data-flag-url="/api/v1/assignments/0/flag"' in html
+    assert '<form id="item-flag-form"' in html and 'id="item-flag-reason"' in html
+    assert 'maxlength="500"' in html
+    assert "<kbd>f</kbd> Flag item" in html, "the toolbar shows the key"
+    assert "<dt><kbd>f</kbd></dt>" in html, "and so does the list of keys"
+    judgment = submitted(sprint, annotator)
+    revise = client.get(f"/judgments/{judgment.pk}/revise").content.decode()
+    assert 'id="item-flag-form"' in revise and "<dt><kbd>f</kbd></dt>" in revise
+
+
+@pytest.mark.parametrize(
+    "name", ["label.js", "label-requests.js", "label-answers.js", "label-view.js"]
+)
+def test_static_files_are_served_without_debug(client, settings, name):
     assert not settings.DEBUG
-    response = client.get("/static/annotation/label.js")
+    response = client.get(f"/static/annotation/{name}")
     assert response.status_code == 200
     assert b"".join(response.streaming_content if response.streaming else [response.content])

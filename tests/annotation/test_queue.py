@@ -6,11 +6,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from annotation.models import Assignment, Item
+from annotation.models import Assignment, Item, SprintMember
 from annotation.services.assignments import release_expired_leases
 from annotation.services.judgments import skip_assignment, submit_judgment
-from annotation.services.queue import QueueClosed, next_assignment
-from tests.annotation.labeling_fixtures import add_items, good_answers, join
+from annotation.services.queue import NotAMember, QueueClosed, next_assignment
+from tests.annotation.labeling_fixtures import add_items, good_answers, join, lease_item
 
 pytestmark = pytest.mark.django_db
 
@@ -117,3 +117,58 @@ def test_draft_sprint_hands_out_nothing(make_sprint, make_user):
     add_items(draft, 1)
     with pytest.raises(QueueClosed):
         next_assignment(draft, user)
+
+
+def test_each_new_lease_moves_the_members_cursor_to_its_item(sprint, people):
+    items = add_items(sprint, 3)
+    for expected in items[:2]:
+        assignment = next_assignment(sprint, people[0])
+        assert assignment.item_id == expected.pk
+        member = SprintMember.objects.get(sprint=sprint, user=people[0])
+        assert member.queue_cursor == expected.pk
+        finish(people[0], assignment, f"k-{expected.pk}")
+
+
+def test_an_item_full_of_live_leases_but_not_marked_is_passed_over_and_marked(sprint, people):
+    sprint.overlap_k = 2
+    sprint.save()
+    crowded, free = add_items(sprint, 2)
+    for user in people[:2]:  # leases made outside the queue, so is_full was never set
+        lease_item(crowded, user)
+    assert not Item.objects.get(pk=crowded.pk).is_full
+    assignment = next_assignment(sprint, people[2])
+    assert assignment.item_id == free.pk
+    assert Item.objects.get(pk=crowded.pk).is_full
+    assert Assignment.objects.filter(item=crowded).count() == 2
+
+
+def test_a_lapsed_lease_met_by_the_queue_is_marked_released(sprint, people):
+    sprint.overlap_k = 2
+    sprint.save()
+    (item,) = add_items(sprint, 1)
+    lapsed = next_assignment(sprint, people[0])
+    later = timezone.now() + timedelta(minutes=sprint.lease_minutes + 1)
+    taken = [next_assignment(sprint, user, now=later) for user in people[1:3]]
+    assert [a.item_id for a in taken] == [item.pk, item.pk]
+    assert Assignment.objects.get(pk=lapsed.pk).status == "released"
+    assert {a.status for a in Assignment.objects.filter(pk__in=[a.pk for a in taken])} == {"leased"}
+    assert Item.objects.get(pk=item.pk).is_full
+    assert next_assignment(sprint, people[3], now=later) is None
+
+
+def test_the_sprint_may_be_given_by_id_and_comes_back_loaded(sprint, people):
+    add_items(sprint, 1)
+    assignment = next_assignment(sprint.pk, people[0])
+    assert assignment.sprint == sprint
+    assert assignment.sprint.rubric == sprint.rubric
+    assert next_assignment(sprint.pk, people[0]).pk == assignment.pk
+
+
+def test_no_membership_or_no_sprint_is_not_a_member(sprint, make_user):
+    add_items(sprint, 1)
+    with pytest.raises(NotAMember):
+        next_assignment(sprint, make_user("stranger"))
+    (member,) = join(sprint, make_user("member"))
+    with pytest.raises(NotAMember):
+        next_assignment(999_999, member)
+    assert not Assignment.objects.exists()

@@ -1,10 +1,19 @@
 """An annotator labels a sprint in a real headless Chromium with the keyboard alone: three
-items judged (one of them hostile, whose script must never run), one skipped with a reason,
-then one judgment revised from the home page. The database must hold exactly that."""
+items judged (one of them hostile, whose script must never run, and which they flag for the
+reviewers before answering it), one skipped with a reason, then one judgment revised from the
+home page. The database must hold exactly that."""
 
 import pytest
 
-from annotation.models import Assignment, Criterion, CriterionKind, Item, Judgment, Response
+from annotation.models import (
+    Assignment,
+    Criterion,
+    CriterionKind,
+    Item,
+    ItemFlag,
+    Judgment,
+    Response,
+)
 
 pytestmark = pytest.mark.browser
 # Skips on a machine without the package (a failure in CI, where nothing may skip).
@@ -129,6 +138,22 @@ def test_annotator_labels_skips_and_revises_by_keyboard(
     expect(page.locator("#guidelines")).to_contain_text("Prefer correct answers.")
     press(page, "g")
     expect(page.locator("#guidelines")).to_be_hidden()
+    # Flag it for the reviewers: f opens the reason box (Esc closes it, nothing sent), Enter
+    # sends; the item stays on screen to be answered.
+    expect(page.locator(".keys")).to_contain_text("flag the item for reviewers")
+    press(page, "f")
+    expect(page.locator("#item-flag-reason")).to_be_focused()
+    press(page, "Escape")
+    expect(page.locator("#item-flag-form")).to_be_hidden()
+    press(page, "f")
+    page.keyboard.type("Response 2 holds an image tag.")
+    press(page, "Enter")
+    expect(page.locator("#status")).to_have_text(
+        "Flagged for the reviewers. You can still answer or skip it."
+    )
+    expect(page.locator("#item-flag-form")).to_be_hidden()
+    expect(page.locator("[data-act=item-flag]")).to_have_attribute("aria-pressed", "true")
+    assert response_ids(page) == first, "still the same item"
     page.wait_for_timeout(1100)  # so the timer has a second to report
     press(page, "1", "w", "4", "3", "x", "2")
     expect(page.locator("[data-act=strength][aria-pressed=true]")).to_have_text("w clearly")
@@ -175,6 +200,12 @@ def test_annotator_labels_skips_and_revises_by_keyboard(
     expect(page.get_by_text("Your revision is saved.")).to_be_visible()
 
     assert dialogs == [] and errors == []
+    flag = ItemFlag.objects.get()
+    assert (flag.item, flag.annotator, flag.reason) == (
+        items["hostile"],
+        annotator,
+        "Response 2 holds an image tag.",
+    )
     judgments = Judgment.objects.filter(sprint=sprint)
     assert judgments.count() == 4
     assert judgments.filter(supersedes__isnull=True).count() == 3

@@ -15,6 +15,7 @@
  *   Backspace   undo: clear the highlighted answer, or step back and clear the one before
  *   /        write in the first text box (Ctrl+Enter submits, Esc leaves it)
  *   d        open or close the context documents;  g  guidelines;  s  skip with a reason
+ *   f        flag the item (broken, unsafe, unanswerable) with a reason; it stays on screen
  *   Enter    submit
  */
 (function () {
@@ -71,6 +72,8 @@
     answers = null;
     pendingFlag = null;
     pendingSubmit = null;
+    closeItemFlag();
+    for (const button of $$("[data-act=item-flag]")) pressed(button, false);
     resetTimer();
     const panel = $("#panel");
     const data = $("#panel-config");
@@ -96,100 +99,17 @@
     if (message) setStatus(message);
   }
 
-  // --- showing the state --------------------------------------------------------------------
+  // --- showing the state (label-view.js draws it) ------------------------------------------
 
-  function pressed(button, on) {
-    button.setAttribute("aria-pressed", on ? "true" : "false");
-  }
+  const { pressed, draw } = window.ConcordPanelView;
 
   function render() {
-    if (!cfg) return;
-    const state = answers;
-    const two = cfg.responses.length === 2;
-    for (const button of $$("[data-act=rank]")) {
-      const id = button.dataset.response;
-      pressed(button, !state.tie && (two ? state.ranking[0] === id : state.ranking.includes(id)));
-    }
-    for (const badge of $$("[data-rank-of]")) {
-      const place = state.ranking.indexOf(badge.dataset.rankOf);
-      if (state.tie) badge.textContent = "tie";
-      else if (place < 0) badge.textContent = "";
-      else badge.textContent = two ? (place === 0 ? "better" : "") : "#" + (place + 1);
-    }
-    const list = $("#ranking");
-    if (list) {
-      list.replaceChildren(
-        ...state.ranking.map((id) => {
-          const li = document.createElement("li");
-          li.textContent = "Response " + (cfg.responses.indexOf(id) + 1);
-          return li;
-        })
-      );
-    }
-    for (const button of $$("[data-act=tie]")) pressed(button, state.tie);
-    for (const button of $$("[data-act=strength]")) {
-      pressed(button, state.strength === Number(button.dataset.value));
-    }
-    for (const button of $$("[data-act=likert]")) {
-      const value = state.likert[button.dataset.criterion][button.dataset.response];
-      pressed(button, value === Number(button.dataset.value));
-    }
-    for (const button of $$("[data-act=flag]")) {
-      const on = !!state.flags[button.dataset.criterion][button.dataset.response];
-      pressed(button, on);
-      $(".flag-state", button).textContent = on ? "yes" : "no";
-    }
-    const current = state.current;
-    for (const element of $$("[data-field]")) {
-      const field = state.fields.find((f) => f.id === element.dataset.field);
-      const isCurrent = !!current && element.dataset.field === current.id;
-      element.classList.toggle("active", isCurrent);
-      element.classList.toggle("answered", !!field && state.answered(field));
-      if (isCurrent) element.scrollIntoView({ block: "nearest" });
-    }
+    if (cfg) draw(cfg, answers);
   }
 
   // --- talking to the server ----------------------------------------------------------------
 
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
-
-  function newKey() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    // randomUUID needs a secure context; getRandomValues does not.
-    const b = crypto.getRandomValues(new Uint8Array(16));
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-  }
-
-  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-  // Every try sends the same body and Idempotency-Key: if a try reached the server but its
-  // answer was lost, the retry is answered with the judgment already stored, not a second one.
-  async function postJson(url, body, key, tries) {
-    const headers = {
-      "Content-Type": "application/json",
-      Accept: "application/json",
-      "X-CSRFToken": csrfToken(),
-    };
-    if (key) headers["Idempotency-Key"] = key;
-    let failure = null;
-    for (let attempt = 0; attempt < tries; attempt++) {
-      if (attempt) await sleep(400 * 2 ** attempt);
-      try {
-        const response = await fetch(url, { method: "POST", credentials: "same-origin", headers, body });
-        if (response.status < 500) return response;
-        failure = new Error("the server answered " + response.status);
-      } catch (error) {
-        failure = error;
-      }
-    }
-    throw failure;
-  }
+  const { newKey, postJson } = window.ConcordRequests; // label-requests.js
 
   function describe(field) {
     const parts = field.replace(/^answers\./, "").split(".");
@@ -308,6 +228,42 @@
     }
   }
 
+  // --- flagging the item: a report for reviewers, neither an answer nor a skip --------------
+
+  function openItemFlag() {
+    if (!cfg) return;
+    $("#item-flag-form").hidden = false;
+    $("#item-flag-reason").focus();
+  }
+
+  function closeItemFlag() {
+    const form = $("#item-flag-form");
+    if (!form || form.hidden) return;
+    form.hidden = true;
+    $("#item-flag-reason").value = "";
+    if (document.activeElement) document.activeElement.blur();
+  }
+
+  async function sendItemFlag(reason) {
+    if (busy || !cfg) return;
+    busy = true;
+    setStatus("Flagging…");
+    const url = app.dataset.flagUrl.replace("/0/flag", "/" + cfg.assignment + "/flag");
+    try {
+      // Safe to retry: the server keeps one flag per annotator and item.
+      const response = await postJson(url, JSON.stringify({ reason }), null, RETRIES);
+      if (!response.ok) return await showProblems(response);
+      closeItemFlag();
+      for (const button of $$("[data-act=item-flag]")) pressed(button, true);
+      const what = response.status === 201 ? "Flagged for the reviewers" : "You had already flagged this item";
+      setStatus(what + ". You can still answer or skip it.", "ok");
+    } catch (error) {
+      setStatus("Could not flag (" + error.message + "). Press f to try again.", "error");
+    } finally {
+      busy = false;
+    }
+  }
+
   function toggleGuidelines(force) {
     const panel = $("#guidelines");
     panel.hidden = force === undefined ? !panel.hidden : !force;
@@ -332,6 +288,7 @@
     if (typing) {
       if (event.key === "Escape") {
         if (target.id === "skip-reason") closeSkip();
+        else if (target.id === "item-flag-reason") closeItemFlag();
         else target.blur();
         event.preventDefault();
       } else if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && target.tagName === "TEXTAREA") {
@@ -348,6 +305,7 @@
     else if (key === "Escape") {
       toggleGuidelines(false);
       closeSkip();
+      closeItemFlag();
       pendingFlag = null;
       setStatus("");
     } else if (!cfg) handled = false;
@@ -359,6 +317,7 @@
     else if (key === "t") answers.toggleTie();
     else if (key === "d") toggleDocuments();
     else if (key === "s") openSkip();
+    else if (key === "f") openItemFlag();
     else if (key === "/") {
       const box = $("textarea[data-criterion]");
       if (box) box.focus();
@@ -384,6 +343,8 @@
     if (act === "guidelines") toggleGuidelines();
     else if (act === "skip") openSkip();
     else if (act === "skip-cancel") closeSkip();
+    else if (act === "item-flag") openItemFlag();
+    else if (act === "item-flag-cancel") closeItemFlag();
     else if (!cfg) return;
     else if (act === "rank") {
       answers.focus("preference");
@@ -404,6 +365,7 @@
   app.addEventListener("submit", (event) => {
     event.preventDefault();
     if (event.target.id === "skip-form") sendSkip($("#skip-reason").value.trim());
+    else if (event.target.id === "item-flag-form") sendItemFlag($("#item-flag-reason").value.trim());
     else submit();
   });
   setInterval(tick, 250);
