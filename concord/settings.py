@@ -183,6 +183,14 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Concord API",
     "DESCRIPTION": "Preference-data workbench: imports, labeling, agreement, exports, training.",
     "VERSION": "1",
+    # Several choice sets share a field name (an import's and an export's "format", a
+    # criterion's and an export's "kind"); each gets its own enum name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "ExportFormatEnum": "exports.models.ExportFormat.choices",
+        "ExportKindEnum": "exports.models.ExportKind.choices",
+        "CriterionKindEnum": "annotation.models.rubrics.CriterionKind.choices",
+        "ImportFormatEnum": "annotation.services.imports.service.FORMATS",
+    },
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
