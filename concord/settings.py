@@ -235,6 +235,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"queue": "default", "expires": 55},
     },
+    # Safety net for disputes: the per-judgment task opens them; this sweep catches any missed.
+    "review-active-sprints": {
+        "task": "reviews.tasks.review_active_sprints",
+        "schedule": 900.0,
+        "options": {"queue": "default", "expires": 850},
+    },
     "resume-stalled-exports": {
         "task": "exports.tasks.resume_stalled_exports",
         "schedule": 120.0,
