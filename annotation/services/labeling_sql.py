@@ -68,11 +68,7 @@ def _fetch_one(sql: str, params: dict[str, Any]) -> tuple | None:
 @cache
 def _member_sql() -> str:
     return f"""
-SELECT {_columns(SprintMember, "m")}, {_columns(Sprint, "s")}, {_columns(Rubric, "ru")},
-    (SELECT a.id FROM annotation_assignment a
-     WHERE a.sprint_id = m.sprint_id AND a.annotator_id = m.user_id
-       AND a.status = 'leased' AND a.lease_expires_at > %(now)s
-     ORDER BY a.leased_at LIMIT 1)
+SELECT {_columns(SprintMember, "m")}, {_columns(Sprint, "s")}, {_columns(Rubric, "ru")}
 FROM annotation_sprintmember m
 JOIN annotation_sprint s ON s.id = m.sprint_id
 JOIN annotation_rubric ru ON ru.id = s.rubric_id
@@ -81,10 +77,9 @@ FOR UPDATE OF m
 """  # noqa: S608
 
 
-def lock_member(sprint_id: int, user_id: int, now: datetime) -> SprintMember | None:
-    """The member row, locked, with ``sprint`` and ``sprint.rubric`` attached and
-    ``current_lease``, the id of the member's live lease in the sprint (or ``None``)."""
-    row = _fetch_one(_member_sql(), {"sprint": sprint_id, "user": user_id, "now": now})
+def lock_member(sprint_id: int, user_id: int) -> SprintMember | None:
+    """The member row, locked, with ``sprint`` and ``sprint.rubric`` attached."""
+    row = _fetch_one(_member_sql(), {"sprint": sprint_id, "user": user_id})
     if row is None:
         return None
     member, at = _read(SprintMember, row, 0)
@@ -92,8 +87,25 @@ def lock_member(sprint_id: int, user_id: int, now: datetime) -> SprintMember | N
     rubric, at = _read(Rubric, row, at)
     sprint.rubric = rubric
     member.sprint = sprint
-    member.current_lease = row[at]
     return member
+
+
+@cache
+def _live_lease_sql() -> str:
+    return f"""
+SELECT {_columns(Assignment, "a")}
+FROM annotation_assignment a
+WHERE a.sprint_id = %(sprint)s AND a.annotator_id = %(user)s
+  AND a.status = 'leased' AND a.lease_expires_at > %(now)s
+ORDER BY a.leased_at
+LIMIT 1
+"""  # noqa: S608
+
+
+def live_lease(sprint_id: int, user_id: int, now: datetime) -> Assignment | None:
+    """The annotator's live lease in the sprint, if any."""
+    row = _fetch_one(_live_lease_sql(), {"sprint": sprint_id, "user": user_id, "now": now})
+    return None if row is None else _read(Assignment, row, 0)[0]
 
 
 @cache

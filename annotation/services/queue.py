@@ -15,13 +15,13 @@ How it stays fast and correct on a million items under many annotators:
   are counted, lapsed leases released, and ``is_full`` set when the k-th slot goes. SQLite
   serialises writers, which gives the same guarantees there.
 - The member row is locked first, so one annotator's double-click cannot lease two items.
-- Few round trips and little Python: on PostgreSQL a new lease is three statements in one
+- Few round trips and little Python: on PostgreSQL a new lease is four statements in one
   transaction, written as SQL in :mod:`annotation.services.labeling_sql` (the member row locked
-  and read with its sprint, rubric and live lease; a candidate locked and read with what is
-  served of it, responses included; the slot claimed in one statement that releases, counts,
-  leases, marks full and moves the cursor). Under load a request's time goes to round trips and
-  to composing ORM queries far more than to the index lookups themselves. Other databases run
-  the same steps through the ORM.
+  and read with its sprint and rubric; the member's live lease looked up; a candidate locked
+  and read with what is served of it, responses included; the slot claimed in one statement
+  that releases, counts, leases, marks full and moves the cursor). Under load a request's
+  time goes to round trips and to composing ORM queries far more than to the index lookups
+  themselves. Other databases run the same steps through the ORM.
 - Gold items are not limited by k (every annotator should meet them, to measure accuracy); each
   annotator meets each gold item at most once.
 """
@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Exists, Max, Min, OuterRef, Q, Subquery
+from django.db.models import Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
 
 from annotation.models import Assignment, Item, Sprint, SprintMember, SprintStatus
@@ -69,14 +69,17 @@ def next_assignment(
     rng = rng or random.Random()  # sampling, not security
     sprint_id = sprint.pk if isinstance(sprint, Sprint) else sprint
     with transaction.atomic():
-        member = _lock_member(sprint_id, annotator, now)
+        member = _lock_member(sprint_id, annotator)
         if member is None:
             raise NotAMember("you are not a member of this sprint; a lead can add you")
         sprint = member.sprint
         if sprint.status != SprintStatus.ACTIVE:
             raise QueueClosed(f"sprint {sprint.slug!r} is {sprint.status}, not active")
-        if member.current_lease is not None:
-            current = Assignment.objects.get(pk=member.current_lease)
+        # Read in a statement of its own, after the lock: under READ COMMITTED a statement sees
+        # what was committed when it started, so a lookup inside the locking statement would
+        # miss the lease that the request we waited for (a double click) has just made.
+        current = _live_lease(sprint, annotator, now)
+        if current is not None:
             current.sprint = sprint
             return current
         lease = timedelta(minutes=sprint.lease_minutes)
@@ -87,29 +90,33 @@ def next_assignment(
         return _take_regular(sprint, member, now, lease)
 
 
-def _lock_member(sprint_id: int, annotator: AbstractBaseUser, now: datetime):
+def _lock_member(sprint_id: int, annotator: AbstractBaseUser) -> SprintMember | None:
     """The member row, locked (so one annotator's double click cannot lease two items), read
-    with its sprint and rubric and the id of the member's live lease if any: one statement."""
+    with its sprint and rubric."""
     if connection.vendor == "postgresql":
-        return labeling_sql.lock_member(sprint_id, annotator.pk, now)
-    live_lease = (
-        Assignment.objects.filter(
-            sprint_id=OuterRef("sprint_id"),
-            annotator_id=OuterRef("user_id"),
-            status=AssignmentStatus.LEASED,
-            lease_expires_at__gt=now,
-        )
-        .order_by("leased_at")
-        .values("pk")[:1]
-    )
+        return labeling_sql.lock_member(sprint_id, annotator.pk)
     # FOR UPDATE OF the member row alone: a bare FOR UPDATE would also lock the sprint and
     # rubric rows, and every request of the sprint would queue on them.
     return (
         SprintMember.objects.select_for_update(of=("self",))
         .select_related("sprint__rubric")
-        .annotate(current_lease=Subquery(live_lease))
         .filter(sprint_id=sprint_id, user=annotator)
         .order_by("pk")
+        .first()
+    )
+
+
+def _live_lease(sprint: Sprint, annotator: AbstractBaseUser, now: datetime) -> Assignment | None:
+    if connection.vendor == "postgresql":
+        return labeling_sql.live_lease(sprint.pk, annotator.pk, now)
+    return (
+        Assignment.objects.filter(
+            sprint=sprint,
+            annotator=annotator,
+            status=AssignmentStatus.LEASED,
+            lease_expires_at__gt=now,
+        )
+        .order_by("leased_at")
         .first()
     )
 

@@ -13,10 +13,10 @@ from tests.annotation.labeling_fixtures import add_items, good_answers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
-# next: token, member row (with sprint, rubric and live lease), candidate item (with its
+# next: token, member row (with sprint and rubric), live lease, candidate item (with its
 # responses), slot claim. submit: token, assignment row (with sprint, rubric and response
 # keys), judgment INSERT, assignment UPDATE.
-NEXT_STATEMENTS = 4
+NEXT_STATEMENTS = 5
 SUBMIT_STATEMENTS = 4
 
 

@@ -1,5 +1,6 @@
 """Sixteen annotators drain a k=3 sprint at once through the API, on PostgreSQL: every item ends
-with exactly k live judgments, no pair repeats, no submit is lost, and retries store nothing."""
+with exactly k live judgments, no pair repeats, no submit is lost, and retries store nothing.
+And one annotator's simultaneous requests lease one item, not several."""
 
 import threading
 from collections import Counter
@@ -8,7 +9,7 @@ import pytest
 from django.db import connections
 from rest_framework.test import APIClient
 
-from annotation.models import Judgment
+from annotation.models import Assignment, Judgment
 from tests.annotation.labeling_fixtures import add_items, good_answers, join
 
 ANNOTATORS = 16
@@ -83,3 +84,39 @@ def test_parallel_annotators_fill_every_item_exactly_k_times(sprint, make_user):
     assert sorted(created) == sorted(live.values_list("id", flat=True))  # no submit lost
     assert replays and all(status == 200 and delta == 0 for status, delta in replays)
     assert Judgment.objects.count() == ITEMS * K
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_annotators_simultaneous_requests_share_one_lease(sprint, annotator):
+    """A double click, or a page and a script at once: eight requests of one annotator at the
+    same instant get the same assignment, and only one item is leased."""
+    from rest_framework.authtoken.models import Token
+
+    add_items(sprint, 20)
+    token = Token.objects.create(user=annotator).key
+    requests = 8
+    start = threading.Barrier(requests)
+    answers: list[tuple[int, int]] = []
+    lock = threading.Lock()
+
+    def ask() -> None:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        try:
+            start.wait()
+            response = client.get(f"/api/v1/sprints/{sprint.pk}/next")
+            with lock:
+                answers.append((response.status_code, response.json()["assignment"]))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=ask) for _ in range(requests)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(answers) == requests
+    assert {status for status, _ in answers} == {200}
+    assert len({assignment for _, assignment in answers}) == 1
+    assert Assignment.objects.filter(annotator=annotator).count() == 1
