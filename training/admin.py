@@ -28,14 +28,8 @@ from training.services.datasets import (
     leads_any_sprint,
 )
 from training.services.registry import models_led_by, promote_model_version, runs_led_by
-from training.services.runs import (
-    INT_OPTIONS,
-    RunFinished,
-    RunOptionsInvalid,
-    cancel_training_run,
-    start_training_run,
-    train_option_defaults,
-)
+from training.services.run_options import INT_OPTIONS, RunOptionsInvalid, train_option_defaults
+from training.services.runs import RunFinished, cancel_training_run, start_training_run
 
 
 class LeadTrainingAdmin(admin.ModelAdmin):

@@ -63,12 +63,6 @@ def test_a_failed_gold_item_opens_a_dispute_at_once(sprint, trio):
     assert review_item(item.pk).reasons == ["gold_failed"]
 
 
-def test_an_annotators_flag_opens_a_dispute_at_once(sprint, trio):
-    (item,) = make_items(sprint, 1)
-    flag(item, trio[0])
-    assert review_item(item.pk).reasons == ["flagged"]
-
-
 def test_nothing_opens_when_judgments_agree(sprint, trio):
     agreed, gold, early = make_items(sprint, 3)
     make_gold(gold, ["a", "b"])

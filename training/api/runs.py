@@ -13,14 +13,8 @@ from training.api.access import LEAD_ONLY, led_dataset, led_run
 from training.models import TrainingRun
 from training.services.datasets import DatasetUnusable, leads_any_sprint
 from training.services.registry import runs_led_by
-from training.services.runs import (
-    FLOAT_OPTIONS,
-    INT_OPTIONS,
-    RunFinished,
-    RunOptionsInvalid,
-    cancel_training_run,
-    start_training_run,
-)
+from training.services.run_options import FLOAT_OPTIONS, INT_OPTIONS, RunOptionsInvalid
+from training.services.runs import RunFinished, cancel_training_run, start_training_run
 
 
 def _int(name: str) -> serializers.IntegerField:

@@ -213,7 +213,8 @@ def request_export(model: ModelVersion, since) -> DatasetVersion | None:
 
 def check_retraining(model: ModelVersion, threshold: int) -> RetrainingCheck:
     """Decide, and start the run when due, for one production ``model``."""
-    from training.services.runs import OPTION_NAMES, start_training_run
+    from training.services.run_options import OPTION_NAMES
+    from training.services.runs import start_training_run
 
     since = model.run.finished_at or model.created_at
     new_labels = ConsensusLabel.objects.filter(

@@ -12,11 +12,10 @@ request, and a run that was cancelled before a worker took it is never started.
 
 import json
 import logging
-import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,110 +27,28 @@ from django.utils import timezone
 
 from annotation.services.audit import record_event
 from exports.models import DatasetVersion
-from training.models import ModelVersion, RunStatus, TrainingRun
+from training.models import RunStatus, TrainingRun
 from training.services.datasets import (
     DatasetUnusable,
     check_trainable,
-    datasets_led_by,
     read_preference_rows,
     split_rows,
+)
+from training.services.run_options import (
+    OPTION_NAMES,
+    RunOptionsInvalid,
+    check_model_name,
+    default_model_name,
+    validate_options,
 )
 
 logger = logging.getLogger(__name__)
 
 RUNS_DIR = Path("training") / "runs"
-MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
-DEVICE = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
-# Bounds of the options a caller may set; the defaults are the trainer's (TrainConfig).
-INT_OPTIONS = {
-    "epochs": (1, 100),
-    "batch_size": (1, 1024),
-    "gradient_accumulation": (1, 1024),
-    "max_length": (8, 8192),
-    "seed": (0, 2**32 - 1),
-}
-FLOAT_OPTIONS = {
-    "learning_rate": (1e-8, 1.0),
-    "weight_decay": (0.0, 1.0),
-    "warmup_ratio": (0.0, 1.0),
-}
-BOOL_OPTIONS = ("use_margin", "bf16")
-OPTION_NAMES = (*INT_OPTIONS, *FLOAT_OPTIONS, *BOOL_OPTIONS, "device")
-
-
-class RunOptionsInvalid(ValueError):
-    """Bad options for a run; ``errors`` lists ``{"field", "message"}`` for each."""
-
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
-        self.errors = errors
 
 
 class RunFinished(ValueError):
     """The run has already finished, so it cannot be cancelled."""
-
-
-def train_option_defaults() -> dict[str, Any]:
-    """The trainer's defaults for every option a caller may set."""
-    from training.services.trainer import TrainConfig
-
-    return {f.name: f.default for f in fields(TrainConfig) if f.name in OPTION_NAMES}
-
-
-def option_error(name: str, value: Any) -> str | None:
-    """Why ``value`` is not a valid ``name`` option, or None when it is."""
-    if name in INT_OPTIONS:
-        low, high = INT_OPTIONS[name]
-        ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-        return None if ok else f"Must be an integer from {low} to {high}."
-    if name in FLOAT_OPTIONS:
-        low, high = FLOAT_OPTIONS[name]
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        return None if number and low <= value <= high else f"Must be from {low:g} to {high:g}."
-    if name in BOOL_OPTIONS:
-        return None if isinstance(value, bool) else "Must be true or false."
-    if name == "device":
-        ok = value is None or (isinstance(value, str) and DEVICE.match(value))
-        return None if ok else "Must be cpu, cuda, cuda:N, mps or null (automatic)."
-    return "Unknown option."
-
-
-def validate_options(options: dict[str, Any]) -> dict[str, Any]:
-    """The options with the trainer's defaults filled in. Raises :class:`RunOptionsInvalid`
-    naming every unknown option and every value of the wrong type or out of bounds."""
-    errors = [
-        {"field": name, "message": message}
-        for name, value in options.items()
-        if (message := option_error(name, value))
-    ]
-    if errors:
-        raise RunOptionsInvalid(errors)
-    clean = train_option_defaults()
-    clean.update({k: float(v) if k in FLOAT_OPTIONS else v for k, v in options.items()})
-    return clean
-
-
-def default_model_name(dataset: DatasetVersion) -> str:
-    slugs = sorted(dataset.sprints.values_list("slug", flat=True))
-    return ("reward-" + "+".join(slugs))[:100] if slugs else f"reward-dataset-{dataset.pk}"
-
-
-def check_model_name(name: str, actor: AbstractBaseUser | None) -> None:
-    """A name is the caller's when it is new, or every version under it came from a dataset
-    they lead; promoting under a name archives that name's production model, so one team must
-    not be able to reach another's."""
-    if not MODEL_NAME.match(name):
-        raise RunOptionsInvalid(
-            [{"field": "name", "message": "Use 1-100 letters, digits, '.', '_', '+' or '-'."}]
-        )
-    if actor is None:
-        return
-    foreign = ModelVersion.objects.filter(name=name).exclude(
-        run__dataset__in=datasets_led_by(actor)
-    )
-    if foreign.exists():
-        message = "This name is used by models of sprints you do not lead."
-        raise RunOptionsInvalid([{"field": "name", "message": message}])
 
 
 def audit_sprint(dataset: DatasetVersion):

@@ -14,8 +14,8 @@ from tqdm import tqdm
 from exports.models import DatasetVersion
 from training.models import RunStatus
 from training.services.datasets import DatasetUnusable
+from training.services.run_options import RunOptionsInvalid
 from training.services.runs import (
-    RunOptionsInvalid,
     execute_training_run,
     finish_run,
     run_output_dir,
