@@ -39,10 +39,12 @@ class CriterionAlpha:
 
 def unit_value_counts(units: np.ndarray, values: np.ndarray, n_values: int) -> np.ndarray:
     """The (units x values) count matrix of pairable units only (two values or more), from
-    one code per answer: ``units`` are unit indices, ``values`` indices into the value domain."""
+    one code per answer: ``units`` are unit indices, ``values`` indices into the value domain.
+    Rows follow the unit indices, not the order the answers came in, which a parallel query
+    does not fix."""
     if len(units) == 0:
         return np.zeros((0, n_values), dtype=np.int64)
-    dense = pd.factorize(units)[0]
+    dense = pd.factorize(units, sort=True)[0]
     counts = np.bincount(dense * n_values + values, minlength=(dense.max() + 1) * n_values).reshape(
         -1, n_values
     )
@@ -80,11 +82,13 @@ def criterion_alpha(
 
 def _patterns(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct rows of ``counts`` and how often each occurs. Rows are packed into one
-    integer each (mixed radix) when that fits, which is much faster than a row-wise unique."""
+    integer each (mixed radix) when that fits, which is much faster than a row-wise unique.
+    Both ways the patterns come out sorted, so a seeded bootstrap draws the same replicates
+    whatever the order of the units."""
     base = int(counts.max()) + 1
     if base ** counts.shape[1] < 2**62:
         packed = counts.astype(np.int64) @ (base ** np.arange(counts.shape[1], dtype=np.int64))
-        codes, _ = pd.factorize(packed)
+        codes, _ = pd.factorize(packed, sort=True)
         first = np.zeros(codes.max() + 1, dtype=np.int64)
         first[codes[::-1]] = np.arange(len(codes))[::-1]
         return counts[first], np.bincount(codes)

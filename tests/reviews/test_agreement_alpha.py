@@ -50,6 +50,27 @@ def test_interval_is_seeded_and_brackets_the_estimate():
     assert first.ci[1] - first.ci[0] < 0.2
 
 
+def test_the_interval_does_not_depend_on_the_order_answers_arrive_in():
+    # A parallel query returns a sprint's judgments in no fixed order; the same answers must
+    # give the same report, interval included.
+    rng = np.random.default_rng(3)
+    units = np.repeat(np.arange(200), 4)
+    values = np.where(rng.random(800) < 0.8, units % 3, rng.integers(0, 3, 800))
+    order = rng.permutation(800)
+    domain = np.arange(3)
+    figures = [
+        criterion_alpha(
+            unit_value_counts(u, v, 3),
+            domain,
+            "nominal",
+            bootstrap=200,
+            rng=np.random.default_rng(7),
+        )
+        for u, v in [(units, values), (units[order], values[order])]
+    ]
+    assert figures[0] == figures[1]
+
+
 def test_units_with_one_value_are_not_pairable():
     counts = unit_value_counts(np.array([0, 0, 1, 2, 2, 2]), np.array([1, 1, 0, 0, 1, 1]), 2)
     assert counts.tolist() == [[0, 2], [1, 2]]
