@@ -12,6 +12,7 @@ Figures (last line, one JSON object): ``seconds`` (the report, end to end, media
 ``--repeat`` runs), ``db_seconds`` (the report's own judgment query, its COPY run bare and the
 bytes received, not parsed: what the database and the wire cost) and ``db_share``,
 ``fetch_seconds`` (the same COPY parsed into columns, as the report reads it); baselines:
+``serial_fetch_seconds`` (that fetch with PostgreSQL's default costs, which plan it on one core),
 ``bare_select_seconds`` (SELECT of the live judgments' whole JSON answers, what a plain
 ``values_list("answers")`` reader would start from), ``no_bootstrap_seconds`` (the report with
 bootstrap=0) and ``krippendorff_seconds`` (krippendorff.alpha alone on the prepared counts, every
@@ -195,6 +196,7 @@ def main() -> None:
     from reviews.services.agreement import _pairable, sprint_agreement
     from reviews.services.agreement_alpha import unit_value_counts
     from reviews.services.agreement_columns import (
+        copy_rows,
         fetch_columns,
         judgment_query,
         live_judgments,
@@ -216,16 +218,13 @@ def main() -> None:
     sql, params = query.query.get_compiler(using=query.db).as_sql()
 
     def bare_copy() -> int:
-        size = 0
-        with connection.cursor() as cursor:
-            statement = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)"
-            with cursor.cursor.copy(statement, params) as copy:
-                for block in copy:
-                    size += len(block)
-        return size
+        return sum(len(block) for block in copy_rows(connection, sql, params))
 
     db_seconds, copied_bytes = timed(bare_copy, args.repeat)
     fetch_seconds, columns = timed(lambda: fetch_columns(query, names), args.repeat)
+    serial_fetch_seconds, _ = timed(
+        lambda: fetch_columns(query, names, parallel=False), args.repeat
+    )
     rows = len(columns[0])
 
     def bare(query: str, values) -> int:
@@ -268,6 +267,7 @@ def main() -> None:
         "db_rows": rows,
         "db_bytes": copied_bytes,
         "fetch_seconds": round(fetch_seconds, 4),
+        "serial_fetch_seconds": round(serial_fetch_seconds, 4),
         "bare_select_seconds": round(bare_select_seconds, 4),
         "no_bootstrap_seconds": round(no_bootstrap_seconds, 4),
         "krippendorff_seconds": round(krippendorff_seconds, 4),

@@ -23,13 +23,14 @@ Units of analysis, by criterion kind (see :mod:`reviews.services.agreement`):
 """
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import Exists, IntegerField, OuterRef
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast
@@ -159,35 +160,67 @@ def load_judgments(sprint: Sprint, until: datetime | None = None) -> SprintJudgm
     return judgments
 
 
-def fetch_columns(query, names: list[str]) -> list:
+def fetch_columns(query, names: list[str], parallel: bool = True) -> list:
     """The query's result, one sequence per column. On PostgreSQL through ``COPY ... TO
     STDOUT`` parsed by pandas' C reader, which skips building a Python tuple per row; elsewhere
     through the cursor (the ORM's own iterator would add a converter call per value)."""
     sql, params = query.query.get_compiler(using=query.db).as_sql()
     connection = connections[query.db]
+    if connection.vendor == "postgresql":
+        buffer = io.BytesIO()
+        for block in copy_rows(connection, sql, params, parallel):
+            buffer.write(block)
+        buffer.seek(0)
+        if not buffer.getbuffer().nbytes:
+            return [()] * len(names)
+        text = [n for n in names if n.startswith(("rank_", "flag_")) or n == "tie"]
+        # Only an empty field is missing: a response key may well be "NA" or "null".
+        frame = pd.read_csv(
+            buffer,
+            header=None,
+            names=names,
+            dtype=dict.fromkeys(text, object),
+            keep_default_na=False,
+            na_values=[""],
+        )
+        return [frame[name].to_numpy() for name in names]
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            buffer = io.BytesIO()
-            with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy:
-                for block in copy:
-                    buffer.write(block)
-            buffer.seek(0)
-            if not buffer.getbuffer().nbytes:
-                return [()] * len(names)
-            text = [n for n in names if n.startswith(("rank_", "flag_")) or n == "tie"]
-            # Only an empty field is missing: a response key may well be "NA" or "null".
-            frame = pd.read_csv(
-                buffer,
-                header=None,
-                names=names,
-                dtype=dict.fromkeys(text, object),
-                keep_default_na=False,
-                na_values=[""],
-            )
-            return [frame[name].to_numpy() for name in names]
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return list(zip(*rows, strict=True)) if rows else [()] * len(names)
+
+
+def copy_rows(connection, sql: str, params, parallel: bool = True) -> Iterator[bytes]:
+    """``COPY (sql) TO STDOUT`` as CSV, block by block, on PostgreSQL.
+
+    With ``parallel``, the planner is told, for this statement only, that starting workers and
+    passing rows through a Gather cost nothing. It prices each JSON extraction like an addition,
+    so it judges the ~15 per judgment too cheap to share out and reads a sprint's half-million
+    judgments on one core; with workers the extraction runs on every core while this process
+    parses the stream (``bench/agreement.py`` prints both plans' times). COPY of a query may
+    use a parallel plan since PostgreSQL 9.6. The settings are put back afterwards, as a
+    transaction-local setting made inside an enclosing transaction would outlive this statement.
+    """
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        if parallel:
+            cursor.execute(
+                "SELECT current_setting('parallel_setup_cost'), "
+                "current_setting('parallel_tuple_cost')"
+            )
+            before = cursor.fetchone()
+            cursor.execute(_SET_PLANNER_COSTS, ["0", "0"])
+        statement = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)"
+        with cursor.cursor.copy(statement, params) as copy:
+            yield from copy
+        # Not on an error: the atomic block's rollback undoes the settings then.
+        if parallel:
+            cursor.execute(_SET_PLANNER_COSTS, list(before))
+
+
+_SET_PLANNER_COSTS = (
+    "SELECT set_config('parallel_setup_cost', %s, true), "
+    "set_config('parallel_tuple_cost', %s, true)"
+)
 
 
 def _json_text(*path: str) -> KeyTextTransform:

@@ -183,3 +183,36 @@ def test_response_keys_with_dots_and_underscores_are_read_as_keys(db, sprint, ma
     figures = sprint_agreement(sprint, bootstrap=0)["criteria"]["preference"]
     assert figures["items"] == 3
     assert figures["percent_agreement"] == pytest.approx(2 / 3)
+
+
+@pytest.mark.postgres
+def test_parallel_fetch_reads_what_the_serial_plan_reads_and_restores_the_planner(
+    db, sprint, make_user
+):
+    from django.db import connection
+
+    from reviews.services.agreement_columns import fetch_columns, judgment_query
+
+    items = add_items(sprint, 4)
+    one, two = members(sprint, make_user, ["x", "y"])
+    for index, item in enumerate(items):
+        keys = [r.key for r in item.responses.order_by("position")]
+        store_judgment(item, one, {"preference": pref(*keys, strength=index % 3)})
+        store_judgment(item, two, {"preference": pref() if index == 2 else pref(*keys[::-1])})
+    query, names, _, _ = judgment_query(sprint)
+    with connection.cursor() as cursor:
+        cursor.execute("SET parallel_tuple_cost = 0.25")
+        parallel = fetch_columns(query, names)
+        cursor.execute(
+            "SELECT current_setting('parallel_tuple_cost'), current_setting('parallel_setup_cost')"
+        )
+        # The test runs inside a transaction, where a transaction-local setting would linger.
+        assert cursor.fetchone() == ("0.25", "1000")
+        cursor.execute("RESET parallel_tuple_cost")
+    serial = fetch_columns(query, names, parallel=False)
+
+    def rows(columns):
+        return sorted(zip(*[[str(value) for value in column] for column in columns], strict=True))
+
+    assert len(parallel[0]) == 8
+    assert rows(parallel) == rows(serial)
