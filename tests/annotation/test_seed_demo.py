@@ -18,9 +18,9 @@ pytestmark = pytest.mark.django_db
 LOGIN_LINE = re.compile(r"^\s+(?:lead|annotator|reviewer)\s+(\S+)\s+(\S+)$", re.MULTILINE)
 
 
-def seed() -> tuple[str, dict[str, str]]:
+def seed(*args: str) -> tuple[str, dict[str, str]]:
     out = io.StringIO()
-    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", *args, stdout=out)
     text = out.getvalue()
     return text, dict(LOGIN_LINE.findall(text))
 
@@ -45,6 +45,15 @@ def test_seed_demo_twice_creates_once_and_resets_passwords():
     for username, password in second.items():
         assert Client().login(username=username, password=password), username
         assert not Client().login(username=username, password=first[username])
+
+
+def test_seed_demo_prints_the_url_it_is_given():
+    # `make run PORT=8011` passes its own address, and the printed logins must point there.
+    text, logins = seed("--url", "http://127.0.0.1:8011")
+    assert "Open http://127.0.0.1:8011/ and log in as:" in text
+    assert "Leads manage the sprint at http://127.0.0.1:8011/admin/" in text
+    assert "8000" not in text
+    assert set(logins) == {demo.username for demo in DEMO_USERS}
 
 
 def test_seeded_objects_match_the_demo_contract():

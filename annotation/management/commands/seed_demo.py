@@ -32,7 +32,7 @@ from annotation.services.imports import ImportRejected, import_items
 DEMO_FILE = Path(__file__).resolve().parents[2] / "demo" / "items.jsonl"
 SPRINT_SLUG = "demo"
 RUBRIC_NAME = "Support assistant quality"
-URL = "http://127.0.0.1:8000/"
+DEFAULT_URL = "http://127.0.0.1:8000/"
 
 GUIDELINES = """\
 Read the prompt and any context documents first, then both responses in full.
@@ -129,7 +129,14 @@ CRITERIA = [
 class Command(BaseCommand):
     help = "Create demo users, a rubric and an active sprint with items. Safe to run again."
 
+    def add_arguments(self, parser) -> None:
+        # `make run PORT=8001` serves elsewhere; the logins must point where the server is.
+        parser.add_argument(
+            "--url", default=DEFAULT_URL, help=f"where the app is served (default {DEFAULT_URL})"
+        )
+
     def handle(self, *args, **options) -> None:
+        url = options["url"].rstrip("/") + "/"
         if not DEMO_FILE.is_file():
             raise CommandError(f"{DEMO_FILE}: demo file missing")
         with transaction.atomic():
@@ -149,10 +156,10 @@ class Command(BaseCommand):
             f"{result.unchanged} unchanged."
         )
         self.stdout.write("")
-        self.stdout.write(f"Open {URL} and log in as:")
+        self.stdout.write(f"Open {url} and log in as:")
         for demo, password in zip(DEMO_USERS, passwords, strict=True):
             self.stdout.write(f"  {demo.role.label.lower():<10} {demo.username:<18} {password}")
-        self.stdout.write(f"Leads manage the sprint at {URL}admin/")
+        self.stdout.write(f"Leads manage the sprint at {url}admin/")
 
     def _users(self):
         User = get_user_model()
