@@ -257,7 +257,7 @@ class SprintAdmin(AuditedDeleteMixin, SprintScopedAdmin):
             "original": sprint,
             "form": form,
             "rejected": rejected,
-            "problems": [str(problem) for problem in rejected.problems] if rejected else [],
+            "problems": [str(problem) for problem in rejected.import_problems] if rejected else [],
             "has_view_permission": self.has_view_permission(request, sprint),
         }
         return TemplateResponse(request, "admin/annotation/sprint/import_items.html", context)

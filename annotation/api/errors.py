@@ -1,7 +1,9 @@
-"""One error shape for the whole API: ``{"detail": ...}`` or ``{"errors": [...]}``.
+"""One error shape for the API: ``{"detail": ..., "errors": [{"field", "message", "line"?}]}``.
 
-DRF's validation errors come as ``{"field": ["message"]}``; clients of Concord get a list of
-``{"field", "message"}`` instead, the same shape as an import's ``{"line", "message"}`` list.
+Every 4xx answer has both keys: ``detail`` a one-line summary, ``errors`` the list of problems
+(empty when there is nothing finer to say than the summary, e.g. a 401 or a 404). DRF's
+validation errors come as ``{"field": ["message"]}`` and are flattened into the list; a
+service's ``ConcordError`` is mapped here, once, so views hold no ``try/except`` for it.
 """
 
 from typing import Any
@@ -9,6 +11,8 @@ from typing import Any
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+from annotation.services.errors import ConcordError
 
 
 def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
@@ -32,12 +36,24 @@ def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     return [entry]
 
 
+def error_body(detail: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The one error shape, for the few places that answer an error without raising."""
+    return {"detail": detail, "errors": errors or []}
+
+
 def concord_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ConcordError):
+        return Response(exc.as_body(), status=exc.status)
     response = exception_handler(exc, context)
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        response.data = {"errors": _flatten(exc.detail)}
+        errors = _flatten(exc.detail)
+        first = errors[0] if errors else {"message": "Invalid input."}
+        where = f"{first['field']}: " if first.get("field") else ""
+        response.data = error_body(f"{where}{first['message']}", errors)
     elif isinstance(response.data, dict) and "detail" in response.data:
-        response.data = {"detail": str(response.data["detail"])}
+        response.data = error_body(str(response.data["detail"]))
+    else:
+        response.data = error_body(str(exc))
     return response

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from annotation.api.permissions import require_sprint_role
 from annotation.models import Criterion, ItemFlag, Judgment, Rubric, Sprint, SprintRole
 from annotation.services.flags import flag_item
-from annotation.services.judgments import JudgmentRejected, skip_assignment, submit_judgment
+from annotation.services.judgments import skip_assignment, submit_judgment
 from annotation.services.labeling_rubrics import labeling_rubric
 from annotation.services.queue import NotAMember, QueueClosed, next_assignment
 from annotation.services.serving import served_item
@@ -113,12 +113,6 @@ class JudgmentSerializer(serializers.ModelSerializer):
         return not hasattr(judgment, "superseded_by")
 
 
-def _rejected(rejected: JudgmentRejected) -> Response:
-    if rejected.status == 404:
-        return Response({"detail": rejected.problems[0]["message"]}, status=404)
-    return Response({"errors": rejected.problems}, status=rejected.status)
-
-
 class JudgmentListView(ListAPIView):
     """``POST``: submit (or revise) with an ``Idempotency-Key`` header. ``GET``: my judgments,
     newest first, optionally of one ``sprint`` and only ``live`` ones."""
@@ -157,16 +151,13 @@ class JudgmentListView(ListAPIView):
     def post(self, request: Request) -> Response:
         body = SubmitSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            outcome = submit_judgment(
-                request.user,
-                body.validated_data["assignment"],
-                request.data.get("answers"),
-                seconds=body.validated_data.get("seconds"),
-                idempotency_key=request.headers.get("Idempotency-Key", ""),
-            )
-        except JudgmentRejected as rejected:
-            return _rejected(rejected)
+        outcome = submit_judgment(
+            request.user,
+            body.validated_data["assignment"],
+            request.data.get("answers"),
+            seconds=body.validated_data.get("seconds"),
+            idempotency_key=request.headers.get("Idempotency-Key", ""),
+        )
         code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
         return Response({"id": outcome.judgment.pk}, status=code)
 
@@ -199,12 +190,9 @@ class SkipView(APIView):
     )
     def post(self, request: Request, assignment_id: int) -> Response:
         reason = _reason(request)
-        try:
-            assignment = skip_assignment(
-                request.user, assignment_id, reason if isinstance(reason, str) else ""
-            )
-        except JudgmentRejected as rejected:
-            return _rejected(rejected)
+        assignment = skip_assignment(
+            request.user, assignment_id, reason if isinstance(reason, str) else ""
+        )
         return Response({"assignment": assignment.pk, "status": assignment.status})
 
 
@@ -227,9 +215,6 @@ class FlagView(APIView):
         responses={201: ItemFlagSerializer, 200: ItemFlagSerializer},
     )
     def post(self, request: Request, assignment_id: int) -> Response:
-        try:
-            outcome = flag_item(request.user, assignment_id, _reason(request))
-        except JudgmentRejected as rejected:
-            return _rejected(rejected)
+        outcome = flag_item(request.user, assignment_id, _reason(request))
         code = status.HTTP_201_CREATED if outcome.created else status.HTTP_200_OK
         return Response(ItemFlagSerializer(outcome.flag).data, status=code)

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from annotation.api.permissions import require_sprint_role
 from annotation.models import Sprint, SprintRole
-from annotation.services.imports import ImportRejected, import_items
+from annotation.services.imports import import_items
 from annotation.services.imports.service import FORMATS
 
 
@@ -87,19 +87,13 @@ class ItemImportView(APIView):
                 },
                 status=status.HTTP_400_BAD_REQUEST,
             )
-        try:
-            result = import_items(
-                sprint,
-                upload.file,
-                filename=upload.name or "",
-                file_format=form.validated_data.get("format"),
-                actor=request.user,
-            )
-        except ImportRejected as rejected:
-            return Response(
-                {"errors": [p.as_dict() for p in rejected.problems], "total": rejected.total},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+        result = import_items(
+            sprint,
+            upload.file,
+            filename=upload.name or "",
+            file_format=form.validated_data.get("format"),
+            actor=request.user,
+        )
         return Response(
             {"created": result.created, "unchanged": result.unchanged},
             status=status.HTTP_201_CREATED,

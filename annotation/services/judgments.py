@@ -20,21 +20,18 @@ from django.utils import timezone
 from annotation.models import Assignment, Judgment, Response, SprintStatus
 from annotation.models.judgments import AssignmentStatus
 from annotation.services import labeling_sql
-from annotation.services.answers import Problem, validate_answers
+from annotation.services.answers import validate_answers
 from annotation.services.audit import record_event
+from annotation.services.errors import ConcordError
 from annotation.services.labeling_rubrics import labeling_rubric
 from annotation.services.queue import reopen_item
 
 MAX_SECONDS = 24 * 3600
 
 
-class JudgmentRejected(Exception):
-    """The submit cannot be stored; ``problems`` say why, ``status`` is the HTTP status."""
-
-    def __init__(self, problems: list[Problem], status: int = 400) -> None:
-        self.problems = problems
-        self.status = status
-        super().__init__(problems[0]["message"])
+class JudgmentRejected(ConcordError):
+    """The submit, skip or flag cannot be stored; ``problems`` say why, ``status`` is the
+    HTTP status. Nothing was stored."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ role in its sprints, so an id tells an outsider nothing; anonymous callers get 4
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,7 +19,6 @@ from exports.models import ExportStatus
 from exports.services.access import exports_visible_to
 from exports.services.build import start_export
 from exports.services.files import download_name, final_path
-from exports.services.requests import ExportRejected
 
 CONTENT_TYPES = {
     "jsonl": "application/x-ndjson",
@@ -50,10 +49,7 @@ class ExportListView(APIView):
     )
     def post(self, request: Request) -> Response:
         """Start an export of sprints the caller leads; a worker builds the file."""
-        try:
-            dataset = start_export(request.user, request.data)
-        except ExportRejected as rejected:
-            return Response({"errors": rejected.problems}, status=status.HTTP_400_BAD_REQUEST)
+        dataset = start_export(request.user, request.data)
         return Response({"id": dataset.pk, "status": dataset.status}, status=202)
 
 

@@ -26,6 +26,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 
 from annotation.models import Sprint
 from annotation.services.access import sprints_led_by
+from annotation.services.errors import ConcordError
 from exports.models import ExportFormat, ExportKind
 
 Problem = dict[str, str]
@@ -43,10 +44,8 @@ FORMS = ("standard", "conversational")
 JUDGMENT_FILTERS = frozenset({"include_gold", "exclude_flagged"})
 
 
-class ExportRejected(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("; ".join(f"{p['field']}: {p['message']}" for p in problems))
-        self.problems = problems
+class ExportRejected(ConcordError):
+    """An export request refused; ``problems`` name each bad field. Nothing was stored."""
 
 
 @dataclass(frozen=True)

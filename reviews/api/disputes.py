@@ -27,7 +27,7 @@ from annotation.models import Sprint, SprintRole
 from reviews.api.consensus import ConsensusLabelSerializer
 from reviews.models import Dispute, DisputeStatus
 from reviews.services.dispute_details import dispute_details
-from reviews.services.disputes import DisputeRejected, resolve_dispute, void_dispute
+from reviews.services.disputes import resolve_dispute, void_dispute
 
 STATUS_CHOICES = [*DisputeStatus.values, "all"]
 
@@ -135,12 +135,6 @@ ResolveBody = inline_serializer(
 VoidBody = inline_serializer("VoidDispute", {"reason": serializers.CharField()})
 
 
-def _rejected(rejected: DisputeRejected) -> Response:
-    if rejected.status == 400:
-        return Response({"errors": rejected.problems}, status=400)
-    return Response({"detail": rejected.problems[0]["message"]}, status=rejected.status)
-
-
 def _body(request: Request) -> dict:
     if not isinstance(request.data, dict):
         raise serializers.ValidationError({"body": "must be a JSON object"})
@@ -192,18 +186,15 @@ class ResolveDisputeView(APIView):
     def post(self, request: Request, dispute_id: int) -> Response:
         dispute = _reviewable(request, dispute_id)
         body = _body(request)
-        try:
-            label = resolve_dispute(
-                dispute,
-                request.user,
-                body.get("ranking"),
-                body.get("rationale"),
-                body.get("answers"),
-                tie=body.get("tie") is True,
-                strength=body.get("strength"),
-            )
-        except DisputeRejected as rejected:
-            return _rejected(rejected)
+        label = resolve_dispute(
+            dispute,
+            request.user,
+            body.get("ranking"),
+            body.get("rationale"),
+            body.get("answers"),
+            tie=body.get("tie") is True,
+            strength=body.get("strength"),
+        )
         label.external_id = label.item.external_id
         return Response(ConsensusLabelSerializer(label).data)
 
@@ -214,10 +205,7 @@ class VoidDisputeView(APIView):
     @extend_schema(request=VoidBody, responses={200: DisputeDocument})
     def post(self, request: Request, dispute_id: int) -> Response:
         dispute = _reviewable(request, dispute_id)
-        try:
-            dispute = void_dispute(dispute, request.user, _body(request).get("reason"))
-        except DisputeRejected as rejected:
-            return _rejected(rejected)
+        dispute = void_dispute(dispute, request.user, _body(request).get("reason"))
         return Response(dispute_details([dispute])[0])
 
 

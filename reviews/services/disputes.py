@@ -37,6 +37,7 @@ from annotation.models import (
 from annotation.services.access import has_sprint_role
 from annotation.services.answers import validate_answers
 from annotation.services.audit import record_event
+from annotation.services.errors import ConcordError
 from reviews.models import ConsensusLabel, ConsensusMethod, Dispute, DisputeStatus
 from reviews.services.consensus import compute_consensus, label_items, refresh_item_consensus
 from reviews.services.consensus_data import (
@@ -50,14 +51,9 @@ from reviews.services.dispute_rules import dispute_evidence, new_reasons, ordere
 MAX_RATIONALE = 5000
 
 
-class DisputeRejected(Exception):
+class DisputeRejected(ConcordError):
     """A resolve or void that cannot be done; ``problems`` say why (``{"field", "message"}``),
     ``status`` is the HTTP status (400 bad input, 403 role, 409 not open). Nothing is stored."""
-
-    def __init__(self, problems: list[dict[str, str]], status: int = 400) -> None:
-        self.problems = problems
-        self.status = status
-        super().__init__(problems[0]["message"])
 
 
 # --- opening --------------------------------------------------------------------------------

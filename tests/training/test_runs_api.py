@@ -123,7 +123,7 @@ def test_a_dataset_of_another_sprint_or_none_is_404(
     for dataset_id in (theirs.pk, theirs.pk + 1000):
         response = start(api_client_for(lead), dataset=dataset_id)
         assert response.status_code == 404
-        assert response.json() == {"detail": "No such dataset."}
+        assert response.json() == {"detail": "No such dataset.", "errors": []}
     assert not TrainingRun.objects.exists()
 
 

@@ -8,7 +8,7 @@ from drf_spectacular.utils import (
     extend_schema_field,
     inline_serializer,
 )
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from training.api.access import led_model
 from training.models import ModelStage, ModelVersion
 from training.services.registry import models_led_by, promote_model_version
-from training.services.scoring import ArtifactsMissing, NotInProduction, score_responses
+from training.services.scoring import score_responses
 
 MAX_RESPONSES = 64
 MAX_TEXT = 100_000
@@ -165,10 +165,7 @@ class ScoreView(APIView):
         model = led_model(request.user, model_id)
         body = ScoreSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            scores = score_responses(
-                model, body.validated_data["prompt"], body.validated_data["responses"]
-            )
-        except (NotInProduction, ArtifactsMissing) as refused:
-            return Response({"detail": str(refused)}, status=status.HTTP_409_CONFLICT)
+        scores = score_responses(
+            model, body.validated_data["prompt"], body.validated_data["responses"]
+        )
         return Response({"scores": scores})

@@ -11,9 +11,9 @@ from rest_framework.views import APIView
 
 from training.api.access import LEAD_ONLY, led_dataset, led_run
 from training.models import TrainingRun
-from training.services.datasets import DatasetUnusable, leads_any_sprint
+from training.services.datasets import leads_any_sprint
 from training.services.registry import runs_led_by
-from training.services.run_options import FLOAT_OPTIONS, INT_OPTIONS, RunOptionsInvalid
+from training.services.run_options import FLOAT_OPTIONS, INT_OPTIONS
 from training.services.runs import RunFinished, cancel_training_run, start_training_run
 
 
@@ -128,17 +128,9 @@ class TrainingRunListView(ListAPIView):
         dataset = led_dataset(request.user, values.pop("dataset"))
         base_model = values.pop("base_model", "")
         name = values.pop("name", None)
-        try:
-            run = start_training_run(
-                dataset, actor=request.user, base_model=base_model, name=name, options=values
-            )
-        except DatasetUnusable as unusable:
-            return Response(
-                {"errors": [{"field": "dataset", "message": str(unusable)}]},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        except RunOptionsInvalid as invalid:
-            return Response({"errors": invalid.errors}, status=status.HTTP_400_BAD_REQUEST)
+        run = start_training_run(
+            dataset, actor=request.user, base_model=base_model, name=name, options=values
+        )
         return Response({"id": run.pk, "status": run.status}, status=status.HTTP_202_ACCEPTED)
 
 

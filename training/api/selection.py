@@ -15,8 +15,7 @@ from annotation.api.permissions import require_sprint_role
 from annotation.models import Sprint, SprintRole
 from training.models import ModelStage, ModelVersion
 from training.services.registry import models_led_by
-from training.services.scoring import ArtifactsMissing, NotInProduction
-from training.services.selection import SelectionRejected, select_next_sprint
+from training.services.selection import select_next_sprint
 
 
 class SelectNextSerializer(serializers.Serializer):
@@ -78,21 +77,16 @@ class SelectNextView(APIView):
         body.is_valid(raise_exception=True)
         values = body.validated_data
         model = _model_for(request.user, source, values.get("model"))
-        try:
-            result = select_next_sprint(
-                source,
-                model,
-                size=values["size"],
-                random_share=values["random_share"],
-                seed=values["seed"],
-                name=values["name"],
-                slug=values["slug"],
-                actor=request.user,
-            )
-        except SelectionRejected as rejected:
-            return Response({"errors": rejected.errors}, status=status.HTTP_400_BAD_REQUEST)
-        except (NotInProduction, ArtifactsMissing) as refused:
-            return Response({"detail": str(refused)}, status=status.HTTP_409_CONFLICT)
+        result = select_next_sprint(
+            source,
+            model,
+            size=values["size"],
+            random_share=values["random_share"],
+            seed=values["seed"],
+            name=values["name"],
+            slug=values["slug"],
+            actor=request.user,
+        )
         return Response(
             {
                 "sprint": result.sprint.pk,

@@ -22,6 +22,7 @@ from django.db.models import QuerySet
 
 from annotation.models import Sprint
 from annotation.services.access import sprints_led_by, sprints_visible_to
+from annotation.services.errors import ConcordError
 from exports.models import DatasetVersion, ExportFormat, ExportKind, ExportStatus
 
 TRAINABLE_FORMATS = (ExportFormat.JSONL, ExportFormat.PARQUET)
@@ -29,8 +30,11 @@ TRAINABLE_FORMATS = (ExportFormat.JSONL, ExportFormat.PARQUET)
 DEFAULT_HOLDOUT_SHARE = 0.1
 
 
-class DatasetUnusable(ValueError):
+class DatasetUnusable(ConcordError):
     """The dataset version cannot be trained from; the message says why, for the user."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message, status, field="dataset", detail=message)
 
 
 def datasets_led_by(user: AbstractBaseUser) -> QuerySet[DatasetVersion]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 
+from annotation.services.errors import ConcordError
 from exports.models import DatasetVersion
 from training.models import ModelVersion
 from training.services.datasets import datasets_led_by
@@ -31,12 +32,8 @@ BOOL_OPTIONS = ("use_margin", "bf16")
 OPTION_NAMES = (*INT_OPTIONS, *FLOAT_OPTIONS, *BOOL_OPTIONS, "device")
 
 
-class RunOptionsInvalid(ValueError):
-    """Bad options for a run; ``errors`` lists ``{"field", "message"}`` for each."""
-
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
-        self.errors = errors
+class RunOptionsInvalid(ConcordError):
+    """Bad options for a run; ``problems`` (alias ``errors``) lists ``{"field", "message"}``."""
 
 
 def train_option_defaults() -> dict[str, Any]:

@@ -15,17 +15,22 @@ from typing import Any
 
 from django.conf import settings
 
+from annotation.services.errors import ConcordError
 from training.models import ModelStage, ModelVersion
 
 DEFAULT_CACHE_SIZE = 2
 
 
-class NotInProduction(ValueError):
+class NotInProduction(ConcordError):
     """The model version is not in production, so it does not score."""
 
+    status = 409
 
-class ArtifactsMissing(ValueError):
+
+class ArtifactsMissing(ConcordError):
     """The model version's artifacts are gone from the data directory."""
+
+    status = 409
 
 
 _scorers: "OrderedDict[int, Any]" = OrderedDict()

@@ -26,18 +26,15 @@ from django.db import transaction
 
 from annotation.models import GoldAnswer, Item, Response, Sprint, SprintMember
 from annotation.services.audit import record_event
+from annotation.services.errors import ConcordError
 from training.models import ModelVersion
 from training.services.scoring import score_responses
 
 DEFAULT_MAX_POOL = 10_000
 
 
-class SelectionRejected(ValueError):
-    """Bad selection parameters; ``errors`` lists ``{"field", "message"}``."""
-
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        super().__init__("; ".join(e["message"] for e in errors))
-        self.errors = errors
+class SelectionRejected(ConcordError):
+    """Bad selection parameters; ``problems`` (alias ``errors``) lists ``{"field", "message"}``."""
 
 
 @dataclass

@@ -65,10 +65,10 @@ class Command(BaseCommand):
                 )
         except ImportRejected as rejected:
             bar.close()
-            for problem in rejected.problems:
+            for problem in rejected.import_problems:
                 self.stderr.write(f"{file.name}: {problem}")
-            if rejected.total > len(rejected.problems):
-                self.stderr.write(f"... and {rejected.total - len(rejected.problems)} more")
+            if rejected.total > len(rejected.import_problems):
+                self.stderr.write(f"... and {rejected.total - len(rejected.import_problems)} more")
             raise CommandError(
                 f"{file.name} rejected: {rejected.total} problem(s); nothing was imported"
             ) from None

@@ -149,7 +149,7 @@ class Command(BaseCommand):
                 with DEMO_FILE.open("rb") as stream:
                     result = import_items(sprint, stream, filename=DEMO_FILE.name, actor=lead)
             except ImportRejected as exc:
-                listing = "\n".join(f"  {problem}" for problem in exc.problems)
+                listing = "\n".join(f"  {problem}" for problem in exc.import_problems)
                 raise CommandError(f"the demo file was rejected:\n{listing}") from exc
         self.stdout.write(
             f"Sprint {sprint.name!r} ({sprint.slug}): {result.created} items created, "

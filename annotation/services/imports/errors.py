@@ -1,5 +1,7 @@
 from dataclasses import dataclass
 
+from annotation.services.errors import ConcordError
+
 
 @dataclass(frozen=True)
 class ImportProblem:
@@ -22,13 +24,21 @@ class ImportProblem:
         return f"{where}{field}: {self.message}"
 
 
-class ImportRejected(Exception):
-    """The file was rejected whole; nothing of it was stored."""
+class ImportRejected(ConcordError):
+    """The file was rejected whole; nothing of it was stored. ``import_problems`` keeps the
+    typed problems; ``problems`` (the API's ``errors``) carries each with its ``line``."""
 
     def __init__(self, problems: list[ImportProblem], total: int | None = None) -> None:
-        self.problems = problems
+        self.import_problems = problems
         self.total = total if total is not None else len(problems)
-        super().__init__(f"import rejected with {self.total} problem(s); first: {problems[0]}")
+        super().__init__(
+            [p.as_dict() for p in problems],
+            detail=f"import rejected with {self.total} problem(s); first: {problems[0]}",
+        )
+
+    def as_body(self) -> dict[str, object]:
+        """The one error shape, plus ``total`` (the listed problems may be capped)."""
+        return {**super().as_body(), "total": self.total}
 
 
 class RowError(Exception):
