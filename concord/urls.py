@@ -2,6 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+# Unknown paths under /api/ answer the API's one JSON error shape; pages keep the HTML ones.
+handler404 = "annotation.api.errors.not_found"
+handler500 = "annotation.api.errors.server_error"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -40,3 +40,13 @@ def test_anonymous_and_validation_errors_have_the_one_shape(django_user_model):
     body = bad.json()
     assert set(body) == {"detail", "errors"}
     assert {e["field"] for e in body["errors"]} >= {"sprints"}
+
+
+@pytest.mark.django_db
+def test_an_unknown_api_path_is_json_and_a_page_path_is_html(client):
+    api = client.get("/api/v1/no-such-thing")
+    assert api.status_code == 404
+    assert api.json() == {"detail": "Not found.", "errors": []}
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404
+    assert page["Content-Type"].startswith("text/html")

@@ -8,6 +8,8 @@ service's ``ConcordError`` is mapped here, once, so views hold no ``try/except``
 
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -57,3 +59,21 @@ def concord_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     else:
         response.data = error_body(str(exc))
     return response
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 404 handler: the one JSON shape under ``/api/``, the HTML page elsewhere."""
+    if _is_api(request):
+        return JsonResponse(error_body("Not found."), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's 500 handler: the one JSON shape under ``/api/`` (no detail of the failure)."""
+    if _is_api(request):
+        return JsonResponse(error_body("Server error."), status=500)
+    return defaults.server_error(request)
