@@ -28,6 +28,11 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()] or default
 
 
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
 DEBUG = env_flag("CONCORD_DEBUG")
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -141,6 +146,9 @@ LOGOUT_REDIRECT_URL = "login"
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 CONCORD_IMPORT_MAX_BYTES = int(os.environ.get("CONCORD_IMPORT_MAX_BYTES", str(2 * 1024**3)))
+# Responses per imported item: each is read and ranked by every annotator, and agreement compares
+# every pair of an item's responses (16 give 120 pairs), so more is a file mistake, not a task.
+CONCORD_IMPORT_MAX_RESPONSES = env_int("CONCORD_IMPORT_MAX_RESPONSES", 16)
 # Exports: a build whose heartbeat is older than this is re-enqueued by the sweep. The row delay
 # slows every build down and exists for tests that kill a worker mid-export; leave it at 0.
 CONCORD_EXPORT_STALL_SECONDS = int(os.environ.get("CONCORD_EXPORT_STALL_SECONDS", "600"))

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from django.conf import settings
 
 from annotation.services.imports.csv_rows import unflatten_csv_row
 from annotation.services.imports.errors import RowError
@@ -158,6 +159,13 @@ def _responses(value: Any) -> list[ResponseRecord]:
         raise RowError("must be a list of responses", "responses")
     if len(value) < 2:
         raise RowError(f"needs at least two responses to compare, got {len(value)}", "responses")
+    limit = settings.CONCORD_IMPORT_MAX_RESPONSES
+    if len(value) > limit:
+        raise RowError(
+            f"has {len(value)} responses, more than the limit of {limit} per item"
+            " (CONCORD_IMPORT_MAX_RESPONSES)",
+            "responses",
+        )
     responses, keys, texts = [], set(), {}
     for index, response in enumerate(value):
         where = f"responses[{index}]"
