@@ -1,11 +1,13 @@
-"""``seed_demo``: idempotent, prints working passwords, and its demo file imports cleanly."""
+"""``seed_demo``: idempotent, prints working passwords for the users it creates, leaves users
+that exist as they are, refuses to run outside debug unless forced, and its demo file imports
+cleanly."""
 
 import io
 import re
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
@@ -16,6 +18,13 @@ from annotation.services.imports import import_items
 pytestmark = pytest.mark.django_db
 
 LOGIN_LINE = re.compile(r"^\s+(?:lead|annotator|reviewer)\s+(\S+)\s+(\S+)$", re.MULTILINE)
+DEMO_NAMES = {demo.username for demo in DEMO_USERS}
+
+
+@pytest.fixture(autouse=True)
+def debug_on(settings):
+    # `make run` sets CONCORD_DEBUG; the test settings, like a deployment, have debug off.
+    settings.DEBUG = True
 
 
 def seed(*args: str) -> tuple[str, dict[str, str]]:
@@ -25,16 +34,36 @@ def seed(*args: str) -> tuple[str, dict[str, str]]:
     return text, dict(LOGIN_LINE.findall(text))
 
 
-def test_seed_demo_twice_creates_once_and_resets_passwords():
+def logs_in(username: str, password: str) -> bool:
+    """Through the login form, as a person would (django-axes needs the request)."""
+    client = Client()
+    client.post("/accounts/login/", {"username": username, "password": password})
+    return "_auth_user_id" in client.session
+
+
+def test_seed_demo_refuses_outside_debug_unless_forced(settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="--force"):
+        seed()
+    assert not get_user_model().objects.filter(username__in=DEMO_NAMES).exists()
+
+    _, logins = seed("--force")
+    assert set(logins) == DEMO_NAMES
+    assert all(logs_in(name, password) for name, password in logins.items())
+
+
+def test_seed_demo_twice_creates_once_and_leaves_existing_users_alone():
     first_text, first = seed()
     assert "30 items created, 0 unchanged" in first_text
     assert "http://127.0.0.1:8000/" in first_text
-    assert set(first) == {demo.username for demo in DEMO_USERS}
+    assert set(first) == DEMO_NAMES
 
     second_text, second = seed()
     assert "0 items created, 30 unchanged" in second_text
-    assert set(second) == set(first)
-    assert all(second[name] != first[name] for name in first)
+    assert second == {}
+    assert "left as they were" in second_text
+    assert all(name in second_text for name in DEMO_NAMES)
 
     assert Sprint.objects.filter(slug="demo").count() == 1
     assert Rubric.objects.filter(name="Support assistant quality").count() == 1
@@ -42,9 +71,39 @@ def test_seed_demo_twice_creates_once_and_resets_passwords():
     assert get_user_model().objects.filter(username__startswith="demo-").count() == 4
     assert SprintMember.objects.filter(sprint__slug="demo").count() == 4
 
-    for username, password in second.items():
-        assert Client().login(username=username, password=password), username
-        assert not Client().login(username=username, password=first[username])
+    for username, password in first.items():
+        assert logs_in(username, password), username
+
+
+def test_seed_demo_never_reactivates_or_repasswords_an_existing_user_silently():
+    _, first = seed()
+    User = get_user_model()
+    lead = User.objects.get(username="demo-lead")
+    lead.is_active = False
+    lead.save()
+    annotator = User.objects.get(username="demo-annotator-1")
+    annotator.set_password("chosen-by-the-person-1")
+    annotator.save()
+
+    text, logins = seed()
+
+    assert logins == {}
+    assert "demo-lead" in text and "demo-annotator-1" in text
+    assert not User.objects.get(username="demo-lead").is_active
+    assert logs_in("demo-annotator-1", "chosen-by-the-person-1")
+    assert not logs_in("demo-annotator-1", first["demo-annotator-1"])
+
+
+def test_seed_demo_reset_passwords_says_so_and_prints_the_new_ones():
+    _, first = seed()
+    get_user_model().objects.filter(username="demo-lead").update(is_active=False)
+
+    _, second = seed("--reset-passwords")
+
+    assert set(second) == DEMO_NAMES
+    assert all(second[name] != first[name] for name in first)
+    assert logs_in("demo-lead", second["demo-lead"])
+    assert not logs_in("demo-reviewer", first["demo-reviewer"])
 
 
 def test_seed_demo_prints_the_url_it_is_given():
@@ -81,7 +140,8 @@ def test_seeded_objects_match_the_demo_contract():
     assert roles == {demo.username: demo.role for demo in DEMO_USERS}
 
     client = Client()
-    assert client.login(username="demo-lead", password=passwords["demo-lead"])
+    client.post("/accounts/login/", {"username": "demo-lead", "password": passwords["demo-lead"]})
+    assert "_auth_user_id" in client.session
     page = client.get(reverse("admin:annotation_sprint_change", args=[sprint.pk]))
     assert page.status_code == 200
     items = client.get(reverse("admin:annotation_item_changelist"))

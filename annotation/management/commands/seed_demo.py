@@ -1,9 +1,13 @@
 """``python manage.py seed_demo``: a lead, two annotators, a reviewer, a rubric and an active
 sprint with about thirty items, so that one person can try Concord end to end.
 
-Idempotent: running it again finds what exists instead of duplicating it, re-imports the demo
-file (which the import service reports as unchanged), and gives every demo user a new random
-password, printed once, since stored passwords cannot be read back.
+Idempotent: running it again finds what exists instead of duplicating it and re-imports the
+demo file (which the import service reports as unchanged). A demo user it creates gets a random
+password, printed once; a user that already exists is left exactly as it is (password, active
+flag, staff flag, groups) and reported, unless ``--reset-passwords`` asks for new passwords.
+
+It creates accounts with known roles, so it refuses to run outside debug (``CONCORD_DEBUG``)
+unless told ``--force``; ``make run`` sets debug.
 """
 
 import secrets
@@ -11,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -134,13 +139,28 @@ class Command(BaseCommand):
         parser.add_argument(
             "--url", default=DEFAULT_URL, help=f"where the app is served (default {DEFAULT_URL})"
         )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="run even though debug is off (creates demo accounts on this instance)",
+        )
+        parser.add_argument(
+            "--reset-passwords",
+            action="store_true",
+            help="give demo users that already exist new passwords and reactivate them",
+        )
 
     def handle(self, *args, **options) -> None:
+        if not settings.DEBUG and not options["force"]:
+            raise CommandError(
+                "seed_demo creates demo accounts and is for a local instance: debug is off "
+                "(set CONCORD_DEBUG=1), or pass --force to seed this instance anyway."
+            )
         url = options["url"].rstrip("/") + "/"
         if not DEMO_FILE.is_file():
             raise CommandError(f"{DEMO_FILE}: demo file missing")
         with transaction.atomic():
-            users, passwords = self._users()
+            users, passwords = self._users(reset=options["reset_passwords"])
             lead = users[0]
             rubric = self._rubric(lead)
             sprint = self._sprint(rubric, lead)
@@ -157,25 +177,42 @@ class Command(BaseCommand):
         )
         self.stdout.write("")
         self.stdout.write(f"Open {url} and log in as:")
+        kept = []
         for demo, password in zip(DEMO_USERS, passwords, strict=True):
-            self.stdout.write(f"  {demo.role.label.lower():<10} {demo.username:<18} {password}")
+            if password is None:
+                kept.append(demo.username)
+            else:
+                self.stdout.write(f"  {demo.role.label.lower():<10} {demo.username:<18} {password}")
+        if kept:
+            self.stdout.write(
+                f"Already there and left as they were (password, active and staff flags): "
+                f"{', '.join(kept)}. `manage.py seed_demo --reset-passwords` gives them new "
+                "passwords."
+            )
         self.stdout.write(f"Leads manage the sprint at {url}admin/")
 
-    def _users(self):
+    def _users(self, *, reset: bool) -> tuple[list, list[str | None]]:
+        """The demo users, and the new password of each one this run created (or, with
+        ``reset``, re-passworded); ``None`` for an existing user left untouched."""
         User = get_user_model()
         leads = ensure_leads_group()
         users, passwords = [], []
         for demo in DEMO_USERS:
-            user, _ = User.objects.get_or_create(
+            user, created = User.objects.get_or_create(
                 username=demo.username,
-                defaults={"first_name": demo.first_name, "email": f"{demo.username}@example.com"},
+                defaults={
+                    "first_name": demo.first_name,
+                    "email": f"{demo.username}@example.com",
+                    "is_staff": demo.is_staff,
+                },
             )
-            password = secrets.token_urlsafe(12)
-            user.set_password(password)
-            user.is_active = True
-            user.is_staff = demo.is_staff
-            user.save()
-            if demo.is_staff:
+            password = None
+            if created or reset:
+                password = secrets.token_urlsafe(12)
+                user.set_password(password)
+                user.is_active = True
+                user.save()
+            if created and demo.is_staff:
                 user.groups.add(leads)
             users.append(user)
             passwords.append(password)
@@ -217,6 +254,7 @@ class Command(BaseCommand):
 
     def _members(self, sprint: Sprint, users) -> None:
         for demo, user in zip(DEMO_USERS, users, strict=True):
-            SprintMember.objects.update_or_create(
+            # A membership that exists keeps its role: a lead may have changed it.
+            SprintMember.objects.get_or_create(
                 sprint=sprint, user=user, defaults={"role": demo.role, "pseudonym": demo.pseudonym}
             )
