@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from annotation.admin.lookups import AllowListedLookups
 from annotation.services.access import sprints_led_by
 from exports.models import DatasetVersion, ExportStatus
 from exports.services.access import exports_visible_to
@@ -46,7 +47,7 @@ def _leads_a_sprint(request: HttpRequest) -> bool:
 
 
 @admin.register(DatasetVersion)
-class DatasetVersionAdmin(admin.ModelAdmin):
+class DatasetVersionAdmin(AllowListedLookups, admin.ModelAdmin):
     list_display = ["id", "kind", "format", "status", "rows", "created_by", "created_at", "file"]
     list_filter = ["kind", "format", "status"]
     readonly_fields = [

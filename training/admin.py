@@ -19,6 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from annotation.admin.lookups import AllowListedLookups
 from exports.models import DatasetVersion, ExportKind, ExportStatus
 from training.models import ModelStage, ModelVersion, TrainingRun
 from training.services.datasets import (
@@ -32,7 +33,7 @@ from training.services.run_options import INT_OPTIONS, RunOptionsInvalid, train_
 from training.services.runs import RunFinished, cancel_training_run, start_training_run
 
 
-class LeadTrainingAdmin(admin.ModelAdmin):
+class LeadTrainingAdmin(AllowListedLookups, admin.ModelAdmin):
     """Open to superusers and to staff who lead at least one sprint; read-only fields."""
 
     def _is_lead(self, request: HttpRequest) -> bool:

@@ -18,6 +18,7 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 
 from annotation.admin.changes import AuditedDeleteMixin, form_changes, snapshot
+from annotation.admin.lookups import AllowListedLookups
 from annotation.models import Criterion, CriterionKind, Judgment, Rubric, Sprint
 from annotation.models.rubrics import FrozenRubricError
 from annotation.services.audit import record_event
@@ -86,7 +87,7 @@ class RubricForm(forms.ModelForm):
 
 
 @admin.register(Rubric)
-class RubricAdmin(AuditedDeleteMixin, admin.ModelAdmin):
+class RubricAdmin(AuditedDeleteMixin, AllowListedLookups, admin.ModelAdmin):
     audit_delete_action = "rubric.deleted"
     audit_delete_fields = ["name", "version"]
     form = RubricForm

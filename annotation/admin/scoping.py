@@ -9,10 +9,11 @@ from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
+from annotation.admin.lookups import AllowListedLookups
 from annotation.services.access import sprints_led_by
 
 
-class SprintScopedAdmin(admin.ModelAdmin):
+class SprintScopedAdmin(AllowListedLookups, admin.ModelAdmin):
     """Limits the changelist, change views and list filters to the lead's sprints.
 
     ``sprint_path`` is the lookup from the model to its sprint; ``None`` for the sprint itself.
@@ -31,7 +32,7 @@ class SprintScopedAdmin(admin.ModelAdmin):
         return Q(**{f"{self.sprint_path}__in" if self.sprint_path else "pk__in": led})
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(AllowListedLookups, admin.ModelAdmin):
     """For append-only history and imported data: nobody, superusers included, adds, changes
     or deletes these rows through the admin; the database refuses most of it anyway."""
 
