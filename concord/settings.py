@@ -206,6 +206,16 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# Background jobs (annotation.services.jobs): how long a publish may wait for the broker, when
+# the sweep publishes a job no worker started again, how long a running job may go without a
+# heartbeat (kinds without their own stall time), and how long finished job rows are kept.
+CONCORD_BROKER_TIMEOUT = float(os.environ.get("CONCORD_BROKER_TIMEOUT", "2"))
+CONCORD_JOB_REQUEUE_SECONDS = env_int("CONCORD_JOB_REQUEUE_SECONDS", 120)
+CONCORD_JOB_STALL_SECONDS = env_int("CONCORD_JOB_STALL_SECONDS", 300)
+CONCORD_JOB_KEEP_DAYS = env_int("CONCORD_JOB_KEEP_DAYS", 7)
+# A running training run whose worker stopped reporting this long is failed (training.services).
+CONCORD_TRAINING_STALE_MINUTES = float(os.environ.get("CONCORD_TRAINING_STALE_MINUTES", "30"))
+
 # Celery: Redis in deployment, a serverless filesystem broker when embedded.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
@@ -225,8 +235,24 @@ else:
     # A message a killed worker had taken returns to the queue after this many seconds; long
     # enough for the longest export or training run to finish before it is delivered again.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": int(os.environ.get("CONCORD_BROKER_VISIBILITY_TIMEOUT", 6 * 3600))
+        "visibility_timeout": int(os.environ.get("CONCORD_BROKER_VISIBILITY_TIMEOUT", 6 * 3600)),
+        # A dead or hung broker fails a publish within about CONCORD_BROKER_TIMEOUT seconds
+        # instead of holding the request (annotation.services.jobs notes the job; the sweep
+        # publishes it again): one connection retry, and no socket wait longer than that.
+        "socket_timeout": CONCORD_BROKER_TIMEOUT,
+        "socket_connect_timeout": CONCORD_BROKER_TIMEOUT,
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.2,
     }
+CELERY_BROKER_CONNECTION_TIMEOUT = CONCORD_BROKER_TIMEOUT
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 # Work state lives in our own tables (exports, training runs), so no result backend.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -238,6 +264,14 @@ CELERY_TASK_ALWAYS_EAGER = env_flag("CONCORD_CELERY_EAGER")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Periodic work, for a deployment that runs `celery -A concord beat` beside its workers.
 CELERY_BEAT_SCHEDULE = {
+    # Publishes again every kind of background job whose message was lost or whose worker died
+    # (reviews, exports, training runs), and runs each kind's own check (stalled exports,
+    # abandoned training runs); see annotation.services.job_sweep.
+    "sweep-background-jobs": {
+        "task": "annotation.tasks.sweep_background_jobs",
+        "schedule": 60.0,
+        "options": {"queue": "default", "expires": 55},
+    },
     "release-expired-leases": {
         "task": "annotation.tasks.release_expired_leases",
         "schedule": 60.0,
@@ -249,22 +283,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 900.0,
         "options": {"queue": "default", "expires": 850},
     },
-    "resume-stalled-exports": {
-        "task": "exports.tasks.resume_stalled_exports",
-        "schedule": 120.0,
-        "options": {"queue": "default", "expires": 110},
-    },
     # Retrain production reward models whose sprints gained CONCORD_RETRAIN_AFTER_LABELS new
-    # consensus labels (training.services.registry), and fail runs whose worker died.
+    # consensus labels (training.services.registry).
     "retrain-reward-models": {
         "task": "training.tasks.retrain_reward_models",
         "schedule": 3600.0,
         "options": {"queue": "default", "expires": 3000},
-    },
-    "fail-abandoned-training-runs": {
-        "task": "training.tasks.fail_abandoned_training_runs",
-        "schedule": 300.0,
-        "options": {"queue": "default", "expires": 280},
     },
 }
 

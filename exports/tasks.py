@@ -9,6 +9,7 @@ import logging
 
 from celery import shared_task
 
+from annotation.services.jobs import run_job
 from exports.models import DatasetVersion
 from exports.services import build
 
@@ -30,12 +31,17 @@ BUSY_RETRIES = 1000
     max_retries=5,
     ignore_result=True,
 )
-def build_dataset_task(self, dataset_id: int) -> None:
-    """Build one export. Database and disk errors are retried with exponential backoff (5 s,
+def build_dataset_task(self, dataset_id: int, job_id: int | None = None) -> None:
+    """Build one export, as background job ``job_id`` (annotation.services.jobs: a job already
+    done is not run again). Database and disk errors are retried with exponential backoff (5 s,
     10 s, ... up to 5 minutes, 5 times), then fail the export; another live build of the same
     export makes this one wait the stall time and try again (a build that died stops looking
     alive by then); any other error has already failed the export with its reason, and is not
     retried."""
+    run_job(job_id, lambda: _build(self, dataset_id))
+
+
+def _build(self, dataset_id: int) -> None:
     try:
         build.build_dataset(dataset_id)
     except build.ExportBusy as busy:

@@ -2,20 +2,19 @@
 judgment or an item flag is stored, the item is reviewed by the Celery task
 ``reviews.tasks.review_item`` once the transaction that stored it commits.
 
-``robust`` on-commit hooks: if the broker cannot take the message, the annotator's submit still
-succeeds (the error is logged) and the sprint sweep (``review_sprint``) catches the item later.
-Rows made with ``bulk_create`` send no signal; the sweep covers those as well.
+The review is a background job (:func:`annotation.services.jobs.enqueue_on_commit`): its row
+is stored with the judgment or flag, a broker that cannot take the message never fails the
+annotator's submit (it is logged), and the job sweep publishes it again later. Rows made with
+``bulk_create`` send no signal; the sprint sweep (``review_sprint``) covers those.
 """
 
-from functools import partial
+from annotation.services.jobs import enqueue_on_commit
 
-from django.db import transaction
+REVIEW_JOB = "review"
 
 
 def enqueue_review(item_id: int) -> None:
-    from reviews.tasks import review_item
-
-    transaction.on_commit(partial(review_item.delay, item_id), robust=True)
+    enqueue_on_commit(REVIEW_JOB, item_id)
 
 
 def judgment_saved(sender, instance, created: bool, raw: bool = False, **kwargs) -> None:

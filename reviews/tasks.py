@@ -10,6 +10,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from annotation.models import Sprint, SprintStatus
+from annotation.services.jobs import run_job
 from reviews.services import disputes
 
 
@@ -20,9 +21,10 @@ from reviews.services import disputes
     retry_backoff=True,
     max_retries=5,
 )
-def review_item(item_id: int) -> list[str] | None:
-    """Refresh one item's consensus label and open or extend its dispute."""
-    dispute = disputes.review_item(item_id)
+def review_item(item_id: int, job_id: int | None = None) -> list[str] | None:
+    """Refresh one item's consensus label and open or extend its dispute, as background job
+    ``job_id`` (annotation.services.jobs: a job already done is not run again)."""
+    dispute = run_job(job_id, lambda: disputes.review_item(item_id))
     return None if dispute is None else dispute.reasons
 
 

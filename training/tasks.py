@@ -9,11 +9,12 @@ project-wide default): a run can take hours, and a redelivered message would tra
 the start, on Redis even while the first worker is still at it (after the visibility
 timeout). The run row is the state instead: a run is claimed by a conditional
 queued -> running update, so a duplicate message does nothing, and a run whose worker died is
-failed by ``fail_abandoned_training_runs`` once its heartbeat stops.
+failed by the background-job sweep (annotation.services.job_sweep) once its heartbeat stops.
 """
 
 from celery import shared_task
 
+from annotation.services.jobs import run_job
 from training.services import registry, runs
 
 
@@ -23,9 +24,11 @@ from training.services import registry, runs
     acks_late=False,
     reject_on_worker_lost=False,
 )
-def train_reward_model(run_id: int) -> str | None:
-    """Train the queued run ``run_id`` (see :func:`training.services.runs.execute_training_run`)."""
-    run = runs.execute_training_run(run_id)
+def train_reward_model(run_id: int, job_id: int | None = None) -> str | None:
+    """Train the queued run ``run_id`` (see :func:`training.services.runs.execute_training_run`)
+    as background job ``job_id`` (annotation.services.jobs: a job already done is not run
+    again, and a run already taken is never trained twice)."""
+    run = run_job(job_id, lambda: runs.execute_training_run(run_id))
     return run.status if run is not None else None
 
 

@@ -2,6 +2,7 @@
 
 from annotation.models.audit import AuditEvent
 from annotation.models.items import GoldAnswer, Item, Response
+from annotation.models.jobs import BackgroundJob, JobStatus
 from annotation.models.judgments import Assignment, ItemFlag, Judgment
 from annotation.models.rubrics import Criterion, CriterionKind, Rubric
 from annotation.models.sprints import Sprint, SprintMember, SprintRole, SprintStatus
@@ -9,11 +10,13 @@ from annotation.models.sprints import Sprint, SprintMember, SprintRole, SprintSt
 __all__ = [
     "Assignment",
     "AuditEvent",
+    "BackgroundJob",
     "Criterion",
     "CriterionKind",
     "GoldAnswer",
     "Item",
     "ItemFlag",
+    "JobStatus",
     "Judgment",
     "Response",
     "Rubric",

@@ -3,7 +3,9 @@
 from django.urls import reverse
 from rest_framework import serializers
 
+from annotation.services.jobs import queue_warning
 from exports.models import DatasetVersion, ExportFormat, ExportKind, ExportStatus
+from exports.services.build import EXPORT_JOB
 
 
 class ExportRequestSerializer(serializers.Serializer):
@@ -19,13 +21,21 @@ class ExportRequestSerializer(serializers.Serializer):
 class DatasetVersionSerializer(serializers.ModelSerializer):
     sprints = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     download = serializers.SerializerMethodField()
+    warning = serializers.SerializerMethodField(
+        help_text="Set while the build is queued but the workers are unreachable."
+    )
 
     class Meta:
         model = DatasetVersion
         fields = [
             "id", "status", "kind", "format", "sprints", "filters", "rows", "sha256",
-            "manifest", "error", "created_at", "started_at", "finished_at", "download",
+            "manifest", "error", "created_at", "started_at", "finished_at", "download", "warning",
         ]  # fmt: skip
+
+    def get_warning(self, obj: DatasetVersion) -> str | None:
+        if obj.status != ExportStatus.QUEUED:
+            return None
+        return queue_warning(EXPORT_JOB, obj.pk)
 
     def get_download(self, obj: DatasetVersion) -> str | None:
         if obj.status != ExportStatus.DONE:

@@ -14,10 +14,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.services.jobs import queue_warning
 from exports.api.serializers import DatasetVersionSerializer, ExportRequestSerializer
 from exports.models import ExportStatus
 from exports.services.access import exports_visible_to
-from exports.services.build import start_export
+from exports.services.build import EXPORT_JOB, start_export
 from exports.services.files import download_name, final_path
 
 CONTENT_TYPES = {
@@ -42,7 +43,15 @@ class ExportListView(APIView):
         responses={
             202: inline_serializer(
                 "ExportStarted",
-                {"id": serializers.IntegerField(), "status": serializers.CharField()},
+                {
+                    "id": serializers.IntegerField(),
+                    "status": serializers.CharField(),
+                    "warning": serializers.CharField(
+                        required=False,
+                        help_text="Only when the build is queued but the workers are "
+                        "unreachable; it starts when they are back.",
+                    ),
+                },
             ),
             400: OpenApiResponse(description='{"errors": [{"field", "message"}]}'),
         },
@@ -50,7 +59,11 @@ class ExportListView(APIView):
     def post(self, request: Request) -> Response:
         """Start an export of sprints the caller leads; a worker builds the file."""
         dataset = start_export(request.user, request.data)
-        return Response({"id": dataset.pk, "status": dataset.status}, status=202)
+        body = {"id": dataset.pk, "status": dataset.status}
+        warning = queue_warning(EXPORT_JOB, dataset.pk)
+        if warning:
+            body["warning"] = warning
+        return Response(body, status=202)
 
 
 class ExportDetailView(APIView):

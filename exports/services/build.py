@@ -16,14 +16,16 @@ stores the request and enqueues the build on commit. ``build_dataset`` is what t
   hashed while written and fsynced, then renamed into place under the row lock, in the same
   step as the status becomes done.
 
-Retries come from two places: the broker redelivers the message of a worker that died (tasks are
-acknowledged late), and the periodic sweep ``resume_stalled_exports`` re-enqueues exports whose
-heartbeat went stale, which also covers the filesystem broker, which forgets a message once a
-worker has taken it.
+Retries come from three places: the broker redelivers the message of a worker that died (tasks
+are acknowledged late); the background-job sweep (annotation.services.job_sweep) publishes again
+a build job whose message was lost (a broker that was down) or whose heartbeat went stale; and
+``resume_stalled_exports``, which that sweep runs too, re-enqueues exports whose heartbeat went
+stale without a job (a build run in-process by the command), which also covers the filesystem
+broker, which forgets a message once a worker has taken it.
 
-Settings (read with defaults, so none is required): ``CONCORD_EXPORT_STALL_SECONDS`` (600), how
-old a heartbeat must be before another build may take over, and ``CONCORD_EXPORT_ROW_DELAY``
-(0; see exports.services.export_file), a test-only brake.
+Settings: ``CONCORD_EXPORT_STALL_SECONDS`` (600), how old a heartbeat must be before another
+build may take over, and ``CONCORD_EXPORT_ROW_DELAY`` (0; see exports.services.export_file), a
+test-only brake.
 """
 
 import gc
@@ -40,6 +42,7 @@ from django.db import DatabaseError, InterfaceError, transaction
 from django.utils import timezone
 
 from annotation.services.audit import record_event
+from annotation.services.jobs import beat, enqueue_on_commit
 from exports.models import DatasetVersion, ExportStatus
 from exports.services import files
 from exports.services.export_file import COLUMNS, write_export_file
@@ -52,6 +55,8 @@ BEAT_SECONDS = 5.0
 # Worth another try with backoff: the database or the disk may be back. Anything else is a bug
 # or bad data, and a retry would fail the same way.
 RETRYABLE_ERRORS = (DatabaseError, InterfaceError, OSError)
+# The background-job kind of a build (registered in exports.apps).
+EXPORT_JOB = "export"
 
 
 class ExportBusy(Exception):
@@ -67,7 +72,7 @@ class ExportSuperseded(Exception):
 
 
 def stall_after() -> timedelta:
-    return timedelta(seconds=float(getattr(settings, "CONCORD_EXPORT_STALL_SECONDS", 600)))
+    return timedelta(seconds=settings.CONCORD_EXPORT_STALL_SECONDS)
 
 
 def start_export(
@@ -92,10 +97,10 @@ def start_export(
 
 
 def enqueue(dataset_id: int) -> None:
-    """Send the build to a worker when the current transaction commits (at once outside one)."""
-    from exports.tasks import build_dataset_task
-
-    transaction.on_commit(lambda: build_dataset_task.delay(dataset_id))
+    """Send the build to a worker when the current transaction commits (at once outside one),
+    as a background job (annotation.services.jobs): a broker that is down never fails the
+    caller, and the job sweep publishes it again."""
+    enqueue_on_commit(EXPORT_JOB, dataset_id)
 
 
 def build_dataset(dataset_id: int, on_rows: Callable[[int], None] | None = None) -> DatasetVersion:
@@ -173,6 +178,7 @@ class _Heartbeat:
         ).update(heartbeat_at=timezone.now())
         if not stamped:
             raise ExportSuperseded(f"export {self.dataset_id}: build {self.attempt} was taken over")
+        beat(EXPORT_JOB, self.dataset_id)
         self.last = time.monotonic()
 
 

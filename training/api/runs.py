@@ -9,12 +9,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.services.jobs import queue_warning
 from training.api.access import LEAD_ONLY, led_dataset, led_run
-from training.models import TrainingRun
+from training.models import RunStatus, TrainingRun
 from training.services.datasets import leads_any_sprint
 from training.services.registry import runs_led_by
 from training.services.run_options import FLOAT_OPTIONS, INT_OPTIONS
-from training.services.runs import RunFinished, cancel_training_run, start_training_run
+from training.services.runs import (
+    TRAINING_JOB,
+    RunFinished,
+    cancel_training_run,
+    start_training_run,
+)
 
 
 def _int(name: str) -> serializers.IntegerField:
@@ -65,6 +71,9 @@ class TrainingRunSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="model_name")
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     model_version = serializers.SerializerMethodField()
+    warning = serializers.SerializerMethodField(
+        help_text="Set while the run is queued but the workers are unreachable."
+    )
 
     class Meta:
         model = TrainingRun
@@ -85,11 +94,17 @@ class TrainingRunSerializer(serializers.ModelSerializer):
             "artifacts_dir",
             "cancel_requested",
             "model_version",
+            "warning",
             "created_by",
             "created_at",
             "started_at",
             "finished_at",
         ]
+
+    def get_warning(self, run: TrainingRun) -> str | None:
+        if run.status != RunStatus.QUEUED:
+            return None
+        return queue_warning(TRAINING_JOB, run.pk)
 
     def get_model_version(self, run: TrainingRun) -> int | None:
         model = getattr(run, "model_version", None)
@@ -97,7 +112,16 @@ class TrainingRunSerializer(serializers.ModelSerializer):
 
 
 RunAccepted = inline_serializer(
-    "TrainingRunAccepted", {"id": serializers.IntegerField(), "status": serializers.CharField()}
+    "TrainingRunAccepted",
+    {
+        "id": serializers.IntegerField(),
+        "status": serializers.CharField(),
+        "warning": serializers.CharField(
+            required=False,
+            help_text="Only when the run is queued but the workers are unreachable; it starts "
+            "when they are back.",
+        ),
+    },
 )
 
 
@@ -131,7 +155,11 @@ class TrainingRunListView(ListAPIView):
         run = start_training_run(
             dataset, actor=request.user, base_model=base_model, name=name, options=values
         )
-        return Response({"id": run.pk, "status": run.status}, status=status.HTTP_202_ACCEPTED)
+        body = {"id": run.pk, "status": run.status}
+        warning = queue_warning(TRAINING_JOB, run.pk)
+        if warning:
+            body["warning"] = warning
+        return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
 class TrainingRunDetailView(APIView):

@@ -26,6 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.services.audit import record_event
+from annotation.services.jobs import beat, enqueue_on_commit
 from exports.models import DatasetVersion
 from training.models import RunStatus, TrainingRun
 from training.services.datasets import (
@@ -45,6 +46,8 @@ from training.services.run_options import (
 logger = logging.getLogger(__name__)
 
 RUNS_DIR = Path("training") / "runs"
+# The background-job kind of a run (registered in training.apps).
+TRAINING_JOB = "training"
 
 
 class RunFinished(ValueError):
@@ -96,14 +99,10 @@ def start_training_run(
             changes={"dataset": dataset.pk, "name": name, "base_model": base_model, **config},
         )
         if enqueue:
-            transaction.on_commit(lambda: _enqueue(run.pk))
+            # A background job (annotation.services.jobs): published on commit, and a broker
+            # that is down never fails the caller; the job sweep publishes it again.
+            enqueue_on_commit(TRAINING_JOB, run.pk)
     return run
-
-
-def _enqueue(run_id: int) -> None:
-    from training.tasks import train_reward_model
-
-    train_reward_model.delay(run_id)
 
 
 def cancel_training_run(run: TrainingRun, *, actor: AbstractBaseUser | None) -> TrainingRun:
@@ -171,6 +170,7 @@ class ProgressWriter:
             metrics={"train_loss": thin(self.train_loss), "eval": self.evals},
             heartbeat_at=timezone.now(),
         )
+        beat(TRAINING_JOB, self.run_id)
 
 
 def thin(points: list[dict[str, float]], limit: int = 1000) -> list[dict[str, float]]:
@@ -313,6 +313,17 @@ def write_provenance(output_dir: Path, run: TrainingRun, config: dict[str, Any])
     (output_dir / "concord_run.json").write_text(json.dumps(record, indent=2))
 
 
+def stale_after() -> timedelta:
+    """How long a running run may go without a heartbeat before it counts as abandoned."""
+    return timedelta(minutes=settings.CONCORD_TRAINING_STALE_MINUTES)
+
+
+def fail_abandoned_run(run_id: int, reason: str) -> bool:
+    """Fail one running run whose worker was lost (the job sweep's verdict); False if it was
+    not running any more."""
+    return finish_run(run_id, RunStatus.FAILED, error=reason)
+
+
 def fail_abandoned_runs(*, stale_after_minutes: float | None = None) -> int:
     """Mark failed the running runs whose worker stopped reporting (killed, machine lost).
 
@@ -323,7 +334,7 @@ def fail_abandoned_runs(*, stale_after_minutes: float | None = None) -> int:
     reason. Returns how many runs it failed."""
     minutes = stale_after_minutes
     if minutes is None:
-        minutes = float(getattr(settings, "CONCORD_TRAINING_STALE_MINUTES", 30))
+        minutes = settings.CONCORD_TRAINING_STALE_MINUTES
     cutoff = timezone.now() - timedelta(minutes=minutes)
     return TrainingRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff).update(
         status=RunStatus.FAILED,
