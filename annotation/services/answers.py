@@ -7,7 +7,8 @@ The shapes, by criterion kind (``keys`` are the item's response ids):
   rubric allows ties.
 - ``likert``: ``{key: integer in [min, max]}`` for every response.
 - ``flag``: ``{key: true|false}``; responses left out count as false.
-- ``text``: a string of at most ``max_length`` characters.
+- ``text``: a string of at most ``max_length`` characters, storable as text (no NUL
+  character, no lone surrogate: :mod:`annotation.services.json_limits`).
 
 Every problem is reported with the criterion (and response) it concerns, as ``field`` paths a
 client can show beside the control.
@@ -16,6 +17,7 @@ client can show beside the control.
 from typing import Any
 
 from annotation.models import Criterion, CriterionKind
+from annotation.services.json_limits import text_field_problem
 
 Problem = dict[str, str]
 
@@ -139,6 +141,9 @@ def _text(criterion: Criterion, keys: list[str], value: Any, field: str):
         return None, [{"field": field, "message": "must be text"}]
     if len(value) > limit:
         return None, [{"field": field, "message": f"is longer than {limit} characters"}]
+    unstorable = text_field_problem(value, field)
+    if unstorable:
+        return None, [unstorable]
     return value, []
 
 

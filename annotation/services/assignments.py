@@ -3,13 +3,25 @@
 import logging
 from datetime import datetime
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from annotation.models import Assignment, Item
 from annotation.models.judgments import AssignmentStatus
 
 log = logging.getLogger(__name__)
+
+
+def members_assignments(annotator: AbstractBaseUser) -> QuerySet[Assignment]:
+    """The annotator's assignments in the sprints they are still a member of, in any role.
+
+    The doors that act on an assignment (submit, revise, skip, flag) look it up here, so a
+    member a lead removed can no longer write through an old assignment: it reads as someone
+    else's (404), and the membership costs a join, not a statement of its own.
+    """
+    return Assignment.objects.filter(annotator=annotator, sprint__memberships__user=annotator)
 
 
 def release_expired_leases(now: datetime | None = None) -> int:

@@ -16,7 +16,9 @@ from django.utils import timezone
 
 from annotation.models import Assignment, ItemFlag, SprintStatus
 from annotation.models.judgments import AssignmentStatus
+from annotation.services.assignments import members_assignments
 from annotation.services.audit import record_event
+from annotation.services.json_limits import text_field_problem
 from annotation.services.judgments import JudgmentRejected
 
 MAX_REASON = 500
@@ -35,11 +37,11 @@ def flag_item(
 
     Guarantees: only an assignment of the caller's that is leased (and not expired) or
     submitted, in an active sprint, can be flagged; someone else's assignment is 404, as if it
-    did not exist. Idempotent per (annotator, item): a second flag, even with another reason,
-    after the assignment was skipped, or from a race of two requests, returns the first and
-    stores nothing. The flag and its audit
-    event are written in one transaction. Raises :class:`JudgmentRejected` (400 or 404) and
-    stores nothing then.
+    did not exist, and so is one of a sprint the annotator is no longer a member of.
+    Idempotent per (annotator, item): a second flag, even with another reason, after the
+    assignment was skipped, or from a race of two requests, returns the first and stores
+    nothing. The flag and its audit event are written in one transaction. Raises
+    :class:`JudgmentRejected` (400 or 404) and stores nothing then.
     """
     now = now or timezone.now()
     if reason is not None and not isinstance(reason, str):
@@ -51,10 +53,14 @@ def flag_item(
         raise JudgmentRejected(
             [{"field": "reason", "message": f"is longer than {MAX_REASON} characters"}]
         )
+    unstorable = text_field_problem(reason, "reason")
+    if unstorable:
+        raise JudgmentRejected([unstorable])
     with transaction.atomic():
         assignment = (
-            Assignment.objects.select_related("sprint")
-            .filter(pk=assignment_id, annotator=annotator)
+            members_assignments(annotator)
+            .select_related("sprint")
+            .filter(pk=assignment_id)
             .order_by("pk")
             .first()
         )

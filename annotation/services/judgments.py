@@ -21,8 +21,10 @@ from annotation.models import Assignment, Judgment, Response, SprintStatus
 from annotation.models.judgments import AssignmentStatus
 from annotation.services import labeling_sql
 from annotation.services.answers import validate_answers
+from annotation.services.assignments import members_assignments
 from annotation.services.audit import record_event
 from annotation.services.errors import ConcordError
+from annotation.services.json_limits import text_field_problem, value_problem
 from annotation.services.labeling_rubrics import labeling_rubric
 from annotation.services.queue import reopen_item
 
@@ -60,8 +62,9 @@ def submit_judgment(
     is written; the assignment row is locked, so two submits for one assignment are serialised
     (the second becomes a revision, or is recognised by its key); a retried key stores nothing
     and is answered with the stored judgment, whatever happened since (lease expired, sprint
-    closed). Raises :class:`JudgmentRejected` (404 for someone else's assignment, 409 for a
-    reused key with another body, 400 for everything else) and stores nothing then.
+    closed). Raises :class:`JudgmentRejected` (404 for someone else's assignment, or one of a
+    sprint the annotator is no longer a member of; 409 for a reused key with another body; 400
+    for everything else) and stores nothing then.
 
     The happy path makes no lookup for a replay before storing: the unique (annotator,
     idempotency key) constraint refuses the INSERT of a replay, the transaction rolls back,
@@ -73,6 +76,10 @@ def submit_judgment(
         raise JudgmentRejected(
             [{"field": "Idempotency-Key", "message": "header of 1-200 characters is required"}]
         )
+    # Before the digest: orjson cannot write a body too deep or with too big a number.
+    unstorable = value_problem(answers, "answers", depth=1)
+    if unstorable:
+        raise JudgmentRejected([unstorable])
     digest = _request_digest(assignment_id, answers, seconds)
     try:
         _check_seconds(seconds)
@@ -167,15 +174,17 @@ def _store(
 
 def _lock_assignment(annotator: AbstractBaseUser, assignment_id: int) -> Assignment | None:
     """The caller's assignment, locked, with its sprint and rubric, in one statement; on
-    PostgreSQL with the keys of its item's responses too (``response_keys``)."""
+    PostgreSQL with the keys of its item's responses too (``response_keys``). ``None`` when it
+    is not theirs or they are no longer a member of its sprint."""
     if connection.vendor == "postgresql":
         return labeling_sql.lock_assignment(assignment_id, annotator.pk)
     return (
         # Lock the assignment row only: a bare FOR UPDATE with select_related would also lock
         # the sprint and rubric rows, and every submit in the sprint would queue on them.
-        Assignment.objects.select_for_update(of=("self",))
+        members_assignments(annotator)
+        .select_for_update(of=("self",))
         .select_related("sprint__rubric")
-        .filter(pk=assignment_id, annotator=annotator)
+        .filter(pk=assignment_id)
         .order_by("pk")
         .first()
     )
@@ -200,16 +209,25 @@ def _replayed(annotator: AbstractBaseUser, key: str, digest: str) -> Judgment | 
 
 def skip_assignment(annotator: AbstractBaseUser, assignment_id: int, reason: str) -> Assignment:
     """Give a leased item back with a reason. The annotator is never offered it again (their
-    assignment row stays, status ``skipped``); its slot goes back to the pool for others."""
+    assignment row stays, status ``skipped``); its slot goes back to the pool for others.
+
+    Raises :class:`JudgmentRejected` and changes nothing: 404 for someone else's assignment or
+    one of a sprint the annotator is no longer a member of, 400 for a missing or bad reason or
+    an assignment that is not leased. Locks the assignment row only."""
     reason = (reason or "").strip()
     if not reason:
         raise JudgmentRejected([{"field": "reason", "message": "say why you skip this item"}])
     if len(reason) > 500:
         raise JudgmentRejected([{"field": "reason", "message": "is longer than 500 characters"}])
+    unstorable = text_field_problem(reason, "reason")
+    if unstorable:
+        raise JudgmentRejected([unstorable])
     with transaction.atomic():
         assignment = (
-            Assignment.objects.select_for_update()
-            .filter(pk=assignment_id, annotator=annotator)
+            members_assignments(annotator)
+            .select_for_update(of=("self",))
+            .filter(pk=assignment_id)
+            .order_by("pk")
             .first()
         )
         if assignment is None:

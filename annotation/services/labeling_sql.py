@@ -160,6 +160,7 @@ SELECT {_columns(Assignment, "a")}, {_columns(Sprint, "s")}, {_columns(Rubric, "
 FROM annotation_assignment a
 JOIN annotation_sprint s ON s.id = a.sprint_id
 JOIN annotation_rubric ru ON ru.id = s.rubric_id
+JOIN annotation_sprintmember m ON m.sprint_id = a.sprint_id AND m.user_id = a.annotator_id
 WHERE a.id = %(assignment)s AND a.annotator_id = %(annotator)s
 FOR UPDATE OF a
 """  # noqa: S608
@@ -167,7 +168,9 @@ FOR UPDATE OF a
 
 def lock_assignment(assignment_id: int, annotator_id: int) -> Assignment | None:
     """The annotator's assignment, locked, with ``sprint`` and ``sprint.rubric`` attached and
-    ``response_keys``, the keys of its item's responses in position order."""
+    ``response_keys``, the keys of its item's responses in position order; ``None`` also when
+    the annotator is no longer a member of the assignment's sprint (the membership rides along
+    in the same statement, unlocked: a removal that commits first wins)."""
     params = {"assignment": assignment_id, "annotator": annotator_id}
     row = _fetch_one(_assignment_sql(), params)
     if row is None:

@@ -34,10 +34,11 @@ from annotation.models import (
     Sprint,
     SprintRole,
 )
-from annotation.services.access import has_sprint_role
+from annotation.services.access import role_at_least, sprint_role
 from annotation.services.answers import validate_answers
 from annotation.services.audit import record_event
 from annotation.services.errors import ConcordError
+from annotation.services.json_limits import text_field_problem
 from reviews.models import ConsensusLabel, ConsensusMethod, Dispute, DisputeStatus
 from reviews.services.consensus import compute_consensus, label_items, refresh_item_consensus
 from reviews.services.consensus_data import (
@@ -53,7 +54,8 @@ MAX_RATIONALE = 5000
 
 class DisputeRejected(ConcordError):
     """A resolve or void that cannot be done; ``problems`` say why (``{"field", "message"}``),
-    ``status`` is the HTTP status (400 bad input, 403 role, 409 not open). Nothing is stored."""
+    ``status`` is the HTTP status (400 bad input, 403 role, 404 not a member, 409 not open).
+    Nothing is stored."""
 
 
 # --- opening --------------------------------------------------------------------------------
@@ -189,7 +191,12 @@ def _locked_open_dispute(dispute: Dispute, actor: AbstractBaseUser) -> tuple[Dis
         .select_related("sprint__rubric")
         .get(pk=dispute.pk)
     )
-    if not has_sprint_role(actor, locked.sprint, SprintRole.REVIEWER):
+    # Asked inside the transaction, after the locks: a member removed or demoted meanwhile is
+    # refused. A non-member learns nothing (404), as from the API; a lower role is told (403).
+    role = sprint_role(actor, locked.sprint)
+    if role is None:
+        raise DisputeRejected([{"message": "no such dispute"}], 404)
+    if not role_at_least(role, SprintRole.REVIEWER):
         raise DisputeRejected(
             [{"message": "settling disputes needs the reviewer role in this sprint"}], 403
         )
@@ -205,6 +212,9 @@ def _check_rationale(text: Any, field: str) -> str:
         raise DisputeRejected(
             [{"field": field, "message": f"is longer than {MAX_RATIONALE} characters"}]
         )
+    unstorable = text_field_problem(text, field)
+    if unstorable:
+        raise DisputeRejected([unstorable])
     return text.strip()
 
 
@@ -285,7 +295,9 @@ def resolve_dispute(
     then in one transaction, with the item and dispute rows locked: writes the item's
     ``adjudicated`` consensus label (confidence 1; the other criteria's consensus kept where
     the reviewer gave no answer), marks the dispute resolved and records the audit event
-    ``dispute.resolved``. Raises :class:`DisputeRejected` and stores nothing otherwise.
+    ``dispute.resolved``. The reviewer must be a reviewer or lead of the dispute's sprint at
+    that moment (a removed member: 404; a member demoted to annotator: 403). Raises
+    :class:`DisputeRejected` and stores nothing otherwise.
     """
     rationale = _check_rationale(rationale, "rationale")
     with transaction.atomic():
@@ -346,7 +358,9 @@ def resolve_dispute(
 def void_dispute(dispute: Dispute, actor: AbstractBaseUser, reason: Any) -> Dispute:
     """Close an open dispute without an answer (a false alarm, a broken item handled
     elsewhere), with the reason as its rationale; the consensus label is left as it is.
-    Audited as ``dispute.voided``. Reviewers and leads of the sprint only."""
+    Audited as ``dispute.voided``. Reviewers and leads of the sprint only, checked as
+    :func:`resolve_dispute` checks them; raises :class:`DisputeRejected` and stores nothing
+    otherwise."""
     reason = _check_rationale(reason, "reason")
     with transaction.atomic():
         dispute, _ = _locked_open_dispute(dispute, actor)

@@ -3,7 +3,7 @@ annotators, other sprints' members and anonymous callers reach them."""
 
 import pytest
 
-from annotation.models import AuditEvent, ItemFlag, SprintRole
+from annotation.models import AuditEvent, ItemFlag, SprintMember, SprintRole
 from reviews.models import ConsensusLabel, Dispute
 from reviews.services.disputes import review_item, review_sprint
 from tests.reviews.dispute_fixtures import make_gold, make_items, people, vote
@@ -219,3 +219,36 @@ def test_a_flag_through_the_api_is_a_dispute_reason(sprint, disputed, reviewer, 
     assert calm["reasons"] == ["flagged"]
     assert calm["flags"][0]["reason"] == "Prompt is cut off"
     assert calm["flags"][0]["annotator"]["username"] == ada.username
+
+
+@pytest.mark.parametrize("action", ["resolve", "void"])
+def test_a_removed_reviewers_token_settles_nothing(
+    sprint, other_sprint, disputed, reviewer, api_client_for, action
+):
+    # Still a member of sprint B, so removal from A leaves the token alive (the last
+    # membership's removal revokes it): the doors themselves must refuse.
+    SprintMember.objects.create(sprint=other_sprint, user=reviewer, role=SprintRole.REVIEWER)
+    client = api_client_for(reviewer)
+    dispute = disputed["split"]
+    assert client.get(f"/api/v1/disputes/{dispute.pk}").status_code == 200
+    SprintMember.objects.filter(sprint=sprint, user=reviewer).delete()
+    response = call(client, "post", f"/api/v1/disputes/{dispute.pk}/{action}")
+    assert response.status_code == 404
+    assert set(response.json()) == {"detail", "errors"}
+    dispute.refresh_from_db()
+    assert dispute.status == "open"
+    assert not ConsensusLabel.objects.filter(method="adjudicated").exists()
+    assert not AuditEvent.objects.filter(action__startswith="dispute.").exists()
+
+
+@pytest.mark.parametrize("action", ["resolve", "void"])
+def test_a_reviewer_demoted_to_annotator_gets_403(
+    sprint, disputed, reviewer, api_client_for, action
+):
+    SprintMember.objects.filter(sprint=sprint, user=reviewer).update(role=SprintRole.ANNOTATOR)
+    dispute = disputed["split"]
+    response = call(api_client_for(reviewer), "post", f"/api/v1/disputes/{dispute.pk}/{action}")
+    assert response.status_code == 403
+    dispute.refresh_from_db()
+    assert dispute.status == "open"
+    assert not AuditEvent.objects.filter(action__startswith="dispute.").exists()

@@ -5,7 +5,7 @@ per item, and a resolution is an adjudicated label that no recompute replaces.""
 import pytest
 from django.db import IntegrityError, transaction
 
-from annotation.models import AuditEvent, ItemFlag, Sprint
+from annotation.models import AuditEvent, ItemFlag, Sprint, SprintMember, SprintRole
 from reviews.models import ConsensusLabel, Dispute, DisputeStatus
 from reviews.services.consensus import compute_consensus
 from reviews.services.disputes import (
@@ -217,3 +217,42 @@ def test_void_closes_without_touching_the_label(sprint, trio, reviewer):
     assert AuditEvent.objects.filter(action="dispute.voided", object_id=str(dispute.pk)).exists()
     with pytest.raises(DisputeRejected):
         void_dispute(dispute, reviewer, "")
+
+
+def remove(user, sprint) -> None:
+    SprintMember.objects.filter(sprint=sprint, user=user).delete()
+
+
+@pytest.mark.parametrize("settle", ["resolve", "void"])
+def test_a_removed_reviewer_settles_nothing(sprint, trio, reviewer, settle):
+    (item,) = make_items(sprint, 1)
+    flag(item, trio[0])
+    dispute = review_item(item.pk)
+    remove(reviewer, sprint)
+    with pytest.raises(DisputeRejected) as refused:
+        if settle == "resolve":
+            resolve_dispute(dispute, reviewer, ["a", "b"], "I was a reviewer once")
+        else:
+            void_dispute(dispute, reviewer, "I was a reviewer once")
+    assert refused.value.status == 404, "a non-member learns nothing of the dispute"
+    dispute.refresh_from_db()
+    assert dispute.status == "open" and dispute.resolved_by is None
+    assert not ConsensusLabel.objects.filter(method="adjudicated").exists()
+    assert not AuditEvent.objects.filter(action__startswith="dispute.").exists()
+
+
+@pytest.mark.parametrize("settle", ["resolve", "void"])
+def test_a_reviewer_demoted_to_annotator_settles_nothing(sprint, trio, reviewer, settle):
+    (item,) = make_items(sprint, 1)
+    flag(item, trio[0])
+    dispute = review_item(item.pk)
+    SprintMember.objects.filter(sprint=sprint, user=reviewer).update(role=SprintRole.ANNOTATOR)
+    with pytest.raises(DisputeRejected) as refused:
+        if settle == "resolve":
+            resolve_dispute(dispute, reviewer, ["a", "b"], "still mine to settle?")
+        else:
+            void_dispute(dispute, reviewer, "still mine to settle?")
+    assert refused.value.status == 403
+    dispute.refresh_from_db()
+    assert dispute.status == "open"
+    assert not AuditEvent.objects.filter(action__startswith="dispute.").exists()
