@@ -8,7 +8,9 @@ class AnnotationConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib import admin
 
+        from annotation import signals
         from annotation.admin.lookups import allow_list_every_admin
 
+        signals.connect()
         # The admin's autodiscovery ran in its own ready(), earlier in INSTALLED_APPS.
         allow_list_every_admin(admin.site)

@@ -141,6 +141,8 @@ WHITENOISE_USE_FINDERS = env_flag("CONCORD_STATIC_FROM_APPS", default=True)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+# Hours an invitation link (annotation.services.accounts.invite_member) stays usable.
+CONCORD_INVITATION_HOURS = env_int("CONCORD_INVITATION_HOURS", 72)
 
 # Uploads larger than this go to a temporary file, so an import streams from disk.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

@@ -20,8 +20,10 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from annotation.admin.changes import AuditedDeleteMixin, form_changes, snapshot
+from annotation.admin.invitations import SprintInvitationsMixin
 from annotation.admin.scoping import SprintScopedAdmin
 from annotation.models import Item, Judgment, Sprint, SprintMember, SprintRole
+from annotation.services.accounts import add_member, people_led_by
 from annotation.services.audit import record_event
 from annotation.services.imports import ImportRejected, import_items
 
@@ -64,10 +66,19 @@ def progress_percent(sprint: Sprint) -> float:
 
 
 class SprintMemberInline(admin.TabularInline):
+    """Members, chosen among the people a lead may see (``people_led_by``): the autocomplete
+    offers only them and the form refuses any other id, so a lead cannot pull in (and then
+    manage) someone from another team. New people come in through "Invite someone"."""
+
     model = SprintMember
     fields = MEMBER_FIELDS
     autocomplete_fields = ["user"]
     extra = 0
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        if db_field.name == "user":
+            kwargs["queryset"] = people_led_by(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class ImportItemsForm(forms.Form):
@@ -88,7 +99,7 @@ class ImportItemsForm(forms.Form):
 
 
 @admin.register(Sprint)
-class SprintAdmin(AuditedDeleteMixin, SprintScopedAdmin):
+class SprintAdmin(AuditedDeleteMixin, SprintInvitationsMixin, SprintScopedAdmin):
     audit_delete_action = "sprint.deleted"
     audit_delete_fields = ["name", "slug"]
     sprint_path = None
@@ -170,33 +181,37 @@ class SprintAdmin(AuditedDeleteMixin, SprintScopedAdmin):
         forms_by_instance = {id(f.instance): f for f in formset.forms}
         added = {id(obj) for obj in formset.new_objects}
         for member in instances:
-            member.save()
+            creator = not change and not request.user.is_superuser
+            if creator and id(member) in added and member.user_id == request.user.pk:
+                continue  # the lead creating the sprint, made its lead by save_related
             if id(member) in added:
-                changes = snapshot(member, MEMBER_FIELDS)
-                record_event(request.user, "member.added", member, sprint=sprint, changes=changes)
+                # The service checks the lead's role and that the person is theirs to add,
+                # whatever the form let through, and audits the add.
+                stored = add_member(
+                    request.user,
+                    sprint,
+                    member.user,
+                    role=member.role,
+                    pseudonym=member.pseudonym,
+                )
+                member.pk, member._state.adding = stored.pk, False
             else:
+                member.save()
                 changes = {"user": member.user_id, **form_changes(forms_by_instance[id(member)])}
                 record_event(request.user, "member.changed", member, sprint=sprint, changes=changes)
         formset.save_m2m()
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
         sprint = form.instance
-        if change or request.user.is_superuser:
-            return
-        # A lead who creates a sprint leads it; otherwise it would vanish from their list the
-        # moment it is saved.
-        member, created = SprintMember.objects.get_or_create(
-            sprint=sprint, user=request.user, defaults={"role": SprintRole.LEAD}
-        )
-        if created:
+        if not change and not request.user.is_superuser:
+            # A lead who creates a sprint leads it, before the members they listed are added
+            # (adding takes a lead); otherwise it would also vanish from their list.
+            member = SprintMember.objects.create(
+                sprint=sprint, user=request.user, role=SprintRole.LEAD
+            )
             changes = snapshot(member, MEMBER_FIELDS)
             record_event(request.user, "member.added", member, sprint=sprint, changes=changes)
-        elif member.role != SprintRole.LEAD:
-            changes = {"user": member.user_id, "role": {"from": member.role, "to": "lead"}}
-            member.role = SprintRole.LEAD
-            member.save(update_fields=["role"])
-            record_event(request.user, "member.changed", member, sprint=sprint, changes=changes)
+        super().save_related(request, form, formsets, change)
 
     # --- importing -----------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """The ground floor of Concord's data: rubrics, sprints, items, assignments, judgments, audit."""
 
 from annotation.models.audit import AuditEvent
+from annotation.models.invitations import Invitation
 from annotation.models.items import GoldAnswer, Item, Response
 from annotation.models.jobs import BackgroundJob, JobStatus
 from annotation.models.judgments import Assignment, ItemFlag, Judgment
@@ -14,6 +15,7 @@ __all__ = [
     "Criterion",
     "CriterionKind",
     "GoldAnswer",
+    "Invitation",
     "Item",
     "ItemFlag",
     "JobStatus",

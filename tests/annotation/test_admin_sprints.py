@@ -108,8 +108,14 @@ def test_sprint_change_is_audited_with_changed_fields(lead_client, sprint, staff
     }
 
 
-def test_member_changes_are_audited(lead_client, sprint, staff_lead, annotator, make_user):
+def test_member_changes_are_audited(
+    lead_client, sprint, staff_lead, annotator, make_user, make_sprint
+):
+    # A lead adds people already in a sprint they lead (others are invited).
     newcomer = make_user("ann-new")
+    earlier = make_sprint("sprint-a0")
+    SprintMember.objects.create(sprint=earlier, user=staff_lead, role=SprintRole.LEAD)
+    SprintMember.objects.create(sprint=earlier, user=newcomer, role=SprintRole.ANNOTATOR)
     lead_member = SprintMember.objects.get(sprint=sprint, user=staff_lead)
     ann_member = SprintMember.objects.get(sprint=sprint, user=annotator)
     url = reverse("admin:annotation_sprint_change", args=[sprint.pk])
