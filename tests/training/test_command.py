@@ -62,11 +62,12 @@ def test_an_unusable_dataset_is_refused(sprint, make_dataset):
         call_command("train_reward_model", str(running.pk), "--no-progress")
 
 
-def test_a_failed_run_is_recorded_and_reported(dataset):
-    with pytest.raises(CommandError, match=r"training run failed: .*/no/such/model"):
-        call_command(
-            "train_reward_model", str(dataset.pk), "--base-model=/no/such/model", "--no-progress"
-        )
+def test_a_failed_run_is_recorded_and_reported(dataset, settings, tmp_path):
+    # A directory under a root passes the base model check but holds no model.
+    (tmp_path / "empty").mkdir()
+    settings.CONCORD_BASE_MODEL_ROOTS = [str(tmp_path)]
+    with pytest.raises(CommandError, match=r"training run failed: .*/empty"):
+        call_command("train_reward_model", str(dataset.pk), "--base-model=empty", "--no-progress")
     run = TrainingRun.objects.get()
-    assert run.status == RunStatus.FAILED and "/no/such/model" in run.error
+    assert run.status == RunStatus.FAILED and "cannot be loaded as a reward model" in run.error
     assert not ModelVersion.objects.exists()

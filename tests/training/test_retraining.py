@@ -24,14 +24,22 @@ def threshold(settings):
 
 
 @pytest.fixture
-def production(make_model_version, dataset):
+def encoder(settings, tmp_path) -> str:
+    """A base model directory under a configured root."""
+    (tmp_path / "encoder").mkdir()
+    settings.CONCORD_BASE_MODEL_ROOTS = [str(tmp_path)]
+    return str(tmp_path / "encoder")
+
+
+@pytest.fixture
+def production(make_model_version, dataset, encoder):
     finished = timezone.now() - timedelta(days=2)
     type(dataset).objects.filter(pk=dataset.pk).update(created_at=finished - timedelta(hours=1))
     model = make_model_version(
         dataset,
         name="support-rm",
         stage=ModelStage.PRODUCTION,
-        base_model="/models/encoder",
+        base_model=encoder,
         config={"epochs": 3, "learning_rate": 2e-5, "seed": 4, "test_source": "dataset"},
         finished_at=finished,
     )
@@ -115,7 +123,7 @@ def test_without_a_lead_to_export_in_whose_name_it_waits(production, sprint, lea
 
 
 def test_at_the_threshold_with_a_fresh_export_one_run_starts(
-    production, sprint, make_dataset, django_capture_on_commit_callbacks
+    production, sprint, make_dataset, encoder, django_capture_on_commit_callbacks
 ):
     add_labels(sprint, 3, when=timezone.now() - timedelta(hours=2))
     fresh = export_now(make_dataset, sprint, when=timezone.now() - timedelta(hours=1))
@@ -125,7 +133,7 @@ def test_at_the_threshold_with_a_fresh_export_one_run_starts(
     assert len(callbacks) == 1, "the training task is enqueued"
     run = retraining_runs(production).get()
     assert run.status == RunStatus.QUEUED and run.dataset == fresh
-    assert run.model_name == "support-rm" and run.base_model == "/models/encoder"
+    assert run.model_name == "support-rm" and run.base_model == encoder
     assert run.created_by is None
     assert (run.config["epochs"], run.config["learning_rate"], run.config["seed"]) == (3, 2e-5, 4)
     assert "test_source" not in run.config
@@ -135,6 +143,28 @@ def test_at_the_threshold_with_a_fresh_export_one_run_starts(
         "support-rm v1 (production): already_retrained (3 new labels)"
     ]
     assert retraining_runs(production).count() == 1
+
+
+@pytest.mark.parametrize(
+    "base_model",
+    ["{data_dir}/training/runs/run-1", "/models/encoder", "model:999999"],
+    ids=["a-run-directory", "outside-the-roots", "no-such-model"],
+)
+def test_a_base_model_no_longer_allowed_is_not_retrained_from(
+    production, sprint, make_dataset, settings, base_model
+):
+    """A production run stored before the rule (or after the roots changed) does not carry
+    its base model into a scheduled run: the check says so, and nothing is started or exported."""
+    value = base_model.format(data_dir=settings.DATA_DIR)
+    TrainingRun.objects.filter(pk=production.run_id).update(base_model=value)
+    add_labels(sprint, 3, when=timezone.now() - timedelta(hours=2))
+    export_now(make_dataset, sprint, when=timezone.now() - timedelta(hours=1))
+    exports = DatasetVersion.objects.count()
+    assert retrain_reward_models() == [
+        "support-rm v1 (production): base_model_refused (3 new labels)"
+    ]
+    assert not retraining_runs(production).exists()
+    assert DatasetVersion.objects.count() == exports
 
 
 def test_an_export_of_other_sprints_or_filters_does_not_count(

@@ -43,18 +43,20 @@ def test_lead_starts_a_run_queued_with_the_trainer_defaults(
     assert detail["name"] == "reward-sprint-a" and detail["model_version"] is None
 
 
-def test_a_named_run_with_a_base_model_path(lead, dataset, api_client_for):
+def test_a_named_run_with_a_base_model_path(lead, dataset, api_client_for, settings, tmp_path):
+    (tmp_path / "some-encoder").mkdir()
+    settings.CONCORD_BASE_MODEL_ROOTS = [str(tmp_path)]
     response = start(
         api_client_for(lead),
         dataset=dataset.pk,
-        base_model="/models/some-encoder",
+        base_model=str(tmp_path / "some-encoder"),
         name="support-rm",
         device="cpu",
         use_margin=False,
     )
     assert response.status_code == 202
     run = TrainingRun.objects.get()
-    assert run.model_name == "support-rm" and run.base_model == "/models/some-encoder"
+    assert run.model_name == "support-rm" and run.base_model == str(tmp_path / "some-encoder")
     assert run.config["device"] == "cpu" and run.config["use_margin"] is False
 
 

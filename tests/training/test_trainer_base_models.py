@@ -2,36 +2,19 @@
 whose word-level tokenizer has no pad token, saved to a local directory like any checkpoint."""
 
 import math
-import re
 
 import pytest
-from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import GPT2Config, GPT2Model, PreTrainedTokenizerFast
 
-from tests.training.trainer_fixtures import FACTS, HELD_OUT_FACTS, TRAIN_FACTS, factual_pairs
+from tests.training.trainer_fixtures import (
+    HELD_OUT_FACTS,
+    TRAIN_FACTS,
+    factual_pairs,
+    save_tiny_decoder,
+)
 from training.services.reward_model import encode_responses, load_reward_model
 from training.services.trainer import RewardScorer, TrainConfig, train_reward_model
 
 CHAT_TEMPLATE = "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} <eos> {% endfor %}"
-
-
-def save_tiny_decoder(directory, *, eos: bool, chat_template: str | None = None) -> str:
-    words = {w for q, a in FACTS for w in re.findall(r"\w+|[^\w\s]", f"{q} {a} user assistant")}
-    vocab = {"<eos>": 0, **{word: i + 1 for i, word in enumerate(sorted(words))}}
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="<eos>" if eos else None))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend, **({"eos_token": "<eos>"} if eos else {})
-    )
-    if chat_template:
-        tokenizer.chat_template = chat_template
-    config = GPT2Config(
-        vocab_size=len(vocab), n_embd=32, n_layer=2, n_head=2, n_positions=128,
-        bos_token_id=0, eos_token_id=0,
-    )  # fmt: skip
-    GPT2Model(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return str(directory)
 
 
 @pytest.mark.parametrize("eos", [True, False], ids=["pad-from-eos", "pad-added"])

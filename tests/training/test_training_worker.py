@@ -1,7 +1,8 @@
 """Real training runs through the API and a real Celery worker process on CPU, with the
 packaged all-MiniLM-L6-v2: a run goes queued -> running -> done and is registered, its
 artifacts load back, a promoted model scores through the API; a running run is cancelled; a
-run on a missing base model fails with a clear message. Nothing is registered for either."""
+run on a base model outside the configured roots fails with the one message. Nothing is
+registered for either."""
 
 import json
 from pathlib import Path
@@ -117,18 +118,26 @@ def test_a_running_run_is_cancelled_and_nothing_is_registered(
     assert not (Path(settings.DATA_DIR) / "training" / "runs" / f"run-{run_id}").exists()
 
 
-def test_a_missing_base_model_fails_with_a_clear_message(
+def test_a_base_model_outside_the_roots_fails_on_the_worker_with_the_one_message(
     celery_worker_process, lead, dataset, api_client_for
 ):
+    """A run stored before base models were checked (the API now answers 400) reaches a real
+    worker, which refuses it before loading, with one message that names no directory."""
+    from training.services.base_models import REFUSED
+    from training.tasks import train_reward_model
+
     client = api_client_for(lead)
     missing = "/nonexistent/models/no-such-encoder"
-    run_id = client.post(
-        RUNS, {"dataset": dataset.pk, "base_model": missing}, format="json"
-    ).json()["id"]
+    refused = client.post(RUNS, {"dataset": dataset.pk, "base_model": missing}, format="json")
+    assert refused.status_code == 400 and not TrainingRun.objects.exists()
+    run = TrainingRun.objects.create(
+        dataset=dataset, model_name="reward-sprint-a", base_model=missing, created_by=lead
+    )
+    train_reward_model.delay(run.pk)
 
-    wait_for(lambda: run_state(client, run_id), lambda status: status not in RUNNING)
-    detail = client.get(f"{RUNS}/{run_id}").json()
+    wait_for(lambda: run_state(client, run.pk), lambda status: status not in RUNNING)
+    detail = client.get(f"{RUNS}/{run.pk}").json()
     assert detail["status"] == "failed", celery_worker_process.log_tail()
-    assert missing in detail["error"]
+    assert detail["error"] == f"base_model: {REFUSED}"
     assert detail["finished_at"] is not None and detail["model_version"] is None
     assert not ModelVersion.objects.exists()

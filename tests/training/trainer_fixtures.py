@@ -6,6 +6,10 @@ preference rather than the items.
 """
 
 import random
+import re
+
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import GPT2Config, GPT2Model, PreTrainedTokenizerFast
 
 FACTS = [
     ("What is the capital of France?", "The capital of France is Paris."),
@@ -90,3 +94,25 @@ def conversational(rows: list[dict]) -> list[dict]:
 
 TRAIN_FACTS = FACTS[:20]
 HELD_OUT_FACTS = FACTS[20:]
+
+
+def save_tiny_decoder(directory, *, eos: bool = True, chat_template: str | None = None) -> str:
+    """A tiny decoder (GPT-2 shaped, random weights) and its word-level tokenizer, saved to
+    ``directory`` like any checkpoint: a base model that loads and trains in a second. Without
+    ``eos`` the tokenizer has no pad and no EOS token."""
+    words = {w for q, a in FACTS for w in re.findall(r"\w+|[^\w\s]", f"{q} {a} user assistant")}
+    vocab = {"<eos>": 0, **{word: i + 1 for i, word in enumerate(sorted(words))}}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<eos>" if eos else None))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, **({"eos_token": "<eos>"} if eos else {})
+    )
+    if chat_template:
+        tokenizer.chat_template = chat_template
+    config = GPT2Config(
+        vocab_size=len(vocab), n_embd=32, n_layer=2, n_head=2, n_positions=128,
+        bos_token_id=0, eos_token_id=0,
+    )  # fmt: skip
+    GPT2Model(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return str(directory)

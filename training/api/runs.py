@@ -41,7 +41,12 @@ class StartRunSerializer(serializers.Serializer):
         required=False,
         allow_blank=True,
         max_length=500,
-        help_text="A local path or cached hub name; default: the packaged all-MiniLM-L6-v2.",
+        help_text=(
+            "`model:<id>`: a registered model version you lead, trained further from its "
+            "weights. Otherwise a directory name or absolute path under the operator's "
+            "CONCORD_BASE_MODEL_ROOTS. Default: the packaged all-MiniLM-L6-v2. Anything else "
+            "is a 400 on `base_model`, with one message whether or not the path exists."
+        ),
     )
     name = serializers.CharField(
         required=False, max_length=100, help_text="Registry name; default: reward-<sprints>."
@@ -138,7 +143,10 @@ class TrainingRunListView(ListAPIView):
         request=StartRunSerializer,
         responses={
             202: RunAccepted,
-            400: OpenApiResponse(description="A bad field or an untrainable dataset."),
+            400: OpenApiResponse(
+                description="A bad field (a base model that is not allowed included) or an "
+                "untrainable dataset."
+            ),
             403: OpenApiResponse(description="The caller does not lead the dataset's sprints."),
             404: OpenApiResponse(description="No such dataset visible to the caller."),
         },

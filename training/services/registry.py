@@ -16,7 +16,9 @@ sprint), and the next tick trains on it once it is done. It starts no second exp
 made after the newest label exists (queued, running or failed: a failing export is retried only
 when new labels arrive). One retraining per production model: once any run of the name was
 started after the production run finished, the schedule leaves the name alone until a lead
-promotes a newer version.
+promotes a newer version. The base model is checked again, for whoever started the production
+run (:mod:`training.services.base_models`): one that is no longer allowed (a path outside the
+configured roots, a model version they no longer lead) is logged and not retrained from.
 """
 
 import logging
@@ -127,7 +129,8 @@ def _audit_sprint(model: ModelVersion):
 @dataclass
 class RetrainingCheck:
     """What the schedule decided for one production model: ``started`` (``run`` set),
-    ``below_threshold``, ``already_retrained``, ``export_started`` or ``waiting_for_export``."""
+    ``below_threshold``, ``already_retrained``, ``export_started``, ``waiting_for_export`` or
+    ``base_model_refused``."""
 
     model: ModelVersion
     new_labels: int
@@ -213,6 +216,7 @@ def request_export(model: ModelVersion, since) -> DatasetVersion | None:
 
 def check_retraining(model: ModelVersion, threshold: int) -> RetrainingCheck:
     """Decide, and start the run when due, for one production ``model``."""
+    from training.services.base_models import BaseModelRefused, base_model_path
     from training.services.run_options import OPTION_NAMES
     from training.services.runs import start_training_run
 
@@ -225,6 +229,12 @@ def check_retraining(model: ModelVersion, threshold: int) -> RetrainingCheck:
     later_runs = TrainingRun.objects.filter(model_name=model.name, created_at__gt=since)
     if later_runs.exclude(pk=model.run_id).exists():
         return RetrainingCheck(model, new_labels, "already_retrained")
+    try:
+        # The schedule acts for nobody, so the base model is checked for its chooser here.
+        base_model_path(model.run.base_model, actor=model.run.created_by)
+    except BaseModelRefused as refused:
+        logger.warning("%s: not retrained from %r: %s", model, model.run.base_model, refused)
+        return RetrainingCheck(model, new_labels, "base_model_refused")
     dataset = fresh_dataset_for(model, since, threshold)
     if dataset is None:
         outcome = "export_started" if request_export(model, since) else "waiting_for_export"

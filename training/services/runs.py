@@ -29,6 +29,7 @@ from annotation.services.audit import record_event
 from annotation.services.jobs import beat, enqueue_on_commit
 from exports.models import DatasetVersion
 from training.models import RunStatus, TrainingRun
+from training.services.base_models import BaseModelRefused, base_model_path
 from training.services.datasets import (
     DatasetUnusable,
     check_trainable,
@@ -72,8 +73,10 @@ def start_training_run(
 ) -> TrainingRun:
     """Store a queued run for ``dataset`` and, once the transaction commits, enqueue the task
     on the ``gpu`` queue. Nothing is stored when the dataset cannot be trained from
-    (:class:`DatasetUnusable`) or an option is bad (:class:`RunOptionsInvalid`). Access is the
-    caller's to check: this door trusts ``actor``."""
+    (:class:`DatasetUnusable`) or an option is bad (:class:`RunOptionsInvalid`), the base model
+    included: ``actor`` must lead a ``model:<id>``, and a path must lie under the configured
+    roots (:mod:`training.services.base_models`; ``actor=None`` is the operator or the
+    schedule). Access to the dataset is the caller's to check: this door trusts ``actor``."""
     from training.services.trainer import DEFAULT_BASE_MODEL
 
     check_trainable(dataset)
@@ -81,6 +84,7 @@ def start_training_run(
     base_model = (base_model or "").strip() or DEFAULT_BASE_MODEL
     if len(base_model) > 500:
         raise RunOptionsInvalid([{"field": "base_model", "message": "At most 500 characters."}])
+    base_model_path(base_model, actor=actor)
     name = name or default_model_name(dataset)
     check_model_name(name, actor)
     with transaction.atomic():
@@ -234,7 +238,10 @@ def execute_training_run(
     try:
         run = TrainingRun.objects.select_related("dataset", "created_by").get(pk=run_id)
         options = {key: value for key, value in run.config.items() if key in OPTION_NAMES}
-        config = trainer.TrainConfig(base_model=run.base_model, **options)
+        # Checked again here, before anything is loaded: the run may have been stored before
+        # the rule, its creator may have lost the model's sprints, or a root may have changed.
+        base_model = base_model_path(run.base_model, actor=run.created_by)
+        config = trainer.TrainConfig(base_model=base_model, **options)
         splits = split_rows(read_preference_rows(run.dataset), seed=config.seed)
         full_config = {
             **config.to_dict(),
@@ -259,7 +266,7 @@ def execute_training_run(
     except trainer.TrainingCancelled:
         shutil.rmtree(output_dir, ignore_errors=True)
         finish_run(run_id, RunStatus.CANCELLED, error="Cancelled on request.")
-    except (trainer.BaseModelNotFound, DatasetUnusable) as exc:
+    except (trainer.BaseModelNotFound, BaseModelRefused, DatasetUnusable) as exc:
         shutil.rmtree(output_dir, ignore_errors=True)
         finish_run(run_id, RunStatus.FAILED, error=str(exc))
     except Exception as exc:

@@ -40,7 +40,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("dataset", type=int, help="id of a done preference dataset version")
-        parser.add_argument("--base-model", default="", help="default: the packaged MiniLM")
+        parser.add_argument(
+            "--base-model",
+            default="",
+            help="model:<id>, or a name or path under CONCORD_BASE_MODEL_ROOTS; "
+            "default: the packaged MiniLM",
+        )
         parser.add_argument("--name", default=None, help="registry name of the model")
         for option, kind in FLAGS.items():
             parser.add_argument(f"--{option.replace('_', '-')}", type=kind, dest=option)

@@ -1,0 +1,97 @@
+"""Which base models a training run may start from, and where each one is on this machine.
+
+A run's ``base_model`` is one of two things, and nothing else:
+
+- ``model:<id>``: a registered :class:`ModelVersion` the caller leads (every sprint of the
+  dataset it was trained from, as the registry shows it), read from its artifacts directory;
+- a directory name or path under one of the roots the operator lists in
+  ``CONCORD_BASE_MODEL_ROOTS`` (default: the packaged all-MiniLM-L6-v2). A name is looked up
+  under each root in order; a path is resolved (symlinks, ``..``) before the check, so it
+  cannot leave its root. Concord's own data directory, where every team's runs live, is never
+  a root, even when a listed root contains it.
+
+Everything else is refused with one message, the same whether a path exists or not, so the
+answer tells nothing about the machine's directories or another team's models. The check runs
+when a run is requested (the API, the admin, the command, the retraining schedule) and again on
+the worker right before loading, so a run stored earlier, or a root that changed meanwhile,
+still fails safely.
+"""
+
+import re
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+
+from training.models import ModelVersion
+from training.services.registry import models_led_by
+from training.services.run_options import RunOptionsInvalid
+from training.services.scoring import ArtifactsMissing, artifacts_path
+
+MODEL_REFERENCE = re.compile(r"^model:(\d{1,18})$")
+REFUSED = (
+    "Not a registered model version you lead (model:<id>), nor a model under the configured "
+    "base model roots."
+)
+
+
+class BaseModelRefused(RunOptionsInvalid):
+    """The base model is not one this caller may train from; the message is :data:`REFUSED`
+    unless the caller's own model version has lost its artifacts."""
+
+    def __init__(self, message: str = REFUSED) -> None:
+        super().__init__(message, field="base_model")
+
+
+def base_model_roots() -> list[Path]:
+    """The configured roots, resolved, without any inside the data directory."""
+    data_dir = Path(settings.DATA_DIR).resolve()
+    roots = [Path(root).resolve() for root in settings.CONCORD_BASE_MODEL_ROOTS]
+    return [root for root in roots if not root.is_relative_to(data_dir)]
+
+
+def path_under_roots(value: str) -> Path | None:
+    """The resolved directory ``value`` names under a root: an absolute path as it is, a
+    relative one under each root in order. ``None`` when there is none (missing, a file,
+    outside every root, or inside the data directory)."""
+    data_dir = Path(settings.DATA_DIR).resolve()
+    roots = base_model_roots()
+    given = Path(value)
+    candidates = [given] if given.is_absolute() else [root / given for root in roots]
+    for candidate in candidates:
+        try:
+            resolved = candidate.resolve()
+            is_dir = resolved.is_dir()
+        except (OSError, ValueError):  # a NUL byte, a name too long, a loop of links
+            continue
+        inside = any(resolved.is_relative_to(root) for root in roots)
+        if inside and is_dir and not resolved.is_relative_to(data_dir):
+            return resolved
+    return None
+
+
+def model_version_path(model_id: int, actor: AbstractBaseUser | None) -> Path:
+    """The artifacts directory of model version ``model_id`` if ``actor`` leads it (``None``:
+    the operator or the retraining schedule, who may use any)."""
+    versions = ModelVersion.objects.all() if actor is None else models_led_by(actor)
+    model = versions.select_related("run").filter(pk=model_id).first()
+    if model is None:
+        raise BaseModelRefused()
+    try:
+        return artifacts_path(model)
+    except ArtifactsMissing as missing:
+        raise BaseModelRefused(missing.detail) from None
+
+
+def base_model_path(value: str, *, actor: AbstractBaseUser | None) -> str:
+    """The directory to load base model ``value`` from, for ``actor`` (see the module
+    docstring). Raises :class:`BaseModelRefused`, a 400 naming ``base_model``, for anything
+    else. Reads only: the same answer on the web process and on the worker, given the same
+    settings and files."""
+    reference = MODEL_REFERENCE.match(value)
+    if reference is not None:
+        return str(model_version_path(int(reference.group(1)), actor))
+    path = path_under_roots(value) if value else None
+    if path is None:
+        raise BaseModelRefused()
+    return str(path)
