@@ -9,6 +9,7 @@ would let anyone forge sessions.
 
 import importlib.util
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -77,6 +78,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     # Swagger UI and ReDoc served from our own static files, so the docs work offline.
     "drf_spectacular_sidecar",
+    # Failed logins on every door (login page, admin, API token) are counted and locked out.
+    "axes",
+    "csp",
     "annotation",
     "reviews",
     "exports",
@@ -85,6 +89,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The one Content-Security-Policy of every response (CONTENT_SECURITY_POLICY below); early,
+    # so that it also covers what later middleware answers (the lockout page).
+    "csp.middleware.CSPMiddleware",
     # Serves static files (the labeling page's JS and CSS, the admin, the API docs) from the
     # WSGI app itself, so a deployment needs no separate static server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -94,6 +101,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a login refused for a lock-out into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "concord.urls"
@@ -154,6 +163,12 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # a deployment runs `manage.py collectstatic` and can turn this off.
 WHITENOISE_USE_FINDERS = env_flag("CONCORD_STATIC_FROM_APPS", default=True)
 
+# django-axes' backend first: it refuses a locked-out login before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -193,6 +208,42 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 if env_flag("CONCORD_PROXY_SSL_HEADER"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# One Content-Security-Policy for every response, set by django-csp's middleware: scripts only
+# from our own static files (no page has an inline script, the API docs included), never framed.
+# Inline styles stay allowed: the base layout and the admin use them. `data:` images are
+# Swagger UI's icons.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# Login throttling (django-axes) on the login page, the admin login and the API token door:
+# after CONCORD_LOGIN_FAILURE_LIMIT failed logins for one username from one address, that
+# username is refused from that address, right password included, until
+# CONCORD_LOGIN_COOLOFF_MINUTES pass without another try or a lead or admin clears it.
+CONCORD_LOGIN_FAILURE_LIMIT = env_int("CONCORD_LOGIN_FAILURE_LIMIT", 10)
+CONCORD_LOGIN_COOLOFF_MINUTES = env_int("CONCORD_LOGIN_COOLOFF_MINUTES", 15)
+AXES_FAILURE_LIMIT = CONCORD_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=CONCORD_LOGIN_COOLOFF_MINUTES)
+# Username and address together: an attacker locks out only their own tries, not the person.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "annotation.lockout_views.lockout_page"
+# The address is REMOTE_ADDR, never a client-sent X-Forwarded-For (which would let an attacker
+# pick a fresh address per try); behind a proxy every client shares the proxy's address, so the
+# lock-out is then in effect per username.
+
+# The OpenAPI schema and Swagger UI need a login outside debug unless this opens them.
+CONCORD_PUBLIC_API_DOCS = env_flag("CONCORD_PUBLIC_API_DOCS")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

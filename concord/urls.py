@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from annotation.api.docs import ApiDocsView, ApiSchemaView
 
 # Unknown paths under /api/ answer the API's one JSON error shape; pages keep the HTML ones.
 handler404 = "annotation.api.errors.not_found"
@@ -13,8 +14,8 @@ urlpatterns = [
     path("api/v1/", include("reviews.api.urls")),
     path("api/v1/", include("exports.api.urls")),
     path("api/v1/", include("training.api.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/schema/", ApiSchemaView.as_view(), name="api-schema"),
+    path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("reviews/", include("reviews.urls")),
     path("training/", include("training.urls")),
     path("", include("annotation.urls")),

@@ -5,6 +5,6 @@ One module per area; importing them here registers them with the default admin s
 what ``admin.autodiscover`` expects of ``annotation.admin``.
 """
 
-from annotation.admin import audit, items, judgments, rubrics, sprints, users
+from annotation.admin import audit, items, judgments, lockouts, rubrics, sprints, users
 
-__all__ = ["audit", "items", "judgments", "rubrics", "sprints", "users"]
+__all__ = ["audit", "items", "judgments", "lockouts", "rubrics", "sprints", "users"]

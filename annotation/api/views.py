@@ -1,9 +1,11 @@
 """REST views of the annotation app: parse the request, ask the service, shape the answer."""
 
 from django.conf import settings
+from django.contrib.auth import authenticate
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -15,6 +17,29 @@ from annotation.api.permissions import require_sprint_role
 from annotation.models import Sprint, SprintRole
 from annotation.services.imports import import_items
 from annotation.services.imports.service import FORMATS
+from annotation.services.lockouts import lockout_message, lockout_retry_after
+
+
+class LoginLockedOut(exceptions.Throttled):
+    """A token request for a locked-out username and address: 429 with ``Retry-After``, in the
+    API's one error shape (the exception handler maps it)."""
+
+
+class TokenRequestSerializer(AuthTokenSerializer):
+    """DRF's token serializer, with the request handed to ``authenticate`` explicitly, so that
+    django-axes counts failed tries here as on the login page, and a lock-out answered as one."""
+
+    def validate(self, attrs: dict) -> dict:
+        request = self.context["request"]
+        user = authenticate(request=request, username=attrs["username"], password=attrs["password"])
+        if user is None:
+            if getattr(request, "axes_locked_out", False):
+                raise LoginLockedOut(wait=lockout_retry_after(), detail=lockout_message())
+            raise serializers.ValidationError(
+                "Unable to log in with provided credentials.", code="authorization"
+            )
+        attrs["user"] = user
+        return attrs
 
 
 class ObtainTokenView(ObtainAuthToken):
@@ -22,6 +47,7 @@ class ObtainTokenView(ObtainAuthToken):
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    serializer_class = TokenRequestSerializer
 
 
 class ItemImportSerializer(serializers.Serializer):

@@ -29,10 +29,6 @@ from reviews.services.dispute_details import dispute_details
 from reviews.services.disputes import DisputeRejected, resolve_dispute, void_dispute
 
 QUEUE_SIZE = 200
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
 REASON_LABELS = dict(DisputeReason.choices)
 
 
@@ -46,7 +42,6 @@ def _require_reviewer(request: HttpRequest, sprint: Sprint) -> None:
 
 def _page(request: HttpRequest, template: str, context: dict, status: int = 200) -> HttpResponse:
     response = render(request, template, context, status=status)
-    response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response["Cache-Control"] = "no-store"
     return response
 

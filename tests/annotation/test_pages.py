@@ -77,7 +77,8 @@ def test_member_gets_the_page_and_the_panel(sprint, annotator):
     assert page.status_code == 200
     html = page.content.decode()
     assert 'data-state="item"' in html
-    assert "annotation/label.js" in html and "Content-Security-Policy" in html
+    assert "annotation/label.js" in html
+    assert "frame-ancestors 'none'" in page["Content-Security-Policy"]
     panel = client.get(f"/sprints/{sprint.pk}/label/panel")
     assert panel.status_code == 200 and panel["Cache-Control"] == "no-store"
     # The lease is live, so the panel is the same item the page showed.

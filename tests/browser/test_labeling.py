@@ -114,13 +114,19 @@ def test_annotator_labels_skips_and_revises_by_keyboard(
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # Chromium reports a blocked script, style or request as a console error naming the policy.
+    page.on(
+        "console",
+        lambda message: "Content Security Policy" in message.text and errors.append(message.text),
+    )
 
     page.goto("/accounts/login/")
     page.get_by_label("Username").fill("ann1")
     page.get_by_label("Password").fill("pw-ann1")
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="My sprints")).to_be_visible()
-    page.goto(f"/sprints/{sprint.pk}/label")
+    labeling = page.goto(f"/sprints/{sprint.pk}/label")
+    assert "frame-ancestors 'none'" in labeling.headers["content-security-policy"]
     panel = page.locator("#panel")
 
     # 1. The hostile item: its HTML is shown as text, and nothing of it runs.
