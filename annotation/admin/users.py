@@ -34,6 +34,14 @@ class LeadAwareUserAdmin(AllowListedLookups, UserAdmin):
             return queryset
         return queryset.filter(pk__in=people_led_by(request.user).values("pk"))
 
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if _is_superuser(request) or obj is None:
+            return fieldsets
+        # A lead reads who someone is, not the start of their password hash or their rights.
+        personal, dates = fieldsets[1], fieldsets[3]
+        return [(None, {"fields": ("username", "is_active")}), personal, dates]
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return _is_superuser(request) and super().has_add_permission(request)
 

@@ -44,6 +44,8 @@ def test_lead_cannot_make_anyone_superuser(lead_client, staff_lead, annotator):
     page = lead_client.get(url)
     assert page.status_code == 200
     assert 'name="is_superuser"' not in page.text
+    # Not even the start of the password hash, nor a link to the password form.
+    assert "md5" not in page.text and "/password/" not in page.text
     data = {
         "username": annotator.username,
         "is_active": "on",
