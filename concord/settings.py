@@ -256,6 +256,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "annotation.api.errors.concord_exception_handler",
+    # DRF's three, refusing NUL, lone surrogates, deep nesting and huge numbers with a 400.
+    "DEFAULT_PARSER_CLASSES": [
+        "annotation.api.parsers.ConcordJSONParser",
+        "annotation.api.parsers.ConcordFormParser",
+        "annotation.api.parsers.ConcordMultiPartParser",
+    ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

@@ -8,6 +8,8 @@ service's ``ConcordError`` is mapped here, once, so views hold no ``try/except``
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions
@@ -43,7 +45,20 @@ def error_body(detail: str, errors: list[dict[str, Any]] | None = None) -> dict[
     return {"detail": detail, "errors": errors or []}
 
 
+def _refused_by_django(exc: Exception) -> ConcordError | None:
+    """Django's own refusals of a body (raised as ``SuspiciousOperation``, which would become
+    an HTML 400 page) as the one error shape: too big is a 413 naming the limit."""
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        message = f"is larger than the limit of {limit:,} bytes (DATA_UPLOAD_MAX_MEMORY_SIZE)"
+        return ConcordError(message, 413, field="body")
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return ConcordError(f"has too many fields or files: {exc}", 400, field="body")
+    return None
+
+
 def concord_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    exc = _refused_by_django(exc) or exc
     if isinstance(exc, ConcordError):
         return Response(exc.as_body(), status=exc.status)
     response = exception_handler(exc, context)

@@ -95,7 +95,8 @@ def test_bad_requests_are_rejected_and_store_nothing(lead, sprint, api_client_fo
 def test_bad_sprint_lists_are_rejected(lead, sprint, api_client_for, sprints):
     response = start(api_client_for(lead), sprints)
     assert response.status_code == 400
-    assert response.json()["errors"][0]["field"] == "sprints"
+    # 2**70 is refused by the API's JSON parser, which names the element: sprints[0]
+    assert response.json()["errors"][0]["field"].split("[")[0] == "sprints"
     assert not DatasetVersion.objects.exists()
 
 
