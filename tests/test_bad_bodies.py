@@ -224,6 +224,14 @@ def test_a_nul_in_a_form_field_is_a_400_naming_it(doors):
         assert target.nothing_stored()
 
 
+def test_a_form_of_too_many_fields_is_a_400_in_the_json_shape(doors):
+    target = doors["flag"]
+    raw = "&".join(f"f{n}=x" for n in range(1001)).encode()  # DATA_UPLOAD_MAX_NUMBER_FIELDS
+    response = post_raw(target, raw, content_type="application/x-www-form-urlencoded")
+    assert_refused(response, 400, "body")  # was Django's HTML "Bad Request (400)" page
+    assert target.nothing_stored()
+
+
 def test_a_body_that_is_not_json_is_a_400_on_the_body(doors):
     target = doors["flag"]
     for raw in (b'{"reason": ', b"\xff\xfe{}", b'{"reason": NaN}'):
