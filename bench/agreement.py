@@ -9,14 +9,15 @@ two responses, 5 annotators of known accuracy answering a preference (with tie a
 Likert scores and a flag, noisily around a hidden truth.
 
 Figures (last line, one JSON object): ``seconds`` (the report, end to end, median of
-``--repeat`` runs), ``db_seconds`` (the report's own judgment query, its COPY run bare and the
+``--repeat`` runs), ``db_seconds`` (the report's own statements, their COPY run bare and the
 bytes received, not parsed: what the database and the wire cost) and ``db_share``,
-``fetch_seconds`` (the same COPY parsed into columns, as the report reads it); baselines:
-``serial_fetch_seconds`` (that fetch with PostgreSQL's default costs, which plan it on one core),
+``fetch_seconds`` (the same statements parsed into arrays, as the report reads them); baselines:
+``serial_fetch_seconds`` (that read with PostgreSQL's default costs, which plan it on one core),
 ``bare_select_seconds`` (SELECT of the live judgments' whole JSON answers, what a plain
 ``values_list("answers")`` reader would start from), ``no_bootstrap_seconds`` (the report with
-bootstrap=0) and ``krippendorff_seconds`` (krippendorff.alpha alone on the prepared counts, every
-criterion, no bootstrap).
+bootstrap=0), ``krippendorff_seconds`` (krippendorff.alpha alone on the prepared counts, every
+criterion, no bootstrap), ``baseline_seconds`` (bare select + krippendorff) and ``ratio``
+(``seconds / baseline_seconds``; the goal is at most ``goal_ratio``).
 """
 
 import argparse
@@ -195,13 +196,15 @@ def main() -> None:
     from annotation.models import Judgment
     from reviews.services.agreement import _pairable, sprint_agreement
     from reviews.services.agreement_alpha import unit_value_counts
-    from reviews.services.agreement_columns import (
+    from reviews.services.agreement_rows import live_judgments, read_rows
+    from reviews.services.agreement_sql import (
+        WIDE_PLACES,
         copy_rows,
-        fetch_columns,
-        judgment_query,
-        live_judgments,
-        load_judgments,
+        ranking_width,
+        response_statement,
+        wide_statement,
     )
+    from reviews.services.agreement_units import load_judgments
 
     print(f"filling {args.items:,} items x {len(ACCURACY)} annotators ...", flush=True)
     start = time.perf_counter()
@@ -211,21 +214,27 @@ def main() -> None:
     seconds, report = timed(lambda: sprint_agreement(sprint, bootstrap=args.bootstrap), args.repeat)
     print(f"report: {seconds:.3f} s", flush=True)
 
-    # The report's own judgment query, its COPY run bare (bytes only, not parsed): what the
-    # database and the wire cost. Then the same with the parsing into columns.
+    # The report's own statements, their COPY run bare (bytes only, not parsed): what the
+    # database and the wire cost. Then the same with the parsing into arrays.
     loaded = load_judgments(sprint)
-    query, names, _, _ = judgment_query(sprint)
-    sql, params = query.query.get_compiler(using=query.db).as_sql()
+    criteria = list(sprint.rubric.criteria.all())
+    width = min(ranking_width(sprint), WIDE_PLACES)
+    statements = [
+        wide_statement(sprint, criteria, width, None, "default"),
+        response_statement(sprint, criteria, width, None, "default"),
+    ]
 
     def bare_copy() -> int:
-        return sum(len(block) for block in copy_rows(connection, sql, params))
+        return sum(
+            len(block)
+            for sql, params, _ in statements
+            for block in copy_rows(connection, sql, params)
+        )
 
     db_seconds, copied_bytes = timed(bare_copy, args.repeat)
-    fetch_seconds, columns = timed(lambda: fetch_columns(query, names), args.repeat)
-    serial_fetch_seconds, _ = timed(
-        lambda: fetch_columns(query, names, parallel=False), args.repeat
-    )
-    rows = len(columns[0])
+    fetch_seconds, (fetched, _) = timed(lambda: read_rows(sprint), args.repeat)
+    serial_fetch_seconds, _ = timed(lambda: read_rows(sprint, parallel=False), args.repeat)
+    rows = len(fetched.item)
 
     def bare(query: str, values) -> int:
         with connection.cursor() as cursor:
@@ -271,7 +280,10 @@ def main() -> None:
         "bare_select_seconds": round(bare_select_seconds, 4),
         "no_bootstrap_seconds": round(no_bootstrap_seconds, 4),
         "krippendorff_seconds": round(krippendorff_seconds, 4),
+        "baseline_seconds": round(bare_select_seconds + krippendorff_seconds, 4),
+        "ratio": round(seconds / (bare_select_seconds + krippendorff_seconds), 3),
         "goal_seconds": 2.0,
+        "goal_ratio": 1.25,
         "alpha": {name: c["alpha"] for name, c in report["criteria"].items()},
         "ci": {name: c["ci"] for name, c in report["criteria"].items()},
         "alpha_matches_krippendorff": all(

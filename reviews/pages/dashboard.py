@@ -27,7 +27,7 @@ from annotation.services.access import role_at_least, sprint_role
 from reviews.models import Dispute, DisputeStatus
 from reviews.pages.dashboard_charts import bar_chart, line_chart
 from reviews.services.agreement import sprint_agreement
-from reviews.services.agreement_columns import live_judgments
+from reviews.services.agreement_rows import live_judgments
 
 CUTOFFS = 6
 BOOTSTRAP = 200

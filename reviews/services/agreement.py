@@ -1,8 +1,9 @@
 """Inter-annotator agreement: per item, and per criterion of a sprint (Krippendorff's alpha).
 
-The sprint report is built in three parts: :mod:`reviews.services.agreement_columns` reads the
-live judgments in one query and lays each criterion out as (unit, value) answers at its level
-of measurement (the units and the signed strength scale are documented there);
+The sprint report is built in four parts: :mod:`reviews.services.agreement_rows` reads the live
+judgments in one query, one row per (judgment, response of its item);
+:mod:`reviews.services.agreement_units` lays each criterion out as (unit, value) answers at its
+level of measurement (the units and the signed strength scale are documented there);
 :mod:`reviews.services.agreement_alpha` computes alpha with the ``krippendorff`` package, the
 bootstrap interval and the percent agreement; :mod:`reviews.services.agreement_annotators` the
 per-annotator figures and the outlier rule. The API, the ``agreement`` command, the dashboard
@@ -18,7 +19,7 @@ import pandas as pd
 from annotation.models import Sprint
 from reviews.services.agreement_alpha import criterion_alpha, unit_value_counts
 from reviews.services.agreement_annotators import annotator_figures
-from reviews.services.agreement_columns import load_judgments
+from reviews.services.agreement_units import load_judgments
 
 
 def item_agreement(rankings: list[list[str]]) -> float | None:

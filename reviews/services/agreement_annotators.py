@@ -24,7 +24,7 @@ from django.db.models import Count
 
 from annotation.models import Assignment, GoldAnswer, Sprint, SprintMember
 from annotation.models.judgments import AssignmentStatus
-from reviews.services.agreement_columns import CriterionAnswers, SprintJudgments
+from reviews.services.agreement_units import CriterionAnswers, SprintJudgments
 
 OUTLIER_MARGIN = 0.15
 TOO_FAST_SHARE = 1 / 3
@@ -125,15 +125,12 @@ def _gold(sprint: Sprint, judgments: SprintJudgments) -> tuple[Counter, Counter]
     )
     if not gold:
         return right, seen
-    keys = np.array(judgments.keys, dtype=object)
     for row in np.nonzero(np.isin(judgments.item_ids, list(gold)))[0]:
         expected = (gold[int(judgments.item_ids[row])] or {}).get("ranking")
         if not expected:
             continue
         annotator_id = int(judgments.annotator_ids[row])
-        ranked = judgments.rank[row] >= 0
-        order = np.argsort(judgments.rank[row][ranked])
-        given = [] if judgments.tie[row] else list(keys[ranked][order])
+        given = [] if judgments.tie[row] else judgments.ranking(int(row))
         seen[annotator_id] += 1
         right[annotator_id] += given == list(expected)
     return right, seen

@@ -186,12 +186,12 @@ def test_response_keys_with_dots_and_underscores_are_read_as_keys(db, sprint, ma
 
 
 @pytest.mark.postgres
-def test_parallel_fetch_reads_what_the_serial_plan_reads_and_restores_the_planner(
+def test_parallel_read_reads_what_the_serial_plan_reads_and_restores_the_planner(
     db, sprint, make_user
 ):
     from django.db import connection
 
-    from reviews.services.agreement_columns import fetch_columns, judgment_query
+    from reviews.services.agreement_rows import read_rows
 
     items = add_items(sprint, 4)
     one, two = members(sprint, make_user, ["x", "y"])
@@ -199,20 +199,27 @@ def test_parallel_fetch_reads_what_the_serial_plan_reads_and_restores_the_planne
         keys = [r.key for r in item.responses.order_by("position")]
         store_judgment(item, one, {"preference": pref(*keys, strength=index % 3)})
         store_judgment(item, two, {"preference": pref() if index == 2 else pref(*keys[::-1])})
-    query, names, _, _ = judgment_query(sprint)
     with connection.cursor() as cursor:
         cursor.execute("SET parallel_tuple_cost = 0.25")
-        parallel = fetch_columns(query, names)
+        parallel, _ = read_rows(sprint)
         cursor.execute(
-            "SELECT current_setting('parallel_tuple_cost'), current_setting('parallel_setup_cost')"
+            "SELECT current_setting('parallel_tuple_cost'), current_setting('parallel_setup_cost'),"
+            " current_setting('jit')"
         )
         # The test runs inside a transaction, where a transaction-local setting would linger.
-        assert cursor.fetchone() == ("0.25", "1000")
+        assert cursor.fetchone() == ("0.25", "1000", "on")
         cursor.execute("RESET parallel_tuple_cost")
-    serial = fetch_columns(query, names, parallel=False)
+    serial, _ = read_rows(sprint, parallel=False)
 
-    def rows(columns):
-        return sorted(zip(*[[str(value) for value in column] for column in columns], strict=True))
+    def entries(rows):
+        return sorted(
+            (int(rows.item[row]), int(rows.annotator[row]), rows.keys[key], int(place))
+            for row, key, place in zip(
+                rows.entry_row, rows.entry_key, rows.entry_place, strict=True
+            )
+        )
 
-    assert len(parallel[0]) == 8
-    assert rows(parallel) == rows(serial)
+    assert len(parallel.item) == 8
+    # The tie (item 2, y) is read a row per response: its two entries are unranked.
+    assert len(entries(parallel)) == 16
+    assert entries(parallel) == entries(serial)
