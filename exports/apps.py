@@ -8,12 +8,11 @@ class ExportsConfig(AppConfig):
     def ready(self) -> None:
         from annotation.services.jobs import JobKind, register_job_kind
         from exports.services import build
-        from exports.tasks import build_dataset_task
 
         register_job_kind(
             JobKind(
                 build.EXPORT_JOB,
-                task=build_dataset_task,
+                task="exports.tasks.build_dataset_task",
                 stall_after=build.stall_after,
                 max_attempts=5,
                 on_abandoned=lambda key, reason: build.mark_failed(int(key), reason),

@@ -9,9 +9,10 @@ class ReviewsConfig(AppConfig):
     def ready(self) -> None:
         from annotation.services.jobs import JobKind, register_job_kind
         from reviews import signals
-        from reviews.tasks import review_item
 
-        register_job_kind(JobKind(signals.REVIEW_JOB, task=review_item, max_attempts=5))
+        register_job_kind(
+            JobKind(signals.REVIEW_JOB, task="reviews.tasks.review_item", max_attempts=5)
+        )
 
         post_save.connect(
             signals.judgment_saved,

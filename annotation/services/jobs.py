@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from annotation.models import BackgroundJob, JobStatus
 
@@ -47,15 +48,16 @@ def default_stall_after() -> timedelta:
 
 @dataclass(frozen=True)
 class JobKind:
-    """One kind of background job. ``task`` is a Celery task called as
-    ``task(*job.args, job_id=job.pk)`` that does its work through :func:`run_job`.
+    """One kind of background job. ``task`` is the dotted path of a Celery task, imported when
+    a job is first published and called as ``task(*job.args, job_id=job.pk)``; it does its
+    work through :func:`run_job`.
     ``stall_after``: a running job whose heartbeat is older is started again (or, after
     ``max_attempts`` starts, failed and handed to ``on_abandoned(key, reason)``). ``sweep``,
     if given, is the kind's own periodic check for work done outside jobs; the beat sweep
     calls it."""
 
     name: str
-    task: Any
+    task: str
     stall_after: Callable[[], timedelta] = default_stall_after
     max_attempts: int = 3
     on_abandoned: Callable[[str, str], None] | None = None
@@ -103,7 +105,7 @@ def publish(job_id: int, kind: str, args: list[Any]) -> bool:
     (``published_at`` emptied, ``last_error`` saying why) for the sweep and the API to see.
     Returns whether the broker took the message."""
     try:
-        job_kind(kind).task.apply_async(args=args, kwargs={"job_id": job_id})
+        import_string(job_kind(kind).task).apply_async(args=args, kwargs={"job_id": job_id})
     except Exception as exc:  # any broker or transport error: the write has already succeeded
         logger.warning("job %s (%s) not published, the broker refused it: %r", job_id, kind, exc)
         try:
@@ -117,8 +119,8 @@ def publish(job_id: int, kind: str, args: list[Any]) -> bool:
 
 
 def queue_warning(kind: str, target: int | str) -> str | None:
-    """"Queued, the workers are unreachable" for a target whose latest unfinished job the
-    broker refused; ``None`` when its message was delivered (or it has no such job)."""
+    """The "queued, the workers are unreachable" note for a target whose latest queued job
+    the broker refused; ``None`` when its message was delivered (or it has no such job)."""
     job = (
         BackgroundJob.objects.filter(kind=kind, key=str(target), status=JobStatus.QUEUED)
         .order_by("-pk")
@@ -142,9 +144,7 @@ def run_job(job_id: int | None, work: Callable[[], T]) -> T | None:
     now = timezone.now()
     claimed = BackgroundJob.objects.filter(
         pk=job_id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
-    ).update(
-        status=JobStatus.RUNNING, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now
-    )
+    ).update(status=JobStatus.RUNNING, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now)
     if not claimed:
         logger.info("job %s is finished or gone; nothing to do", job_id)
         return None
