@@ -166,6 +166,21 @@ def test_a_lead_trains_from_their_own_registered_model(lead, dataset, model_a, a
     assert ModelVersion.objects.get(run=run).name == "reward-sprint-a"
 
 
+def test_an_own_model_without_artifacts_is_400_saying_so(
+    lead, dataset, make_model_version, api_client_for
+):
+    """The caller leads it, so the reason may be told: its artifacts are gone."""
+    model = make_model_version(dataset, name="reward-a")
+    response = start(api_client_for(lead), dataset, f"model:{model.pk}")
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert (
+        error["field"] == "base_model"
+        and "artifacts of reward-a v1 are missing" in error["message"]
+    )
+    assert TrainingRun.objects.count() == 1, "only the model's own run"
+
+
 def test_the_worker_refuses_a_run_stored_before_the_rule(lead, dataset, model_b):
     """A run queued earlier with B's directory fails on the worker, before loading, with the
     one message and no path in it."""
