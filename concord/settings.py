@@ -252,8 +252,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_SCHEMA_CLASS": "annotation.api.schema.ConcordAutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "annotation.api.pagination.CheckedPageNumberPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "annotation.api.errors.concord_exception_handler",
     # DRF's three, refusing NUL, lone surrogates, deep nesting and huge numbers with a 400.

@@ -6,7 +6,13 @@ says nothing about the source), and judgments are only ever the caller's own.
 """
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.generics import ListAPIView, RetrieveAPIView
 from rest_framework.request import Request
@@ -14,7 +20,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api.permissions import require_sprint_role
+from annotation.api.schema import ANSWERS_EXAMPLE, AnswersField
 from annotation.models import Criterion, ItemFlag, Judgment, Rubric, Sprint, SprintRole
+from annotation.services.errors import ConcordError
 from annotation.services.flags import flag_item
 from annotation.services.judgments import skip_assignment, submit_judgment
 from annotation.services.labeling_rubrics import labeling_rubric
@@ -58,16 +66,22 @@ class NextItemView(APIView):
     any sprint they cannot see, except a superuser (a lead everywhere), who gets 403 and is
     told to join."""
 
-    @extend_schema(responses={200: NextItem, 204: None})
+    @extend_schema(
+        responses={
+            200: NextItem,
+            204: OpenApiResponse(description="The caller's queue is empty."),
+            409: OpenApiResponse(description="The sprint is not active."),
+        }
+    )
     def get(self, request: Request, sprint_id: int) -> Response:
         try:
             assignment = next_assignment(sprint_id, request.user)
         except NotAMember as outsider:
             sprint = get_object_or_404(Sprint, pk=sprint_id)
             require_sprint_role(request.user, sprint, SprintRole.ANNOTATOR)  # 404 if no role
-            return Response({"detail": str(outsider)}, status=status.HTTP_403_FORBIDDEN)
+            raise ConcordError(str(outsider), status.HTTP_403_FORBIDDEN) from outsider
         except QueueClosed as closed:
-            return Response({"detail": str(closed)}, status=status.HTTP_409_CONFLICT)
+            raise ConcordError(str(closed), status.HTTP_409_CONFLICT) from closed
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(
@@ -82,7 +96,7 @@ class NextItemView(APIView):
 
 class SubmitSerializer(serializers.Serializer):
     assignment = serializers.IntegerField()
-    answers = serializers.JSONField()
+    answers = AnswersField()
     seconds = serializers.FloatField(required=False, allow_null=True, min_value=0)
 
 
@@ -93,6 +107,7 @@ class JudgmentSerializer(serializers.ModelSerializer):
     rubric_version = serializers.IntegerField(source="rubric.version")
     supersedes = serializers.IntegerField(source="supersedes_id", allow_null=True)
     live = serializers.SerializerMethodField()
+    answers = AnswersField()
 
     class Meta:
         model = Judgment
@@ -113,6 +128,15 @@ class JudgmentSerializer(serializers.ModelSerializer):
         return not hasattr(judgment, "superseded_by")
 
 
+class JudgmentQuery(serializers.Serializer):
+    sprint = serializers.IntegerField(
+        required=False, min_value=1, help_text="Only judgments in this sprint."
+    )
+    live = serializers.BooleanField(
+        required=False, help_text="true: only live judgments (not revised since)."
+    )
+
+
 class JudgmentListView(ListAPIView):
     """``POST``: submit (or revise) with an ``Idempotency-Key`` header. ``GET``: my judgments,
     newest first, optionally of one ``sprint`` and only ``live`` ones."""
@@ -125,16 +149,15 @@ class JudgmentListView(ListAPIView):
             .select_related("rubric", "superseded_by")
             .order_by("-created_at", "-id")
         )
-        sprint = self.request.query_params.get("sprint", "")
-        if sprint:
-            queryset = queryset.filter(sprint_id=int(sprint) if sprint.isdigit() else -1)
-        if self.request.query_params.get("live") in ("1", "true"):
+        query = JudgmentQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        if "sprint" in query.validated_data:
+            queryset = queryset.filter(sprint_id=query.validated_data["sprint"])
+        if query.validated_data.get("live"):
             queryset = queryset.filter(superseded_by__isnull=True)
         return queryset
 
-    @extend_schema(
-        parameters=[OpenApiParameter("sprint", int), OpenApiParameter("live", bool)],
-    )
+    @extend_schema(parameters=[JudgmentQuery])
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -147,6 +170,13 @@ class JudgmentListView(ListAPIView):
             201: inline_serializer("Submitted", {"id": serializers.IntegerField()}),
             200: inline_serializer("Replayed", {"id": serializers.IntegerField()}),
         },
+        examples=[
+            OpenApiExample(
+                "Answers to a rubric of a preference, a Likert, a flag and a text criterion",
+                value={"assignment": 1, "answers": ANSWERS_EXAMPLE, "seconds": 42.5},
+                request_only=True,
+            )
+        ],
     )
     def post(self, request: Request) -> Response:
         body = SubmitSerializer(data=request.data)

@@ -3,7 +3,13 @@
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import exceptions, serializers, status
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -14,8 +20,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api.permissions import require_sprint_role
+from annotation.api.schema import ErrorSerializer
 from annotation.models import Sprint, SprintRole
-from annotation.services.imports import import_items
+from annotation.services.imports import ImportProblem, ImportRejected, import_items
 from annotation.services.imports.service import FORMATS
 from annotation.services.lockouts import lockout_message, lockout_retry_after
 
@@ -42,6 +49,22 @@ class TokenRequestSerializer(AuthTokenSerializer):
         return attrs
 
 
+@extend_schema_view(
+    post=extend_schema(
+        request=TokenRequestSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Retry-After", int, OpenApiParameter.HEADER, response=[429],
+                description="Seconds until the lock-out ends.",
+            )
+        ],
+        responses={
+            200: inline_serializer("Token", {"token": serializers.CharField()}),
+            400: OpenApiResponse(description="A missing field, or a wrong username or password."),
+            429: OpenApiResponse(description="Locked out after too many failed tries."),
+        },
+    )
+)  # fmt: skip
 class ObtainTokenView(ObtainAuthToken):
     """Exchange a username and password for the user's API token."""
 
@@ -55,22 +78,15 @@ class ItemImportSerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=FORMATS, required=False)
 
 
-ImportErrors = inline_serializer(
-    "ImportErrors",
-    {
-        "errors": serializers.ListField(
-            child=inline_serializer(
-                "ImportProblem",
-                {
-                    "line": serializers.IntegerField(),
-                    "field": serializers.CharField(required=False),
-                    "message": serializers.CharField(),
-                },
-            )
-        ),
-        "total": serializers.IntegerField(),
-    },
-)
+class ImportErrorSerializer(ErrorSerializer):
+    """The one error shape of an import, each problem with its ``line``, plus ``total``: how
+    many problems the file had (the listed ones may be capped); absent when the request had
+    no file to read."""
+
+    total = serializers.IntegerField(required=False)
+
+    class Meta:
+        ref_name = "ImportError"
 
 
 class ItemImportView(APIView):
@@ -86,7 +102,7 @@ class ItemImportView(APIView):
                 {"created": serializers.IntegerField(), "unchanged": serializers.IntegerField()},
             ),
             400: OpenApiResponse(
-                ImportErrors, description="Every problem, by line; nothing stored."
+                ImportErrorSerializer, description="Every problem, by line; nothing stored."
             ),
         },
     )
@@ -98,21 +114,12 @@ class ItemImportView(APIView):
         upload = form.validated_data["file"]
         if upload.size > settings.CONCORD_IMPORT_MAX_BYTES:
             limit = settings.CONCORD_IMPORT_MAX_BYTES
-            return Response(
-                {
-                    "errors": [
-                        {
-                            "line": 0,
-                            "field": "file",
-                            "message": f"the file is {upload.size:,} bytes; the limit is "
-                            f"{limit:,} (CONCORD_IMPORT_MAX_BYTES). Split it, or use "
-                            "`manage.py import_items`, which has no limit",
-                        }
-                    ],
-                    "total": 1,
-                },
-                status=status.HTTP_400_BAD_REQUEST,
+            message = (
+                f"the file is {upload.size:,} bytes; the limit is {limit:,} "
+                "(CONCORD_IMPORT_MAX_BYTES). Split it, or use `manage.py import_items`, which "
+                "has no limit"
             )
+            raise ImportRejected([ImportProblem(0, message, "file")])
         result = import_items(
             sprint,
             upload.file,

@@ -1,21 +1,51 @@
 """Serializers of the exports API."""
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from annotation.api.schema import ClosedBodySerializer
 from annotation.services.jobs import queue_warning
 from exports.models import DatasetVersion, ExportFormat, ExportKind, ExportStatus
 from exports.services.build import EXPORT_JOB
+from exports.services.requests import FORMS
 
 
-class ExportRequestSerializer(serializers.Serializer):
+@extend_schema_field(
+    {"type": "number", "minimum": 0, "maximum": 1, "exclusiveMaximum": True, "default": 0}
+)
+class FractionField(serializers.FloatField):
+    """A number in [0, 1)."""
+
+
+class ExportFiltersSerializer(ClosedBodySerializer):
+    """The filters of an export (exports.services.requests); a ``judgments`` export takes only
+    ``include_gold`` and ``exclude_flagged``."""
+
+    min_agreement = serializers.FloatField(
+        required=False, allow_null=True, min_value=-1, max_value=1, default=None,
+        help_text="Drop items whose agreement is missing or lower.",
+    )  # fmt: skip
+    adjudicated_only = serializers.BooleanField(required=False, default=False)
+    exclude_flagged = serializers.BooleanField(required=False, default=False)
+    include_gold = serializers.BooleanField(required=False, default=False)
+    test_fraction = FractionField(required=False, help_text="Share of prompts in the test split.")
+    seed = serializers.IntegerField(required=False, min_value=0, default=0)
+    form = serializers.ChoiceField(choices=FORMS, required=False, default="standard")
+
+
+class ExportRequestSerializer(ClosedBodySerializer):
     """The body of ``POST /api/v1/exports``, for the OpenAPI schema; the request itself is
     checked by exports.services.requests, the same rules the admin and the command use."""
 
-    sprints = serializers.ListField(child=serializers.IntegerField())
+    sprints = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        min_length=1,
+        help_text="Ids of sprints the caller leads.",
+    )
     kind = serializers.ChoiceField(choices=ExportKind.choices, default="preference")
     format = serializers.ChoiceField(choices=ExportFormat.choices, default="jsonl")
-    filters = serializers.DictField(required=False)
+    filters = ExportFiltersSerializer(required=False)
 
 
 class DatasetVersionSerializer(serializers.ModelSerializer):

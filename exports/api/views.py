@@ -7,13 +7,19 @@ role in its sprints, so an id tells an outsider nothing; anonymous callers get 4
 
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.api.pagination import CheckedPageNumberPagination
 from annotation.services.jobs import queue_warning
 from exports.api.serializers import DatasetVersionSerializer, ExportRequestSerializer
 from exports.models import ExportStatus
@@ -29,10 +35,12 @@ CONTENT_TYPES = {
 
 
 class ExportListView(APIView):
+    pagination_class = CheckedPageNumberPagination
+
     @extend_schema(responses=DatasetVersionSerializer(many=True))
     def get(self, request: Request) -> Response:
         """The exports the caller may see, newest first, paginated."""
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         exports = exports_visible_to(request.user).prefetch_related("sprints").order_by("-pk")
         page = paginator.paginate_queryset(exports, request, view=self)
         data = DatasetVersionSerializer(page, many=True, context={"request": request}).data
@@ -53,7 +61,9 @@ class ExportListView(APIView):
                     ),
                 },
             ),
-            400: OpenApiResponse(description='{"errors": [{"field", "message"}]}'),
+            400: OpenApiResponse(
+                description="A bad field, or a sprint the caller does not lead; nothing stored."
+            ),
         },
     )
     def post(self, request: Request) -> Response:
@@ -74,8 +84,19 @@ class ExportDetailView(APIView):
 
 
 class ExportDownloadView(APIView):
-    @extend_schema(responses={(200, "application/octet-stream"): OpenApiResponse(
-        description="The export file")})  # fmt: skip
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "X-Content-SHA256", str, OpenApiParameter.HEADER, response=[200],
+                description="SHA-256 of the file, as in the manifest.",
+            )
+        ],
+        responses={
+            (200, *(media.split(";")[0] for media in CONTENT_TYPES.values())): OpenApiResponse(
+                OpenApiTypes.BINARY, description="The export file, in the export's format."
+            )
+        },
+    )  # fmt: skip
     def get(self, request: Request, pk: int) -> FileResponse:
         dataset = get_object_or_404(exports_visible_to(request.user), pk=pk)
         if dataset.status != ExportStatus.DONE:

@@ -7,7 +7,7 @@ non-member 404, as for every sprint-scoped call).
 
 from django.shortcuts import get_object_or_404
 from django.urls import path
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,9 +21,15 @@ MAX_BOOTSTRAP = 5000
 
 
 class AgreementQuery(serializers.Serializer):
-    bootstrap = serializers.IntegerField(min_value=0, max_value=MAX_BOOTSTRAP, default=1000)
-    seed = serializers.IntegerField(min_value=0, max_value=2**32 - 1, default=0)
-    until = serializers.DateTimeField(required=False)
+    bootstrap = serializers.IntegerField(
+        min_value=0, max_value=MAX_BOOTSTRAP, default=1000, help_text="Bootstrap resamples."
+    )
+    seed = serializers.IntegerField(
+        min_value=0, max_value=2**32 - 1, default=0, help_text="Seed of the bootstrap."
+    )
+    until = serializers.DateTimeField(
+        required=False, help_text="ISO 8601 time: the sprint as it stood then."
+    )
 
 
 CriterionFigures = inline_serializer(
@@ -73,15 +79,7 @@ class SprintAgreementView(APIView):
     ``until``)."""
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "bootstrap", int, description=f"bootstrap resamples, 0..{MAX_BOOTSTRAP}"
-            ),
-            OpenApiParameter("seed", int, description="seed of the bootstrap"),
-            OpenApiParameter(
-                "until", str, description="ISO 8601 time: the sprint as it stood then"
-            ),
-        ],
+        parameters=[AgreementQuery],
         responses={200: AgreementReport},
     )
     def get(self, request: Request, sprint_id: int) -> Response:

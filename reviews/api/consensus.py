@@ -8,11 +8,12 @@ consensus (it is built from other people's answers) and get 403; non-members 404
 from django.db.models import F
 from django.shortcuts import get_object_or_404
 from django.urls import path
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 
 from annotation.api.permissions import require_sprint_role
+from annotation.api.schema import ConsensusAnswersField
 from annotation.models import Sprint, SprintRole
 from reviews.models import ConsensusLabel, ConsensusMethod
 
@@ -21,6 +22,10 @@ class ConsensusLabelSerializer(serializers.ModelSerializer):
     item = serializers.IntegerField(source="item_id")
     external_id = serializers.CharField()
     judgments = serializers.ListField(source="judgment_ids", child=serializers.IntegerField())
+    ranking = serializers.ListField(
+        child=serializers.CharField(), help_text="Response ids, best first; [] for a tie."
+    )
+    answers = ConsensusAnswersField()
 
     class Meta:
         model = ConsensusLabel
@@ -40,7 +45,9 @@ class ConsensusLabelSerializer(serializers.ModelSerializer):
 
 
 class MethodQuery(serializers.Serializer):
-    method = serializers.ChoiceField(ConsensusMethod.values, required=False)
+    method = serializers.ChoiceField(
+        ConsensusMethod.choices, required=False, help_text="Only labels of this method."
+    )
 
 
 class SprintConsensusView(ListAPIView):
@@ -62,9 +69,7 @@ class SprintConsensusView(ListAPIView):
             labels = labels.filter(method=query.validated_data["method"])
         return labels
 
-    @extend_schema(
-        parameters=[OpenApiParameter("method", str, enum=ConsensusMethod.values)],
-    )
+    @extend_schema(parameters=[MethodQuery])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 

@@ -15,14 +15,15 @@ an anonymous caller 401.
 
 from django.shortcuts import get_object_or_404
 from django.urls import path
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.api.pagination import CheckedPageNumberPagination
 from annotation.api.permissions import require_sprint_role
+from annotation.api.schema import AnswersField, ConsensusAnswersField
 from annotation.models import Sprint, SprintRole
 from reviews.api.consensus import ConsensusLabelSerializer
 from reviews.models import Dispute, DisputeStatus
@@ -32,17 +33,30 @@ from reviews.services.disputes import resolve_dispute, void_dispute
 STATUS_CHOICES = [*DisputeStatus.values, "all"]
 
 
-class DisputePagination(PageNumberPagination):
+class DisputePagination(CheckedPageNumberPagination):
     page_size = 25
 
 
 class DisputeQuery(serializers.Serializer):
-    sprint = serializers.IntegerField(min_value=1)
+    sprint = serializers.IntegerField(min_value=1, help_text="The sprint whose disputes to list.")
     status = serializers.ChoiceField(STATUS_CHOICES, default="all")
 
 
 Person = inline_serializer(
     "DisputePerson", {"id": serializers.IntegerField(), "username": serializers.CharField()}
+)
+ConsensusLabelDocument = inline_serializer(
+    "DisputeConsensus",
+    {
+        "ranking": serializers.ListField(child=serializers.CharField()),
+        "tie": serializers.BooleanField(),
+        "method": serializers.CharField(),
+        "confidence": serializers.FloatField(),
+        "strength": serializers.FloatField(allow_null=True),
+        "agreement": serializers.FloatField(allow_null=True),
+        "answers": ConsensusAnswersField(),
+    },
+    allow_null=True,
 )
 TrackRecord = inline_serializer(
     "AnnotatorTrackRecord",
@@ -64,9 +78,9 @@ DisputeDocument = inline_serializer(
         "reasons": serializers.ListField(child=serializers.CharField()),
         "opened_at": serializers.DateTimeField(),
         "resolved_at": serializers.DateTimeField(allow_null=True),
-        "resolved_by": Person,
+        "resolved_by": type(Person)(allow_null=True),
         "final_ranking": serializers.ListField(child=serializers.CharField(), allow_null=True),
-        "final_answers": serializers.JSONField(allow_null=True),
+        "final_answers": AnswersField(allow_null=True),
         "rationale": serializers.CharField(),
         "item": inline_serializer(
             "DisputeItem",
@@ -91,7 +105,7 @@ DisputeDocument = inline_serializer(
                 {
                     "id": serializers.IntegerField(),
                     "annotator": Person,
-                    "answers": serializers.JSONField(),
+                    "answers": AnswersField(),
                     "seconds": serializers.FloatField(allow_null=True),
                     "created_at": serializers.DateTimeField(),
                     "track_record": TrackRecord,
@@ -108,17 +122,7 @@ DisputeDocument = inline_serializer(
                 },
             )
         ),
-        "consensus": serializers.JSONField(allow_null=True),
-    },
-)
-
-DisputePage = inline_serializer(
-    "PaginatedDisputeList",
-    {
-        "count": serializers.IntegerField(),
-        "next": serializers.URLField(allow_null=True),
-        "previous": serializers.URLField(allow_null=True),
-        "results": serializers.ListField(child=DisputeDocument),
+        "consensus": ConsensusLabelDocument,
     },
 )
 
@@ -128,8 +132,10 @@ ResolveBody = inline_serializer(
         "ranking": serializers.ListField(child=serializers.CharField()),
         "rationale": serializers.CharField(),
         "tie": serializers.BooleanField(required=False),
-        "strength": serializers.IntegerField(required=False),
-        "answers": serializers.JSONField(required=False),
+        "strength": serializers.IntegerField(required=False, min_value=1),
+        "answers": AnswersField(
+            required=False, help_text="Final answers to the rubric's other criteria."
+        ),
     },
 )
 VoidBody = inline_serializer("VoidDispute", {"reason": serializers.CharField()})
@@ -150,14 +156,15 @@ def _reviewable(request: Request, dispute_id: int) -> Dispute:
 class DisputeListView(APIView):
     """A sprint's disputes, oldest first, each with everything a reviewer needs."""
 
+    pagination_class = DisputePagination
+
     @extend_schema(
         operation_id="v1_disputes_list",
-        parameters=[
-            OpenApiParameter("sprint", int, required=True),
-            OpenApiParameter("status", str, enum=STATUS_CHOICES, description="default all"),
-            OpenApiParameter("page", int),
-        ],
-        responses={200: DisputePage},
+        parameters=[DisputeQuery],
+        responses={
+            200: serializers.ListSerializer(child=DisputeDocument),
+            404: OpenApiResponse(description="No such sprint visible to the caller."),
+        },
     )
     def get(self, request: Request) -> Response:
         query = DisputeQuery(data=request.query_params)
@@ -167,7 +174,7 @@ class DisputeListView(APIView):
         disputes = Dispute.objects.filter(sprint=sprint).order_by("opened_at", "id")
         if query.validated_data["status"] != "all":
             disputes = disputes.filter(status=query.validated_data["status"])
-        paginator = DisputePagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(disputes, request, view=self)
         return paginator.get_paginated_response(dispute_details(list(page)))
 
@@ -182,7 +189,13 @@ class ResolveDisputeView(APIView):
     """Settle the dispute with the final ranking (best first) and a rationale; writes the
     item's adjudicated consensus label and an audit event."""
 
-    @extend_schema(request=ResolveBody, responses={200: ConsensusLabelSerializer})
+    @extend_schema(
+        request=ResolveBody,
+        responses={
+            200: ConsensusLabelSerializer,
+            409: OpenApiResponse(description="The dispute is not open."),
+        },
+    )
     def post(self, request: Request, dispute_id: int) -> Response:
         dispute = _reviewable(request, dispute_id)
         body = _body(request)
@@ -202,7 +215,13 @@ class ResolveDisputeView(APIView):
 class VoidDisputeView(APIView):
     """Close the dispute without an answer, with a reason."""
 
-    @extend_schema(request=VoidBody, responses={200: DisputeDocument})
+    @extend_schema(
+        request=VoidBody,
+        responses={
+            200: DisputeDocument,
+            409: OpenApiResponse(description="The dispute is not open."),
+        },
+    )
     def post(self, request: Request, dispute_id: int) -> Response:
         dispute = _reviewable(request, dispute_id)
         dispute = void_dispute(dispute, request.user, _body(request).get("reason"))

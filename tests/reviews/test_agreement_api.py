@@ -87,10 +87,8 @@ def test_until_before_any_judgment_gives_an_empty_report(judged, lead, api_clien
     assert body["criteria"]["preference"]["alpha"] is None
 
 
-def test_schema_describes_the_agreement_call(db):
-    from rest_framework.test import APIClient
-
-    response = APIClient().get("/api/schema/", {"format": "json"})
+def test_schema_describes_the_agreement_call(lead, api_client_for):
+    response = api_client_for(lead).get("/api/schema/", {"format": "json"})
     assert response.status_code == 200
     operation = response.json()["paths"]["/api/v1/sprints/{sprint_id}/agreement"]["get"]
     assert {p["name"] for p in operation["parameters"]} >= {"bootstrap", "until", "sprint_id"}

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-from rest_framework.test import APIClient
 
 from reviews.services.consensus import compute_consensus
 from tests.reviews.dispute_fixtures import bulk_votes, make_items, people
@@ -11,8 +10,8 @@ from tests.reviews.dispute_fixtures import bulk_votes, make_items, people
 pytestmark = pytest.mark.django_db
 
 
-def test_the_schema_documents_consensus_and_disputes():
-    schema = json.loads(APIClient().get("/api/schema/", {"format": "json"}).content)
+def test_the_schema_documents_consensus_and_disputes(reviewer, api_client_for):
+    schema = json.loads(api_client_for(reviewer).get("/api/schema/", {"format": "json"}).content)
     paths = schema["paths"]
     assert "get" in paths["/api/v1/sprints/{sprint_id}/consensus"]
     assert "get" in paths["/api/v1/disputes"] and "get" in paths["/api/v1/disputes/{dispute_id}"]

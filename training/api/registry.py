@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.api.schema import ClosedBodySerializer
 from training.api.access import led_model
 from training.models import ModelStage, ModelVersion
 from training.services.registry import models_led_by, promote_model_version
@@ -29,7 +30,9 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     dataset = serializers.IntegerField(source="run.dataset_id")
     base_model = serializers.CharField(source="run.base_model")
     sprints = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
-    promoted_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    promoted_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = ModelVersion
@@ -49,18 +52,8 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         ]
 
 
-def _unknown_fields(serializer: serializers.Serializer) -> None:
-    unknown = sorted(set(serializer.initial_data) - set(serializer.fields))
-    if unknown:
-        raise ValidationError({name: "Unknown field." for name in unknown})
-
-
-class PromoteSerializer(serializers.Serializer):
+class PromoteSerializer(ClosedBodySerializer):
     stage = serializers.ChoiceField(choices=ModelStage.choices)
-
-    def validate(self, attrs: dict) -> dict:
-        _unknown_fields(self)
-        return attrs
 
 
 @extend_schema_field(
@@ -103,15 +96,11 @@ class TextOrChatField(serializers.Field):
         return value
 
 
-class ScoreSerializer(serializers.Serializer):
+class ScoreSerializer(ClosedBodySerializer):
     prompt = TextOrChatField()
     responses = serializers.ListField(
         child=TextOrChatField(), min_length=1, max_length=MAX_RESPONSES
     )
-
-    def validate(self, attrs: dict) -> dict:
-        _unknown_fields(self)
-        return attrs
 
 
 class ModelVersionListView(ListAPIView):

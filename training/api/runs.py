@@ -3,12 +3,14 @@
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.api.schema import ClosedBodySerializer
+from annotation.services.errors import ConcordError
 from annotation.services.jobs import queue_warning
 from training.api.access import LEAD_ONLY, led_dataset, led_run
 from training.models import RunStatus, TrainingRun
@@ -33,7 +35,7 @@ def _float(name: str) -> serializers.FloatField:
     return serializers.FloatField(required=False, min_value=low, max_value=high)
 
 
-class StartRunSerializer(serializers.Serializer):
+class StartRunSerializer(ClosedBodySerializer):
     """The body of ``POST /training-runs``; options left out take the trainer's defaults."""
 
     dataset = serializers.IntegerField(help_text="Id of a done preference dataset version.")
@@ -65,16 +67,12 @@ class StartRunSerializer(serializers.Serializer):
         required=False, allow_null=True, help_text="cpu, cuda, cuda:N or mps; null: automatic."
     )
 
-    def validate(self, attrs: dict) -> dict:
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        if unknown:
-            raise ValidationError({name: "Unknown field." for name in unknown})
-        return attrs
-
 
 class TrainingRunSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="model_name")
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     model_version = serializers.SerializerMethodField()
     warning = serializers.SerializerMethodField(
         help_text="Set while the run is queued but the workers are unreachable."
@@ -202,7 +200,7 @@ class TrainingRunCancelView(APIView):
         try:
             run = cancel_training_run(run, actor=request.user)
         except RunFinished as finished:
-            return Response({"detail": str(finished)}, status=status.HTTP_409_CONFLICT)
+            raise ConcordError(str(finished), status.HTTP_409_CONFLICT) from finished
         return Response(
             {"id": run.pk, "status": run.status, "cancel_requested": run.cancel_requested},
             status=status.HTTP_202_ACCEPTED,

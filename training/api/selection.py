@@ -12,13 +12,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api.permissions import require_sprint_role
+from annotation.api.schema import ClosedBodySerializer
 from annotation.models import Sprint, SprintRole
 from training.models import ModelStage, ModelVersion
 from training.services.registry import models_led_by
 from training.services.selection import select_next_sprint
 
 
-class SelectNextSerializer(serializers.Serializer):
+class SelectNextSerializer(ClosedBodySerializer):
     size = serializers.IntegerField(min_value=1, max_value=100_000)
     random_share = serializers.FloatField(required=False, default=0.2, min_value=0, max_value=1)
     seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**32 - 1)
@@ -29,12 +30,6 @@ class SelectNextSerializer(serializers.Serializer):
     )
     name = serializers.CharField(required=False, default="", max_length=200)
     slug = serializers.SlugField(required=False, default="", max_length=100)
-
-    def validate(self, attrs: dict) -> dict:
-        unknown = sorted(set(self.initial_data) - set(self.fields))
-        if unknown:
-            raise ValidationError({name: "Unknown field." for name in unknown})
-        return attrs
 
 
 def _model_for(user, sprint: Sprint, model_id: int | None) -> ModelVersion:
@@ -66,6 +61,9 @@ class SelectNextView(APIView):
                     "random": serializers.ListField(child=serializers.IntegerField()),
                     "gold_copied": serializers.IntegerField(),
                 },
+            ),
+            400: OpenApiResponse(
+                description="A bad field, or no production model of this sprint to name."
             ),
             409: OpenApiResponse(description="The model is not in production."),
         },
