@@ -15,9 +15,10 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
 # next: token, member row (with sprint and rubric), live lease, candidate item (with its
 # responses), slot claim. submit: token, assignment row (with sprint, rubric and response
-# keys), judgment INSERT, assignment UPDATE.
+# keys), judgment INSERT, the item's review job INSERT (annotation.services.jobs: the review
+# is remembered even if its message is lost), assignment UPDATE.
 NEXT_STATEMENTS = 5
-SUBMIT_STATEMENTS = 4
+SUBMIT_STATEMENTS = 5
 
 
 def statements(queries: CaptureQueriesContext) -> list[str]:
