@@ -1,8 +1,9 @@
 """Celery tasks of the training app: thin wrappers that call a service.
 
-``CELERY_TASK_ROUTES`` sends ``training.tasks.*`` to the ``gpu`` queue; the two periodic
-sweeps are light database work, so their beat entries name the ``default`` queue (an explicit
-queue wins over a route).
+``CELERY_TASK_ROUTES`` sends ``training.tasks.*`` to the ``gpu`` queue; the periodic
+retraining check is light database work, so its beat entry names the ``default`` queue (an
+explicit queue wins over a route). ``fail_abandoned_training_runs`` has no beat entry of its
+own any more: the background-job sweep runs the same check every minute.
 
 ``train_reward_model`` is acknowledged when a worker takes it (``acks_late=False``, against the
 project-wide default): a run can take hours, and a redelivered message would train it again from
