@@ -214,9 +214,9 @@ def invite_member(
 def open_invitation(token: str, *, now: datetime | None = None, lock: bool = False) -> Invitation:
     """The invitation a link's token belongs to, if it can still be accepted.
 
-    Raises :class:`InvitationRefused` (410) for an unknown token, one already used, or one
-    past its expiry, each with its own message. Changes nothing; ``lock`` holds the row until
-    the caller's transaction ends.
+    Raises :class:`InvitationRefused` (410) for an unknown token, one already used, one past
+    its expiry, or one whose membership the lead has since removed, each with its own message.
+    Changes nothing; ``lock`` holds the row until the caller's transaction ends.
     """
     now = now or timezone.now()
     rows = Invitation.objects.select_related("user", "sprint")
@@ -236,6 +236,9 @@ def open_invitation(token: str, *, now: datetime | None = None, lock: bool = Fal
         raise InvitationRefused(
             "This invitation link has expired. Ask the lead who invited you for a new link."
         )
+    if not SprintMember.objects.filter(sprint=invitation.sprint, user=invitation.user).exists():
+        # The lead removed the membership before the link was used: that withdraws it.
+        raise InvitationRefused("This invitation was withdrawn by the lead who sent it.")
     return invitation
 
 

@@ -102,6 +102,14 @@ def test_an_expired_link_is_refused(link, settings):
     assert not User.objects.get(username="newbie").is_active
 
 
+def test_removing_the_membership_withdraws_the_invitation(link, sprint):
+    SprintMember.objects.filter(sprint=sprint, user__username="newbie").delete()
+    for response in (Client().get(link), accept(link)[1]):
+        assert response.status_code == 410
+        assert "withdrawn" in response.text
+    assert not User.objects.get(username="newbie").is_active
+
+
 def test_an_unknown_link_is_refused(client):
     response = client.get(reverse("invitation-accept", args=["not-a-token"]))
     assert response.status_code == 410 and "not valid" in response.text
