@@ -197,13 +197,7 @@ def main() -> None:
     from reviews.services.agreement import _pairable, sprint_agreement
     from reviews.services.agreement_alpha import unit_value_counts
     from reviews.services.agreement_rows import live_judgments, read_rows
-    from reviews.services.agreement_sql import (
-        WIDE_PLACES,
-        copy_rows,
-        ranking_width,
-        response_statement,
-        wide_statement,
-    )
+    from reviews.services.agreement_sql import copy_bytes
     from reviews.services.agreement_units import load_judgments
 
     print(f"filling {args.items:,} items x {len(ACCURACY)} annotators ...", flush=True)
@@ -217,19 +211,11 @@ def main() -> None:
     # The report's own statements, their COPY run bare (bytes only, not parsed): what the
     # database and the wire cost. Then the same with the parsing into arrays.
     loaded = load_judgments(sprint)
-    criteria = list(sprint.rubric.criteria.all())
-    width = min(ranking_width(sprint), WIDE_PLACES)
-    statements = [
-        wide_statement(sprint, criteria, width, None, "default"),
-        response_statement(sprint, criteria, width, None, "default"),
-    ]
+    statements = []
+    read_rows(sprint, ran=statements)
 
     def bare_copy() -> int:
-        return sum(
-            len(block)
-            for sql, params, _ in statements
-            for block in copy_rows(connection, sql, params)
-        )
+        return sum(len(copy_bytes(connection, sql, params)) for sql, params, _ in statements)
 
     db_seconds, copied_bytes = timed(bare_copy, args.repeat)
     fetch_seconds, (fetched, _) = timed(lambda: read_rows(sprint), args.repeat)

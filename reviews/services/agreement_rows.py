@@ -9,12 +9,13 @@ could no longer be read).
 
 Two statements, read in one snapshot:
 
-- the *ranked* statement, one row per judgment whose ranking names 1..``WIDE_PLACES``
-  responses (every judgment of a preference rubric but ties): the key at each place of the
-  ranking, and each criterion's answer about the response at that place. One row per judgment
-  keeps the row count, which costs more than the JSON extraction itself, at the judgments';
-- the *response* statement, one row per (judgment, response of its item) for the rest: ties, a
-  rubric without preference, and rankings longer than ``WIDE_PLACES`` (items imported before
+- the *wide* statement, one row per live judgment: the key at each of the first
+  ``WIDE_PLACES`` places of its ranking, and each criterion's answer about the response at that
+  place. One row per judgment keeps the row count, which costs more than the JSON extraction
+  itself (in the database and in the client), at the judgments' count;
+- the *response* statement, one row per (judgment, response of its item), for the judgments the
+  wide one could not answer whole, by id: ties (no ranking), a rubric without preference (then
+  for every judgment), and rankings longer than ``WIDE_PLACES`` (items imported before
   ``CONCORD_IMPORT_MAX_RESPONSES``), where the place is looked up in the ranking.
 
 PostgreSQL streams each with ``COPY (...) TO STDOUT`` as CSV, parsed by pyarrow's C++ reader
@@ -31,10 +32,11 @@ import pyarrow as pa
 from annotation.models import Criterion, CriterionKind, Judgment, Sprint
 from reviews.services.agreement_sql import (
     WIDE_PLACES,
+    Statement,
     live_judgments,
     ranking_width,
-    read_tables,
     response_statement,
+    snapshot,
     wide_statement,
 )
 
@@ -64,21 +66,32 @@ class JudgmentRows:
 
 
 def read_rows(
-    sprint: Sprint, until: datetime | None = None, parallel: bool = True
+    sprint: Sprint,
+    until: datetime | None = None,
+    parallel: bool = True,
+    ran: list[Statement] | None = None,
 ) -> tuple[JudgmentRows, list[Criterion]]:
     """The live judgments of ``sprint`` (as it stood at ``until``) as :class:`JudgmentRows`,
-    and the sprint's criteria. Reads without locking; both statements see one snapshot."""
+    and the sprint's criteria. Reads without locking; both statements see one snapshot. The
+    statements run are appended to ``ran`` when given (the benchmark times them bare)."""
     criteria = list(Criterion.objects.filter(rubric_id=sprint.rubric_id))
     using = Judgment.objects.db
-    preference = next((c for c in criteria if c.kind == CriterionKind.PREFERENCE), None)
+    preference = any(c.kind == CriterionKind.PREFERENCE for c in criteria)
     width = min(ranking_width(sprint), WIDE_PLACES) if preference else 0
-    statements = []
-    if width:
-        statements.append(wide_statement(sprint, criteria, width, until, using))
-    statements.append(response_statement(sprint, criteria, width, until, using))
-    tables = read_tables(statements, using, parallel)
-    wide = tables[0] if width else None
-    return _combine(wide, tables[-1], width, criteria), criteria
+    names = answer_names(criteria)
+    with snapshot(using, parallel, ran) as read:
+        if not width:
+            table = read(response_statement(sprint, criteria, until, using))
+            return _from_responses(table, names), criteria
+        wide = read(wide_statement(sprint, criteria, width, until, using))
+        # Ties, and rankings longer than the columns, are read a row per response.
+        ranked = ~_truth(wide.column("key_0").is_null())
+        fits = ranked & ~_truth(wide.column("longer"))
+        rest = _numbers(wide.column("judgment")).astype(np.int64)[~fits]
+        table = None
+        if len(rest):
+            table = read(response_statement(sprint, criteria, until, using, rest.tolist()))
+    return _combine(wide, table, fits, width, names), criteria
 
 
 def answer_names(criteria: list[Criterion]) -> list[str]:
@@ -92,86 +105,84 @@ def answer_names(criteria: list[Criterion]) -> list[str]:
 
 
 def _combine(
-    wide: pa.Table | None, long: pa.Table, width: int, criteria: list[Criterion]
+    wide: pa.Table, responses: pa.Table | None, fits: np.ndarray, width: int, names: list[str]
 ) -> JudgmentRows:
-    """The two tables as one :class:`JudgmentRows`: the ranked judgments first, their places
-    as entries in place order, then the others' entries."""
-    names = answer_names(criteria)
-    key_columns = [wide.column(f"key_{place}") for place in range(width)] if wide else []
-    keys, codes = _key_codes([*key_columns, long.column("key")])
-    parts = []
-    if wide is not None and wide.num_rows:
-        parts.append(_wide_part(wide, codes[:width], width, names))
-    parts.append(_long_part(long, codes[-1], names))
-    offset, joined = 0, {}
-    for part in parts:
-        part["entry_row"] = part["entry_row"] + offset
-        offset += len(part["item"])
-        for name, values in part.items():
-            joined.setdefault(name, []).append(values)
-    columns = {name: np.concatenate(values) for name, values in joined.items()}
-    return JudgmentRows(
-        item=columns["item"],
-        annotator=columns["annotator"],
-        seconds=columns["seconds"],
-        strength=columns["strength"],
-        tie=columns["tie"],
-        entry_row=columns["entry_row"],
-        entry_key=columns["entry_key"],
-        entry_place=columns["entry_place"],
-        answers={name: columns[name] for name in names},
-        keys=keys,
-    )
-
-
-def _judgment_columns(table: pa.Table, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    columns = {
-        "item": _numbers(table.column("item")).astype(np.int64),
-        "annotator": _numbers(table.column("annotator")).astype(np.int64),
-        "seconds": _numbers(table.column("seconds")),
-        "strength": _numbers(table.column("strength")),
-        "tie": _truth(table.column("tie")),
-    }
-    return columns if rows is None else {name: values[rows] for name, values in columns.items()}
-
-
-def _wide_part(table: pa.Table, codes: list[np.ndarray], width: int, names: list[str]) -> dict:
-    """Entries of the ranked statement: place ``p`` of row ``r`` is entry ``r * width + p``,
-    kept where the ranking has a key at that place."""
-    part = _judgment_columns(table)
-    matrix = np.stack(codes, axis=1).ravel()
+    """Rows are the wide statement's, those it answered whole first: their places become
+    entries in place order; the others' entries come from ``responses``."""
+    columns = [wide.column(f"key_{place}") for place in range(width)]
+    if responses is not None:
+        columns.append(responses.column("key"))
+    keys, codes = _key_codes(columns)
+    order = np.r_[np.flatnonzero(fits), np.flatnonzero(~fits)]
+    count = int(fits.sum())
+    matrix = np.stack([code[fits] for code in codes[:width]], axis=1).ravel()
     kept = matrix >= 0
-    count = table.num_rows
-    part["entry_row"] = np.repeat(np.arange(count, dtype=np.int64), width)[kept]
-    part["entry_key"] = matrix[kept]
-    part["entry_place"] = np.tile(np.arange(width, dtype=np.int64), count)[kept]
+    entries = {
+        "entry_row": np.repeat(np.arange(count, dtype=np.int64), width)[kept],
+        "entry_key": matrix[kept],
+        "entry_place": np.tile(np.arange(width, dtype=np.int64), count)[kept],
+    }
     for name in names:
         convert = _truth if name.startswith("flag_") else _numbers
-        stacked = np.stack(
-            [convert(table.column(f"{name}_{place}")) for place in range(width)], axis=1
-        )
-        part[name] = stacked.ravel()[kept]
-    return part
+        stacked = [convert(wide.column(f"{name}_{place}"))[fits] for place in range(width)]
+        entries[name] = np.stack(stacked, axis=1).ravel()[kept]
+    if responses is not None:
+        rest = _numbers(wide.column("judgment")).astype(np.int64)[order[count:]]
+        sorter = np.argsort(rest)
+        ids = _numbers(responses.column("judgment")).astype(np.int64)
+        row_of = count + sorter[np.searchsorted(rest, ids, sorter=sorter)]
+        more = _entries(responses, codes[-1], row_of, names)
+        entries = {name: np.r_[entries[name], more[name]] for name in entries}
+    return _rows(_judgment_columns(wide, order), entries, keys, names)
 
 
-def _long_part(table: pa.Table, codes: np.ndarray, names: list[str]) -> dict:
-    """Entries of the response statement, grouped by judgment (numbered in id order); a
+def _from_responses(table: pa.Table, names: list[str]) -> JudgmentRows:
+    """Rows and entries of the response statement alone, judgments numbered in id order; a
     judgment whose item has no responses is a row without entries."""
+    keys, (codes,) = _key_codes([table.column("key")])
     ids = _numbers(table.column("judgment")).astype(np.int64)
     distinct, row_of = np.unique(ids, return_inverse=True)
     first = np.zeros(len(distinct), dtype=np.int64)
     first[row_of[::-1]] = np.arange(len(ids) - 1, -1, -1)
-    part = _judgment_columns(table, first)
+    entries = _entries(table, codes, row_of, names)
+    return _rows(_judgment_columns(table, first), entries, keys, names)
+
+
+def _entries(table: pa.Table, codes: np.ndarray, row_of: np.ndarray, names: list[str]) -> dict:
+    """The response statement's rows that name a response, as entries sorted by row."""
     order = np.argsort(row_of, kind="stable")
     order = order[codes[order] >= 0]
-    part["entry_row"] = row_of[order].astype(np.int64)
-    part["entry_key"] = codes[order]
     place = _numbers(table.column("place"))[order]
-    part["entry_place"] = np.where(np.isnan(place), -1, place).astype(np.int64)
+    entries = {
+        "entry_row": row_of[order].astype(np.int64),
+        "entry_key": codes[order],
+        "entry_place": np.where(np.isnan(place), -1, place).astype(np.int64),
+    }
     for name in names:
         convert = _truth if name.startswith("flag_") else _numbers
-        part[name] = convert(table.column(name))[order]
-    return part
+        entries[name] = convert(table.column(name))[order]
+    return entries
+
+
+def _rows(columns: dict, entries: dict, keys: list[str], names: list[str]) -> JudgmentRows:
+    return JudgmentRows(
+        **columns,
+        entry_row=entries["entry_row"],
+        entry_key=entries["entry_key"],
+        entry_place=entries["entry_place"],
+        answers={name: entries[name] for name in names},
+        keys=keys,
+    )
+
+
+def _judgment_columns(table: pa.Table, rows: np.ndarray) -> dict[str, np.ndarray]:
+    return {
+        "item": _numbers(table.column("item")).astype(np.int64)[rows],
+        "annotator": _numbers(table.column("annotator")).astype(np.int64)[rows],
+        "seconds": _numbers(table.column("seconds"))[rows],
+        "strength": _numbers(table.column("strength"))[rows],
+        "tie": _truth(table.column("tie"))[rows],
+    }
 
 
 def _key_codes(columns: list[pa.ChunkedArray]) -> tuple[list[str], list[np.ndarray]]:

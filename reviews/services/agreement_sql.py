@@ -7,22 +7,25 @@ model checks them, and :func:`_slug` again here), so they are written into the S
 a key may hold any character.
 """
 
-import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
+import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from django.db import connections, transaction
 from django.db.models import Exists, Max, OuterRef
+from psycopg import pq
 
-from annotation.models import Criterion, CriterionKind, Judgment, Response, Sprint
+from annotation.models import Criterion, CriterionKind, Item, Judgment, Response, Sprint
 
 # Ranking places read as columns of one row per judgment; longer rankings (items imported
 # before CONCORD_IMPORT_MAX_RESPONSES, which defaults to this) are read a row per response.
 WIDE_PLACES = 16
+WIDTH_SAMPLE = 1000
 JUDGMENT_COLUMNS = ("item", "annotator", "seconds", "tie", "strength")
 SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
 Statement = tuple[str, list, list[str]]
@@ -42,42 +45,49 @@ def live_judgments(sprint: Sprint, until: datetime | None = None):
 
 
 def ranking_width(sprint: Sprint) -> int:
-    """An upper bound of how many responses an item of the sprint has (positions count from 0;
-    a gap only widens the bound, and a judgment ranking more goes to the response statement)."""
-    top = Response.objects.filter(item__sprint=sprint).aggregate(top=Max("position"))["top"]
+    """How many ranking places the wide statement reads: the most responses an item of a sample
+    of the sprint's items has (positions count from 0, so a gap only widens it). Only a matter
+    of speed: a judgment ranking more is read by the response statement. A sample, because the
+    maximum over every response of a large sprint took a fifth of the report's time."""
+    sample = Item.objects.filter(sprint=sprint).order_by("-pk").values("pk")[:WIDTH_SAMPLE]
+    top = Response.objects.filter(item__in=sample).aggregate(top=Max("position"))["top"]
     return 0 if top is None else top + 1
 
 
 def wide_statement(
     sprint: Sprint, criteria: list[Criterion], width: int, until: datetime | None, using: str
 ) -> Statement:
-    """One row per live judgment ranking 1..``width`` responses: :data:`JUDGMENT_COLUMNS`,
-    ``key_<p>`` (the key at place p), then ``<answer>_<p>`` per Likert and flag criterion and
-    place: the answer about the response at that place."""
+    """One row per live judgment: ``judgment`` (its id), :data:`JUDGMENT_COLUMNS`, ``key_<p>``
+    (the key at place p of its ranking, p < ``width``), ``longer`` (the ranking goes on past
+    ``width``), then ``<answer>_<p>`` per Likert and flag criterion and place: the answer about
+    the response at that place. Every path is walked with ``->`` steps, which PostgreSQL runs
+    faster than a ``#>`` path array it must take apart per row."""
     dialect = _dialect(using)
     preference = _preference(criteria)
     live, params = _live(sprint, until, using)
     names, selected = _judgment_columns(dialect, preference)
     ranked = [dialect.ranked_key(preference, place) for place in range(width)]
-    names += [f"key_{place}" for place in range(width)]
-    selected += ranked
+    names = ["judgment", *names, *(f"key_{place}" for place in range(width)), "longer"]
+    selected = ["j.id", *selected, *ranked, dialect.ranked_beyond(preference, width)]
     for name, criterion in _answer_criteria(criteria):
         for place in range(width):
             names.append(f"{name}_{place}")
             selected.append(dialect.answer(criterion, ranked[place]))
-    where = dialect.ranking_fits(preference, width)
-    sql = f"SELECT {', '.join(selected)} FROM ({live}) j WHERE {where}"  # noqa: S608
+    sql = f"SELECT {', '.join(selected)} FROM ({live}) j"  # noqa: S608
     return sql, params, names
 
 
 def response_statement(
-    sprint: Sprint, criteria: list[Criterion], width: int, until: datetime | None, using: str
+    sprint: Sprint,
+    criteria: list[Criterion],
+    until: datetime | None,
+    using: str,
+    judgments: list[int] | None = None,
 ) -> Statement:
-    """One row per (live judgment, response of its item) for the judgments the wide statement
-    leaves out (all of them when ``width`` is 0): ``judgment`` (its id),
-    :data:`JUDGMENT_COLUMNS`, ``key``, ``place`` (0-based, NULL when unranked), then one column
-    per Likert and flag criterion. A judgment of an item without responses is one row with a
-    NULL key."""
+    """One row per (live judgment, response of its item), for the judgments with ids
+    ``judgments`` (every live one when None): ``judgment`` (its id), :data:`JUDGMENT_COLUMNS`,
+    ``key``, ``place`` (0-based, NULL when unranked), then one column per Likert and flag
+    criterion. A judgment of an item without responses is one row with a NULL key."""
     dialect = _dialect(using)
     preference = _preference(criteria)
     live, params = _live(sprint, until, using)
@@ -89,12 +99,14 @@ def response_statement(
         names.append(name)
         selected.append(dialect.answer(criterion, "r.key"))
     responses = connections[using].ops.quote_name(Response._meta.db_table)
-    sql = (
-        f"SELECT {', '.join(selected)} FROM ({live}) j"  # noqa: S608
-        f" LEFT JOIN {responses} r ON r.item_id = j.item_id"
-    )
-    if preference and width:
-        sql += f" WHERE NOT ({dialect.ranking_fits(preference, width)})"
+    if judgments is None:
+        join = f"LEFT JOIN {responses} r ON r.item_id = j.item_id"
+    else:
+        join = dialect.lookup_join(responses)
+    sql = f"SELECT {', '.join(selected)} FROM ({live}) j {join}"  # noqa: S608
+    if judgments is not None:
+        sql += f" WHERE {dialect.among('j.id')}"
+        params = [*params, dialect.id_list(judgments)]
     return sql, params, names
 
 
@@ -136,7 +148,8 @@ def _dialect(using: str):
 
 class _Postgres:
     def path(self, *parts: str) -> str:
-        return f"(j.answers #>> '{{{','.join(map(_slug, parts))}}}')"
+        steps = [f"'{_slug(part)}'" for part in parts]
+        return f"(j.answers -> {' -> '.join(steps[:-1])} ->> {steps[-1]})"
 
     def integer(self, expression: str) -> str:
         return f"({expression})::integer"
@@ -146,18 +159,13 @@ class _Postgres:
         return f"({expression} IN ('true', '1'))"
 
     def ranking(self, name: str) -> str:
-        return f"(j.answers #> '{{{_slug(name)},ranking}}')"
+        return f"(j.answers -> '{_slug(name)}' -> 'ranking')"
 
     def ranked_key(self, name: str, place: int) -> str:
-        return self.path(name, "ranking", str(place))
+        return f"({self.ranking(name)} ->> {int(place)})"
 
-    def ranking_fits(self, name: str, width: int) -> str:
-        ranking = self.ranking(name)
-        length = (
-            f"CASE WHEN jsonb_typeof({ranking}) = 'array' THEN jsonb_array_length({ranking})"
-            " ELSE 0 END"
-        )
-        return f"({length}) BETWEEN 1 AND {int(width)}"
+    def ranked_beyond(self, name: str | None, width: int) -> str:
+        return f"(({self.ranking(name)} -> {int(width)}) IS NOT NULL)" if name else "false"
 
     def answer(self, criterion: Criterion, key: str) -> str:
         value = f"(j.answers -> '{_slug(criterion.name)}' ->> {key})"
@@ -170,6 +178,20 @@ class _Postgres:
             f"CASE WHEN jsonb_typeof({ranking}) = 'array' THEN {ranking} END"
             ") WITH ORDINALITY e(key, place) WHERE e.key = r.key)"
         )
+
+    def lookup_join(self, responses: str) -> str:
+        # A few judgments (the ties): look their responses up by item in the (item, key) index,
+        # rather than hash every response of the table (OFFSET 0 keeps the lookup per row).
+        return (
+            f"LEFT JOIN LATERAL (SELECT key FROM {responses} WHERE item_id = j.item_id"  # noqa: S608
+            " OFFSET 0) r ON true"
+        )
+
+    def among(self, column: str) -> str:
+        return f"{column} = ANY(%s::bigint[])"
+
+    def id_list(self, ids: list[int]):
+        return ids
 
 
 class _Sqlite:
@@ -189,13 +211,11 @@ class _Sqlite:
     def ranked_key(self, name: str, place: int) -> str:
         return f"json_extract(j.answers, '{self._path([name, 'ranking'])}[{int(place)}]')"
 
-    def ranking_fits(self, name: str, width: int) -> str:
-        path = self._path([name, "ranking"])
-        length = (
-            f"CASE WHEN json_type(j.answers, '{path}') = 'array'"
-            f" THEN json_array_length(j.answers, '{path}') ELSE 0 END"
-        )
-        return f"({length}) BETWEEN 1 AND {int(width)}"
+    def ranked_beyond(self, name: str | None, width: int) -> str:
+        if not name:
+            return "0"
+        beyond = f"{self._path([name, 'ranking'])}[{int(width)}]"
+        return f"(json_type(j.answers, '{beyond}') IS NOT NULL)"
 
     def answer(self, criterion: Criterion, key: str) -> str:
         value = (
@@ -210,6 +230,17 @@ class _Sqlite:
             f" '{self._path([name, 'ranking'])}') e WHERE e.value = r.key)"
         )
 
+    def lookup_join(self, responses: str) -> str:
+        # SQLite has no LATERAL; its planner already loops over the (item, key) index.
+        return f"LEFT JOIN {responses} r ON r.item_id = j.item_id"
+
+    def among(self, column: str) -> str:
+        # One JSON parameter, not one per id: SQLite caps the parameters of a statement.
+        return f"{column} IN (SELECT value FROM json_each(%s))"  # noqa: S608
+
+    def id_list(self, ids: list[int]):
+        return json.dumps(ids)
+
     def _path(self, parts) -> str:
         return "$" + "".join(f".{json.dumps(_slug(part))}" for part in parts)
 
@@ -217,37 +248,40 @@ class _Sqlite:
 # --- running them ---------------------------------------------------------------------------
 
 
-def read_tables(statements: list[Statement], using: str, parallel: bool = True) -> list[pa.Table]:
-    """Run ``statements`` in one transaction and return each result as a pyarrow table, typed
-    by column name (ids int64, ``tie`` and flags bool, keys dictionary-encoded text, the rest
-    float64). Outside an enclosing transaction, PostgreSQL runs them at REPEATABLE READ, so both
-    see one snapshot (SQLite's read transaction already does)."""
+@contextmanager
+def snapshot(
+    using: str, parallel: bool = True, ran: list[Statement] | None = None
+) -> Iterator[Callable[[Statement], pa.Table]]:
+    """A reader of statements that all see one snapshot: each call runs one and returns its
+    result as a pyarrow table, typed by column name (ids int64, ``tie``, ``longer`` and flags
+    bool, keys dictionary-encoded text, the rest float64). Outside an enclosing transaction,
+    PostgreSQL runs them at REPEATABLE READ (SQLite's read transaction is one snapshot)."""
     connection = connections[using]
     outermost = not connection.in_atomic_block
-    tables = []
-    with transaction.atomic(using=using):
-        if connection.vendor != "postgresql":
+    postgres = connection.vendor == "postgresql"
+
+    def read(statement: Statement) -> pa.Table:
+        if ran is not None:
+            ran.append(statement)
+        sql, params, names = statement
+        if not postgres:
             with connection.cursor() as cursor:
-                for sql, params, names in statements:
-                    cursor.execute(sql, params)
-                    tables.append(_table_from_rows(cursor.fetchall(), names))
-            return tables
-        if outermost:
+                cursor.execute(sql, params)
+                return _table_from_rows(cursor.fetchall(), names)
+        return _table_from_csv(copy_bytes(connection, sql, params, parallel), names)
+
+    with transaction.atomic(using=using):
+        if outermost and postgres:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        for sql, params, names in statements:
-            buffer = io.BytesIO()
-            for block in copy_rows(connection, sql, params, parallel):
-                buffer.write(block)
-            tables.append(_table_from_csv(buffer, names))
-    return tables
+        yield read
 
 
-def copy_rows(connection, sql: str, params, parallel: bool = True) -> Iterator[bytes]:
-    """``COPY (sql) TO STDOUT`` as CSV, block by block, on PostgreSQL.
+def copy_bytes(connection, sql: str, params, parallel: bool = True) -> bytearray:
+    """The result of ``COPY (sql) TO STDOUT`` as CSV, on PostgreSQL.
 
     The planner is told, for this statement only, not to compile it (JIT compilation of a
-    statement this costly takes longer than running it), and with ``parallel`` that starting
+    statement this costly took longer than running it), and with ``parallel`` that starting
     workers and passing rows through a Gather cost nothing: it prices each JSON extraction like
     an addition, so it judges them too cheap to share out and reads a sprint's judgments on one
     core; with workers the extraction runs on every core while this process parses the stream
@@ -264,10 +298,35 @@ def copy_rows(connection, sql: str, params, parallel: bool = True) -> Iterator[b
         costs = ["0", "0"] if parallel else before[1:]
         cursor.execute(_SET_PLANNER, ["off", *costs])
         statement = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)"
-        with cursor.cursor.copy(statement, params) as copy:
-            yield from copy
+        with connection.wrap_database_errors, cursor.cursor.copy(statement, params):
+            data = _drain_copy(cursor.cursor.connection.pgconn)
         # Not on an error: the atomic block's rollback undoes the settings then.
         cursor.execute(_SET_PLANNER, before)
+    return data
+
+
+def _drain_copy(pgconn) -> bytearray:
+    """Every row of the ``COPY TO`` under way on ``pgconn``, one libpq call per row (psycopg's
+    Copy iterator adds several Python frames per row, which cost more than parsing the rows),
+    then the statement's final result: an error there is raised, after the connection is left
+    ready for the rollback."""
+    data = bytearray()
+    read = pgconn.get_copy_data
+    while True:
+        # Blocking: returns at once while libpq holds rows, waits on the socket otherwise.
+        size, row = read(0)
+        if size < 0:
+            break
+        data += row
+    error = None
+    while (result := pgconn.get_result()) is not None:
+        if error is None and result.status != pq.ExecStatus.COMMAND_OK:
+            error = psycopg.errors.error_from_result(result)
+    if error is None and size == -2:
+        error = psycopg.OperationalError(pgconn.get_error_message())
+    if error is not None:
+        raise error
+    return data
 
 
 _SET_PLANNER = (
@@ -279,18 +338,18 @@ _SET_PLANNER = (
 def _column_type(name: str) -> pa.DataType:
     if name in ("judgment", "item", "annotator"):
         return pa.int64()
-    if name == "tie" or name.startswith("flag_"):
+    if name in ("tie", "longer") or name.startswith("flag_"):
         return pa.bool_()
     if name == "key" or name.startswith("key_"):
         return pa.dictionary(pa.int32(), pa.string())
     return pa.float64()
 
 
-def _table_from_csv(buffer: io.BytesIO, names: list[str]) -> pa.Table:
-    if not buffer.getbuffer().nbytes:
+def _table_from_csv(data: bytearray, names: list[str]) -> pa.Table:
+    if not data:
         return _table_from_rows([], names)
     return pa_csv.read_csv(
-        pa.py_buffer(buffer.getbuffer()),
+        pa.py_buffer(data),
         read_options=pa_csv.ReadOptions(column_names=names),
         convert_options=pa_csv.ConvertOptions(
             column_types={name: _column_type(name) for name in names},
