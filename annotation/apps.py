@@ -7,6 +7,12 @@ class AnnotationConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib import admin
+        from django.urls import register_converter
+
+        from annotation.api.converters import ObjectIdConverter
+
+        # Before any URLconf is read: the API's paths name their ids <id:…>.
+        register_converter(ObjectIdConverter, "id")
 
         from annotation import signals
         from annotation.admin.lookups import allow_list_every_admin

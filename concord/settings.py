@@ -278,6 +278,13 @@ SPECTACULAR_SETTINGS = {
         "ImportFormatEnum": "annotation.services.imports.service.FORMATS",
     },
     "SERVE_INCLUDE_SCHEMA": False,
+    # The API's object ids in paths (annotation.api.converters); every number gets the API's
+    # bounds (a signed 64-bit integer's range) unless it has its own.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "integer", "minimum": 0}},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "annotation.api.schema.bound_numbers",
+    ],
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

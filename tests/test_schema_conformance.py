@@ -53,12 +53,13 @@ ALSO_REFUSED = {
     "POST /api/v1/assignments/{assignment_id}/flag": "an assignment expired or skipped",
     "POST /api/v1/sprints/{sprint_id}/items/import": "a file that does not parse as items",
     "POST /api/v1/disputes/{dispute_id}/resolve": "a ranking of other responses than the item's",
-    "POST /api/v1/disputes/{dispute_id}/void": "a reason of only blanks",
     "POST /api/v1/exports": "a sprint the caller does not lead, or filters a kind does not take",
     "POST /api/v1/training-runs": "a dataset that cannot be trained, or a base model not allowed",
-    "POST /api/v1/models/{model_id}/promote": "a stage change the registry refuses",
-    "POST /api/v1/models/{model_id}/score": "a model that is not in production",
     "POST /api/v1/sprints/{sprint_id}/select-next": "no production model of the sprint",
+    # The view ignores fields it does not know, but the body parser still refuses in them what
+    # no field may hold (a number beyond a signed 64-bit integer, nesting over 64 levels).
+    "POST /api/v1/disputes/{dispute_id}/void": "a number beyond 64 bits in an unknown field",
+    "POST /api/v1/models/{model_id}/score": "a number beyond 64 bits in a message's extra key",
 }
 
 
@@ -163,6 +164,8 @@ def test_the_api_conforms_to_its_schema(
         "--request-timeout", "60",
         "--generation-database", "none",
         "--suppress-health-check", "all",
+        # The API refuses NUL in any text (a 400 naming the field), which a schema cannot say.
+        "--generation-allow-x00", "false",
         "--no-color",
         "--report", "json", "--report-json-path", str(report),
     ]  # fmt: skip

@@ -24,7 +24,8 @@ from annotation.api.schema import ANSWERS_EXAMPLE, AnswersField
 from annotation.models import Criterion, ItemFlag, Judgment, Rubric, Sprint, SprintRole
 from annotation.services.errors import ConcordError
 from annotation.services.flags import flag_item
-from annotation.services.judgments import skip_assignment, submit_judgment
+from annotation.services.json_limits import MAX_INTEGER
+from annotation.services.judgments import MAX_SECONDS, skip_assignment, submit_judgment
 from annotation.services.labeling_rubrics import labeling_rubric
 from annotation.services.queue import NotAMember, QueueClosed, next_assignment
 from annotation.services.serving import served_item
@@ -97,7 +98,9 @@ class NextItemView(APIView):
 class SubmitSerializer(serializers.Serializer):
     assignment = serializers.IntegerField()
     answers = AnswersField()
-    seconds = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    seconds = serializers.FloatField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_SECONDS
+    )
 
 
 class JudgmentSerializer(serializers.ModelSerializer):
@@ -130,7 +133,10 @@ class JudgmentSerializer(serializers.ModelSerializer):
 
 class JudgmentQuery(serializers.Serializer):
     sprint = serializers.IntegerField(
-        required=False, min_value=1, help_text="Only judgments in this sprint."
+        required=False,
+        min_value=1,
+        max_value=MAX_INTEGER,
+        help_text="Only judgments in this sprint.",
     )
     live = serializers.BooleanField(
         required=False, help_text="true: only live judgments (not revised since)."
@@ -149,7 +155,7 @@ class JudgmentListView(ListAPIView):
             .select_related("rubric", "superseded_by")
             .order_by("-created_at", "-id")
         )
-        query = JudgmentQuery(data=self.request.query_params)
+        query = JudgmentQuery(data=self.request.query_params.dict())
         query.is_valid(raise_exception=True)
         if "sprint" in query.validated_data:
             queryset = queryset.filter(sprint_id=query.validated_data["sprint"])
@@ -169,6 +175,7 @@ class JudgmentListView(ListAPIView):
         responses={
             201: inline_serializer("Submitted", {"id": serializers.IntegerField()}),
             200: inline_serializer("Replayed", {"id": serializers.IntegerField()}),
+            404: OpenApiResponse(description="No such assignment of the caller's."),
         },
         examples=[
             OpenApiExample(

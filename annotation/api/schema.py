@@ -27,6 +27,8 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
 from rest_framework import serializers
 
+from annotation.services.json_limits import MAX_INTEGER
+
 ERROR_DESCRIPTIONS = {
     "400": "A bad body, field or query parameter; `errors` names each.",
     "401": "No credentials, or a token that is not valid.",
@@ -197,6 +199,27 @@ class ConsensusAnswersFieldSchema(OpenApiSerializerFieldExtension):
                 "unsafe": {"resp-a": 0.5, "resp-b": 0.0},
             },
         }
+
+
+def bound_numbers(result: dict[str, Any], generator, request, public) -> dict[str, Any]:
+    """A drf-spectacular postprocessing hook: every number in the schema without a bound gets
+    the API's, ±``MAX_INTEGER`` (the body parsers refuse any number beyond it, whatever its
+    spelling: annotation.services.json_limits)."""
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") in ("integer", "number"):
+                node.setdefault("maximum", MAX_INTEGER)
+                node.setdefault("minimum", -MAX_INTEGER)
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(result.get("components", {}).get("schemas", {}))
+    visit(result.get("paths", {}))
+    return result
 
 
 class ConcordAutoSchema(AutoSchema):

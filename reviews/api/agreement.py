@@ -85,7 +85,7 @@ class SprintAgreementView(APIView):
     def get(self, request: Request, sprint_id: int) -> Response:
         sprint = get_object_or_404(Sprint.objects.select_related("rubric"), pk=sprint_id)
         require_sprint_role(request.user, sprint, SprintRole.REVIEWER)
-        query = AgreementQuery(data=request.query_params)
+        query = AgreementQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         report = sprint_agreement(
             sprint,
@@ -98,7 +98,7 @@ class SprintAgreementView(APIView):
 
 urlpatterns = [
     path(
-        "sprints/<int:sprint_id>/agreement",
+        "sprints/<id:sprint_id>/agreement",
         SprintAgreementView.as_view(),
         name="sprint-agreement",
     ),

@@ -58,7 +58,7 @@ class SprintConsensusView(ListAPIView):
     def get_queryset(self):
         sprint = get_object_or_404(Sprint, pk=self.kwargs["sprint_id"])
         require_sprint_role(self.request.user, sprint, SprintRole.REVIEWER)
-        query = MethodQuery(data=self.request.query_params)
+        query = MethodQuery(data=self.request.query_params.dict())
         query.is_valid(raise_exception=True)
         labels = (
             ConsensusLabel.objects.filter(sprint=sprint)
@@ -76,7 +76,7 @@ class SprintConsensusView(ListAPIView):
 
 urlpatterns = [
     path(
-        "sprints/<int:sprint_id>/consensus",
+        "sprints/<id:sprint_id>/consensus",
         SprintConsensusView.as_view(),
         name="sprint-consensus",
     ),

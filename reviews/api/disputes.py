@@ -25,6 +25,7 @@ from annotation.api.pagination import CheckedPageNumberPagination
 from annotation.api.permissions import require_sprint_role
 from annotation.api.schema import AnswersField, ConsensusAnswersField
 from annotation.models import Sprint, SprintRole
+from annotation.services.json_limits import MAX_INTEGER
 from reviews.api.consensus import ConsensusLabelSerializer
 from reviews.models import Dispute, DisputeStatus
 from reviews.services.dispute_details import dispute_details
@@ -38,7 +39,9 @@ class DisputePagination(CheckedPageNumberPagination):
 
 
 class DisputeQuery(serializers.Serializer):
-    sprint = serializers.IntegerField(min_value=1, help_text="The sprint whose disputes to list.")
+    sprint = serializers.IntegerField(
+        min_value=1, max_value=MAX_INTEGER, help_text="The sprint whose disputes to list."
+    )
     status = serializers.ChoiceField(STATUS_CHOICES, default="all")
 
 
@@ -167,7 +170,7 @@ class DisputeListView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        query = DisputeQuery(data=request.query_params)
+        query = DisputeQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         sprint = get_object_or_404(Sprint, pk=query.validated_data["sprint"])
         require_sprint_role(request.user, sprint, SprintRole.REVIEWER)
@@ -230,11 +233,11 @@ class VoidDisputeView(APIView):
 
 urlpatterns = [
     path("disputes", DisputeListView.as_view(), name="api-disputes"),
-    path("disputes/<int:dispute_id>", DisputeDetailView.as_view(), name="api-dispute"),
+    path("disputes/<id:dispute_id>", DisputeDetailView.as_view(), name="api-dispute"),
     path(
-        "disputes/<int:dispute_id>/resolve",
+        "disputes/<id:dispute_id>/resolve",
         ResolveDisputeView.as_view(),
         name="api-dispute-resolve",
     ),
-    path("disputes/<int:dispute_id>/void", VoidDisputeView.as_view(), name="api-dispute-void"),
+    path("disputes/<id:dispute_id>/void", VoidDisputeView.as_view(), name="api-dispute-void"),
 ]

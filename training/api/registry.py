@@ -59,9 +59,10 @@ class PromoteSerializer(ClosedBodySerializer):
 @extend_schema_field(
     {
         "oneOf": [
-            {"type": "string"},
+            {"type": "string", "maxLength": MAX_TEXT},
             {
                 "type": "array",
+                "minItems": 1,
                 "items": {
                     "type": "object",
                     "properties": {"role": {"type": "string"}, "content": {"type": "string"}},

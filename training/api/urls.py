@@ -7,25 +7,25 @@ from training.api import registry, runs, selection
 urlpatterns = [
     path("training-runs", runs.TrainingRunListView.as_view(), name="api-training-runs"),
     path(
-        "training-runs/<int:run_id>",
+        "training-runs/<id:run_id>",
         runs.TrainingRunDetailView.as_view(),
         name="api-training-run",
     ),
     path(
-        "training-runs/<int:run_id>/cancel",
+        "training-runs/<id:run_id>/cancel",
         runs.TrainingRunCancelView.as_view(),
         name="api-training-run-cancel",
     ),
     path("models", registry.ModelVersionListView.as_view(), name="api-models"),
-    path("models/<int:model_id>", registry.ModelVersionDetailView.as_view(), name="api-model"),
+    path("models/<id:model_id>", registry.ModelVersionDetailView.as_view(), name="api-model"),
     path(
-        "models/<int:model_id>/promote",
+        "models/<id:model_id>/promote",
         registry.PromoteView.as_view(),
         name="api-model-promote",
     ),
-    path("models/<int:model_id>/score", registry.ScoreView.as_view(), name="api-model-score"),
+    path("models/<id:model_id>/score", registry.ScoreView.as_view(), name="api-model-score"),
     path(
-        "sprints/<int:sprint_id>/select-next",
+        "sprints/<id:sprint_id>/select-next",
         selection.SelectNextView.as_view(),
         name="api-select-next",
     ),
