@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from annotation.api.permissions import require_sprint_role
 from annotation.api.schema import ANSWERS_EXAMPLE, AnswersField
 from annotation.models import Criterion, ItemFlag, Judgment, Rubric, Sprint, SprintRole
+from annotation.services.access import own_judgments
 from annotation.services.errors import ConcordError
 from annotation.services.flags import flag_item
 from annotation.services.json_limits import MAX_INTEGER
@@ -151,7 +152,7 @@ class JudgmentListView(ListAPIView):
 
     def get_queryset(self):
         queryset = (
-            Judgment.objects.filter(annotator=self.request.user)
+            own_judgments(self.request.user)
             .select_related("rubric", "superseded_by")
             .order_by("-created_at", "-id")
         )
@@ -205,9 +206,7 @@ class JudgmentDetailView(RetrieveAPIView):
     serializer_class = JudgmentSerializer
 
     def get_queryset(self):
-        return Judgment.objects.filter(annotator=self.request.user).select_related(
-            "rubric", "superseded_by"
-        )
+        return own_judgments(self.request.user).select_related("rubric", "superseded_by")
 
 
 def _reason(request: Request):

@@ -8,7 +8,7 @@ here rather than checking roles themselves, so that the rule lives in one place.
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
 
-from annotation.models import Sprint, SprintMember, SprintRole
+from annotation.models import Judgment, Sprint, SprintMember, SprintRole
 
 _RANK = {SprintRole.ANNOTATOR: 1, SprintRole.REVIEWER: 2, SprintRole.LEAD: 3}
 
@@ -49,3 +49,10 @@ def sprints_led_by(user: AbstractBaseUser) -> QuerySet[Sprint]:
     return Sprint.objects.filter(
         memberships__user=user, memberships__role=SprintRole.LEAD
     ).distinct()
+
+
+def own_judgments(user: AbstractBaseUser) -> QuerySet[Judgment]:
+    """The caller's judgments in sprints they are still a member of. A removed member loses
+    every door at once: their earlier judgments (and the items they show) are the sprint's,
+    no longer theirs to read."""
+    return Judgment.objects.filter(annotator=user, sprint__in=sprints_visible_to(user))

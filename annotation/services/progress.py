@@ -7,6 +7,7 @@ from django.db.models import Count, Q
 
 from annotation.models import Item, Judgment, Sprint
 from annotation.models.judgments import AssignmentStatus
+from annotation.services.access import own_judgments
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ def progress_for(user: AbstractBaseUser, sprints: list[Sprint]) -> list[SprintPr
 def recent_judgments(user: AbstractBaseUser, limit: int = 20) -> list[Judgment]:
     """My latest live judgments, newest first, with what a list of them shows."""
     return list(
-        Judgment.objects.filter(annotator=user, superseded_by__isnull=True)
+        own_judgments(user)
+        .filter(superseded_by__isnull=True)
         .select_related("sprint", "item")
         .order_by("-created_at", "-id")[:limit]
     )
