@@ -1,7 +1,8 @@
 """Inter-annotator agreement: per item, and per criterion of a sprint (Krippendorff's alpha).
 
 The sprint report is built in four parts: :mod:`reviews.services.agreement_rows` reads the live
-judgments in one query, one row per (judgment, response of its item);
+judgments (the statements of :mod:`reviews.services.agreement_sql`, one snapshot) as entries,
+one per (judgment, response), whatever the number of distinct response keys;
 :mod:`reviews.services.agreement_units` lays each criterion out as (unit, value) answers at its
 level of measurement (the units and the signed strength scale are documented there);
 :mod:`reviews.services.agreement_alpha` computes alpha with the ``krippendorff`` package, the
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from annotation.models import Sprint
-from reviews.services.agreement_alpha import criterion_alpha, unit_value_counts
+from reviews.services.agreement_alpha import criterion_alpha
 from reviews.services.agreement_annotators import annotator_figures
 from reviews.services.agreement_units import load_judgments
 
@@ -73,10 +74,7 @@ def sprint_agreement(
     for answers in judgments.criteria:
         if answers.name == preference_name:
             preference = answers
-        pairable = _pairable(answers.units)
-        counts = unit_value_counts(
-            answers.units[pairable], answers.values[pairable], len(answers.domain)
-        )
+        pairable, counts = _pairable_counts(answers.units, answers.values, len(answers.domain))
         figures = criterion_alpha(
             counts, answers.domain, answers.level, bootstrap=bootstrap, rng=rng
         ).as_dict()
@@ -95,6 +93,22 @@ def sprint_agreement(
 def _preference_name(sprint: Sprint) -> str | None:
     criterion = sprint.rubric.preference_criterion()
     return criterion.name if criterion else None
+
+
+def _pairable_counts(
+    units: np.ndarray, values: np.ndarray, n_values: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The mask of :func:`_pairable` and the count matrix of
+    ``unit_value_counts(units[mask], values[mask])``, from one numbering of the units: units
+    numbered in sorted order, so the rows come out in the same order, and a unit of one answer
+    is a row summing to 1, which the matrix leaves out as unit_value_counts does."""
+    if len(units) == 0:
+        return np.zeros(0, dtype=bool), np.zeros((0, n_values), dtype=np.int64)
+    dense = pd.factorize(units, sort=True)[0]
+    sizes = np.bincount(dense)
+    counts = np.bincount(dense * n_values + values, minlength=len(sizes) * n_values)
+    counts = counts.reshape(-1, n_values)
+    return sizes[dense] >= 2, counts[sizes >= 2]
 
 
 def _pairable(units: np.ndarray) -> np.ndarray:

@@ -93,8 +93,9 @@ def _leave_one_out(
         return agreed, compared
     unit = pd.factorize(preference.units)[0]
     width = len(preference.domain)
-    counts = np.zeros((unit.max() + 1, width), dtype=np.int64)
-    np.add.at(counts, (unit, preference.values), 1)
+    # bincount rather than np.add.at, which is unbuffered and ten times slower.
+    counts = np.bincount(unit * width + preference.values, minlength=(unit.max() + 1) * width)
+    counts = counts.reshape(-1, width)
     others = counts[unit]
     others[np.arange(len(unit)), preference.values] -= 1
     top = others.max(axis=1)
