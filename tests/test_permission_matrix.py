@@ -27,11 +27,17 @@ from tests.support.matrix import (
     page_body,
     perform,
     problems,
-    query_variants,
-    secret_lookups,
 )
 from tests.support.matrix_teams import _user, build_team, remove_a_member
-from tests.support.matrix_urls import Call, Unfillable, admin_model_for, fill, url_patterns
+from tests.support.matrix_urls import (
+    Call,
+    Unfillable,
+    admin_model_for,
+    fill,
+    query_variants,
+    secret_lookups,
+    url_patterns,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -89,8 +95,8 @@ class Matrix:
         self.leaks: list[str] = []
         self.errors: list[str] = []
 
-    def request(self, actor: Actor, call: Call, method: str, body=None) -> Outcome:
-        outcome = perform(actor, call, method, body, self.models, self.baseline)
+    def request(self, actor: Actor, call: Call, method: str, body=None, context=False) -> Outcome:
+        outcome = perform(actor, call, method, body, self.models, self.baseline, context)
         self.requests += 1
         self.cells.add((call.pattern.template, actor.name, method))
         self.leaks += problems(actor, call, method, outcome, body)
@@ -130,13 +136,13 @@ class Matrix:
         """A changelist filter on a secret must not answer differently for a true guess."""
         model = admin_model_for(call.pattern)
         for true, false in secret_lookups(model, target_user):
-            right = self.request(actor, Call(call.pattern, call.path, False, true), "get")
-            wrong = self.request(actor, Call(call.pattern, call.path, False, false), "get")
+            guesses = [Call(call.pattern, call.path, False, query) for query in (true, false)]
+            right, wrong = (self.request(actor, g, "get", None, True) for g in guesses)
             if not (200 <= right.status < 300 and 200 <= wrong.status < 300):
                 continue
             if right.result_count != wrong.result_count:
                 self.leaks.append(
-                    f"GET {Call(call.pattern, call.path, False, true).url} as {actor.name} -> "
+                    f"GET {guesses[0].url} as {actor.name} -> "
                     f"{right.status}: answers {right.result_count} for a true guess of "
                     f"{target_user.username}'s secret, {wrong.result_count} for a false one"
                 )

@@ -16,27 +16,26 @@ A 5xx is reported too: it may hide a leak, and is a bug of its own.
 
 import hashlib
 import json
-from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from unittest import mock
 
 from django.apps import apps
 from django.conf import settings
-from django.contrib import admin
-from django.contrib.auth import get_user_model
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Model
 from django.test import Client
+from django.test import client as test_client
 from rest_framework.authtoken.models import Token
 
-from tests.support.matrix_urls import Call, Pattern, admin_model_for
+from tests.support.matrix_urls import Call, Pattern, admin_model_for, target_object
 
 FINGERPRINTED_APPS = {"annotation", "reviews", "exports", "training", "auth", "authtoken", "axes"}
 # Doors whose every use the login throttle rightly records (attempts, logins, logouts).
 LOGIN_DOORS = {"login", "logout", "api-token"}
 TAKEN = "taken-over"
 NEW_PASSWORD = "Taken-over-pass-9!"
-User = get_user_model()
 
 
 @dataclass
@@ -226,71 +225,12 @@ def admin_body(call: Call, actor: Actor, form_page: str | None) -> list[dict]:
     name = call.pattern.name or ""
     model = admin_model_for(call.pattern)
     if name.endswith("_changelist") and model is not None:
-        obj = _target_row(actor, model)
+        obj = target_object(actor.target, model, actor)
         selected = [str(obj.pk)] if obj is not None else []
         return [{"action": "delete_selected", "_selected_action": selected, "post": "yes"}]
     if name.endswith("_delete"):
         return [{"post": "yes"}]
     return [harvested_form(form_page, actor) if form_page else {}]
-
-
-def _target_row(actor: Actor, model: type[Model]) -> Model | None:
-    from tests.support.matrix_urls import target_object
-
-    return target_object(actor.target, model, actor)
-
-
-def query_variants(call: Call, actor: Actor) -> list[dict]:
-    """Query strings a GET is tried with besides none: a changelist searched and filtered to
-    the other team's sprint, an API list asked for the other team's sprint, and each
-    autocomplete a form offers."""
-    name = call.pattern.name or ""
-    sprint = actor.target.sprint.pk
-    if name == "autocomplete":
-        return list(autocomplete_queries())
-    variants = [{}]
-    if name.endswith("_changelist"):
-        model = admin_model_for(call.pattern)
-        if model is not None and any(f.name == "sprint" for f in model._meta.get_fields()):
-            variants.append({"sprint__id__exact": sprint})
-    elif call.pattern.template.startswith("api/v1/") and not call.pattern.arguments:
-        variants.append({"sprint": sprint})
-    return variants
-
-
-def autocomplete_queries() -> Iterator[dict]:
-    """Every (model, field) whose target the admin can search: what the admin's autocomplete
-    view answers for, whether or not a form shows it today."""
-    for model in apps.get_models():
-        for relation in model._meta.get_fields():
-            if not (relation.is_relation and relation.concrete and relation.related_model):
-                continue
-            remote_admin = admin.site._registry.get(relation.related_model)
-            if remote_admin is None or not remote_admin.search_fields:
-                continue
-            yield {"app_label": model._meta.app_label, "model_name": model._meta.model_name,
-                   "field_name": relation.name, "term": ""}  # fmt: skip
-
-
-def secret_lookups(model: type[Model], target_user: Model) -> Iterator[tuple[dict, dict]]:
-    """Pairs of changelist filters that differ only in a guessed prefix of ``target_user``'s
-    API token or password hash: (true prefix, false prefix), for each path from ``model`` to
-    the user model."""
-    paths = [""] if model is User else [
-        f.name + "__" for f in model._meta.get_fields()
-        if f.is_relation and f.concrete and f.related_model is User
-    ]  # fmt: skip
-    key = Token.objects.get(user=target_user).key
-    for path in paths:
-        select = {f"{path}id__exact": target_user.pk} if path else {"id__exact": target_user.pk}
-        yield (
-            {**select, f"{path}auth_token__key__startswith": key[:6]},
-            {**select, f"{path}auth_token__key__startswith": "zzzzzz"},
-        )
-        yield (
-            {**select, f"{path}password__startswith": target_user.password[:12]},
-            {**select, f"{path}password__startswith": "zzzzzz"},
-        )
 
 
 # --- one request, judged -----------------------------------------------------------------
@@ -320,10 +260,18 @@ def rows_written() -> int:
     return connection.connection.total_changes
 
 
-def perform(actor: Actor, call: Call, method: str, body: dict | None, models, baseline) -> Outcome:
-    """Make the request inside a savepoint, fingerprint what it left, and roll it back."""
+def perform(
+    actor: Actor, call: Call, method: str, body: dict | None, models, baseline,
+    keep_context: bool = False,
+) -> Outcome:  # fmt: skip
+    """Make the request inside a savepoint, fingerprint what it left, and roll it back. The test
+    client copies every template context it renders (dozens per admin page), which is most of
+    the matrix's time; only the changelist oracle reads them, so others skip the copies."""
     client = actor.client(api=call.pattern.is_api)
-    with transaction.atomic():
+    copies = nullcontext() if keep_context else mock.patch.object(
+        test_client, "store_rendered_templates", lambda *args, **kwargs: None
+    )  # fmt: skip
+    with copies, transaction.atomic():
         written = rows_written()
         if method == "get":
             response = client.get(call.url)

@@ -8,15 +8,19 @@ matrix can never silently skip a new endpoint.
 """
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
+from django.apps import apps
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Model
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from rest_framework.authtoken.models import Token
 
 WRITE_METHODS = ("post", "put", "patch", "delete")
 ROUTE_ARGUMENT = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
@@ -26,6 +30,7 @@ NEUTRAL_ARGUMENTS = {"token", "app_label", "url", "content_type_id", "uidb64"}
 # Rows every lead shares: the Leads group, and rubrics, a library any lead may read and version
 # (a sprint keeps the version it was given, so a new version changes no team's sprint).
 SHARED_MODELS = {"auth.group", "annotation.rubric"}
+User = get_user_model()
 
 
 @dataclass(frozen=True)
@@ -188,3 +193,56 @@ def fill(pattern: Pattern, team, actor) -> Call:
     shared = model is not None and model._meta.label_lower in SHARED_MODELS
     names_object = not shared and any(name not in NEUTRAL_ARGUMENTS for name in pattern.arguments)
     return Call(pattern, path, names_object)
+
+
+def query_variants(call: Call, actor) -> list[dict]:
+    """Query strings a GET is tried with besides none: a changelist filtered to
+    the other team's sprint, an API list asked for the other team's sprint, and each
+    autocomplete a form offers."""
+    name = call.pattern.name or ""
+    sprint = actor.target.sprint.pk
+    if name == "autocomplete":
+        return list(autocomplete_queries())
+    variants = [{}]
+    if name.endswith("_changelist"):
+        model = admin_model_for(call.pattern)
+        if model is not None and any(f.name == "sprint" for f in model._meta.get_fields()):
+            variants.append({"sprint__id__exact": sprint})
+    elif call.pattern.template.startswith("api/v1/") and not call.pattern.arguments:
+        variants.append({"sprint": sprint})
+    return variants
+
+
+def autocomplete_queries() -> Iterator[dict]:
+    """Every (model, field) whose target the admin can search: what the admin's autocomplete
+    view answers for, whether or not a form shows it today."""
+    for model in apps.get_models():
+        for relation in model._meta.get_fields():
+            if not (relation.is_relation and relation.concrete and relation.related_model):
+                continue
+            remote_admin = admin.site._registry.get(relation.related_model)
+            if remote_admin is None or not remote_admin.search_fields:
+                continue
+            yield {"app_label": model._meta.app_label, "model_name": model._meta.model_name,
+                   "field_name": relation.name, "term": ""}  # fmt: skip
+
+
+def secret_lookups(model: type[Model], target_user: Model) -> Iterator[tuple[dict, dict]]:
+    """Pairs of changelist filters that differ only in a guessed prefix of ``target_user``'s
+    API token or password hash: (true prefix, false prefix), for each path from ``model`` to
+    the user model."""
+    paths = [""] if model is User else [
+        f.name + "__" for f in model._meta.get_fields()
+        if f.is_relation and f.concrete and f.related_model is User
+    ]  # fmt: skip
+    key = Token.objects.get(user=target_user).key
+    for path in paths:
+        select = {f"{path}id__exact": target_user.pk} if path else {"id__exact": target_user.pk}
+        yield (
+            {**select, f"{path}auth_token__key__startswith": key[:6]},
+            {**select, f"{path}auth_token__key__startswith": "zzzzzz"},
+        )
+        yield (
+            {**select, f"{path}password__startswith": target_user.password[:12]},
+            {**select, f"{path}password__startswith": "zzzzzz"},
+        )
