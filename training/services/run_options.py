@@ -38,7 +38,7 @@ class RunOptionsInvalid(ConcordError):
 
 def train_option_defaults() -> dict[str, Any]:
     """The trainer's defaults for every option a caller may set."""
-    from training.services.trainer import TrainConfig
+    from training.services.train_config import TrainConfig
 
     return {f.name: f.default for f in fields(TrainConfig) if f.name in OPTION_NAMES}
 

