@@ -65,12 +65,27 @@ def progress_percent(sprint: Sprint) -> float:
     return 100.0 * sprint.live_judgment_total / needed if needed else 0.0
 
 
+class SprintMemberForm(forms.ModelForm):
+    """A member row whose person cannot be swapped once saved: a swap would bypass
+    ``add_member`` and leave the person taken off with their API token (revocation follows a
+    removal, not a change). Replacing someone is a removal and an add."""
+
+    def clean_user(self):
+        user = self.cleaned_data["user"]
+        if self.instance.pk and self.instance.user_id != getattr(user, "pk", None):
+            raise forms.ValidationError(
+                "A member's person cannot be changed; remove the row and add the new person."
+            )
+        return user
+
+
 class SprintMemberInline(admin.TabularInline):
     """Members, chosen among the people a lead may see (``people_led_by``): the autocomplete
     offers only them and the form refuses any other id, so a lead cannot pull in (and then
     manage) someone from another team. New people come in through "Invite someone"."""
 
     model = SprintMember
+    form = SprintMemberForm
     fields = MEMBER_FIELDS
     autocomplete_fields = ["user"]
     extra = 0

@@ -119,7 +119,9 @@ def _is_pending(user: AbstractBaseUser) -> bool:
     """An invited account nobody has claimed yet: no password, never logged in, and an
     invitation that was never accepted."""
     return (
-        not user.has_usable_password()
+        not user.is_staff
+        and not user.is_superuser
+        and not user.has_usable_password()
         and user.last_login is None
         and Invitation.objects.filter(user=user, accepted_at__isnull=True).exists()
         and not Invitation.objects.filter(user=user, accepted_at__isnull=False).exists()
@@ -168,7 +170,9 @@ def invite_member(
     """
     _require_lead(actor, sprint)
     role = _role(role)
-    username, email = username.strip(), email.strip()
+    # Normalised as create_user will store it, so a look-alike (full-width) spelling of a
+    # taken name is found taken here rather than failing on the unique index.
+    username, email = User.normalize_username(username.strip()), email.strip()
     _check_new_account(username, email)
     user = User.objects.select_for_update().filter(username=username).first()
     if user is None:

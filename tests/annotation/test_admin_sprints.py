@@ -157,3 +157,21 @@ def test_lead_who_creates_a_sprint_leads_it(lead_client, staff_lead, rubric):
     assert AuditEvent.objects.filter(action="sprint.created", sprint=created).exists()
     page = lead_client.get(reverse("admin:annotation_sprint_changelist"))
     assert "Finance copilot batch 1" in page.text
+
+
+def test_a_member_row_cannot_swap_its_person(lead_client, sprint, staff_lead, annotator, make_user):
+    """Found in review: changing the person on a saved row skipped add_member and left the
+    person taken off (maybe from their last sprint) with a live API token."""
+    earlier = Sprint.objects.create(name="Earlier", slug="earlier-swap", rubric=sprint.rubric)
+    other = make_user("swap-in")
+    SprintMember.objects.create(sprint=earlier, user=staff_lead, role=SprintRole.LEAD)
+    SprintMember.objects.create(sprint=earlier, user=other, role=SprintRole.ANNOTATOR)
+    lead_member = SprintMember.objects.get(sprint=sprint, user=staff_lead)
+    ann_member = SprintMember.objects.get(sprint=sprint, user=annotator)
+    members = [(lead_member, staff_lead, "lead", ""), (ann_member, other, "annotator", "")]
+    url = f"/admin/annotation/sprint/{sprint.pk}/change/"
+    response = lead_client.post(url, sprint_form(sprint, members))
+    assert response.status_code == 200
+    assert "cannot be changed" in response.text
+    ann_member.refresh_from_db()
+    assert ann_member.user_id == annotator.pk

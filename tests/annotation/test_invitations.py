@@ -177,3 +177,20 @@ def test_bad_usernames_name_the_field(lead_client, sprint):
     with pytest.raises(ConcordError) as refused:
         invite_member(sprint.memberships.get(role="lead").user, sprint, username="a b")
     assert refused.value.problems[0]["field"] == "username"
+
+
+def test_a_look_alike_of_a_taken_username_is_taken(lead_client, sprint, annotator):
+    """Found in review: a full-width spelling passed the lookup, then create_user normalised
+    it onto the taken name and the unique index answered a 500."""
+    full_width = "".join(chr(ord(c) + 0xFEE0) if "a" <= c <= "z" else c for c in annotator.username)
+    response = invite(lead_client, sprint, full_width, email="")
+    assert response.status_code == 200 and response.context["link"] is None
+    assert "is taken" in response.text
+
+
+def test_a_promoted_pending_invitee_is_never_reinvited(lead_client, sprint, link):
+    """Found in review: once a superuser made a still-pending invitee staff, a lead could
+    issue a fresh link and claim the staff account."""
+    User.objects.filter(username="newbie").update(is_staff=True)
+    response = invite(lead_client, sprint)
+    assert response.context["link"] is None and "is taken" in response.text
