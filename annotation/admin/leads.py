@@ -24,7 +24,8 @@ LEAD_PERMISSIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("annotation", "assignment"): ("view",),
     ("annotation", "judgment"): ("view",),
     ("annotation", "auditevent"): ("view",),
-    ("auth", "user"): ("view", "add", "change"),
+    # View only: people join by invitation and only superusers change accounts.
+    ("auth", "user"): ("view",),
 }
 
 
