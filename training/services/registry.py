@@ -247,6 +247,9 @@ def check_retraining(model: ModelVersion, threshold: int) -> RetrainingCheck:
         base_model=model.run.base_model,
         name=model.name,
         options=options,
+        # The run stays its chooser's, so the next retraining checks the base model for them
+        # too (a run of nobody's would accept any model:<id>).
+        on_behalf_of=model.run.created_by,
     )
     logger.info("%s: %d new consensus labels; started %s", model, new_labels, run)
     return RetrainingCheck(model, new_labels, "started", run)

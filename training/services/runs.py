@@ -70,13 +70,19 @@ def start_training_run(
     name: str | None = None,
     options: dict[str, Any] | None = None,
     enqueue: bool = True,
+    on_behalf_of: AbstractBaseUser | None = None,
 ) -> TrainingRun:
     """Store a queued run for ``dataset`` and, once the transaction commits, enqueue the task
     on the ``gpu`` queue. Nothing is stored when the dataset cannot be trained from
     (:class:`DatasetUnusable`) or an option is bad (:class:`RunOptionsInvalid`), the base model
     included: ``actor`` must lead a ``model:<id>``, and a path must lie under the configured
     roots (:mod:`training.services.base_models`; ``actor=None`` is the operator or the
-    schedule). Access to the dataset is the caller's to check: this door trusts ``actor``."""
+    schedule). Access to the dataset is the caller's to check: this door trusts ``actor``.
+
+    ``on_behalf_of`` is for the retraining schedule: the person whose run is being retrained.
+    The run is theirs (``created_by``), so the base model is checked for them now, on the
+    worker, and at every later retraining; the audit event names ``actor`` (None: the
+    schedule)."""
     from training.services.train_config import DEFAULT_BASE_MODEL
 
     check_trainable(dataset)
@@ -84,7 +90,8 @@ def start_training_run(
     base_model = (base_model or "").strip() or DEFAULT_BASE_MODEL
     if len(base_model) > 500:
         raise RunOptionsInvalid([{"field": "base_model", "message": "At most 500 characters."}])
-    base_model_path(base_model, actor=actor)
+    owner = on_behalf_of or actor
+    base_model_path(base_model, actor=owner)
     name = name or default_model_name(dataset)
     check_model_name(name, actor)
     with transaction.atomic():
@@ -93,7 +100,7 @@ def start_training_run(
             model_name=name,
             base_model=base_model,
             config=config,
-            created_by=actor,
+            created_by=owner,
         )
         record_event(
             actor,
