@@ -17,9 +17,10 @@ from django.utils.html import format_html
 
 from annotation.admin.lookups import AllowListedLookups
 from annotation.services.access import sprints_led_by
+from annotation.services.jobs import queue_warning
 from exports.models import DatasetVersion, ExportStatus
 from exports.services.access import exports_visible_to
-from exports.services.build import start_export
+from exports.services.build import EXPORT_JOB, start_export
 from exports.services.requests import ExportRejected, validate_export_request
 
 ADD_FIELDS = ["sprints", "kind", "format", "filters"]
@@ -53,7 +54,13 @@ class DatasetVersionAdmin(AllowListedLookups, admin.ModelAdmin):
     readonly_fields = [
         "kind", "format", "sprints", "filters", "status", "rows", "sha256", "manifest",
         "file_path", "error", "created_by", "created_at", "started_at", "finished_at", "file",
+        "workers",
     ]  # fmt: skip
+
+    @admin.display(description="workers")
+    def workers(self, obj: DatasetVersion) -> str:
+        """"queued, the workers are unreachable" while the broker refused the build's job."""
+        return queue_warning(EXPORT_JOB, obj.pk) or "-"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DatasetVersion]:
         return exports_visible_to(request.user).select_related("created_by")

@@ -12,6 +12,7 @@ The writes commit for real (``transaction=True``): the message is sent on commit
 test's wrapping transaction would never reach."""
 
 import pytest
+from django.test import Client
 
 from annotation.models import BackgroundJob, ItemFlag, Judgment
 from exports.models import DatasetVersion
@@ -67,6 +68,12 @@ def test_an_export_and_a_run_are_accepted_as_queued_with_the_workers_unreachable
     assert [job.key for job in unpublished(kind)] == [str(body["id"])]
     detail = api_client_for(lead).get(url.format(body["id"])).json()
     assert detail["status"] == "queued" and UNREACHABLE in detail["warning"]
+    # The lead's admin page of the export or run says so too.
+    client = Client()
+    client.force_login(lead)
+    admin_page = f"/admin/{model._meta.app_label}/{model._meta.model_name}/{body['id']}/change/"
+    page = client.get(admin_page)
+    assert page.status_code == 200 and UNREACHABLE in page.text
 
 
 def test_with_the_broker_up_nothing_warns(sprint, annotator, lead, dataset, api_client_for):  # noqa: F811

@@ -20,6 +20,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from annotation.admin.lookups import AllowListedLookups
+from annotation.services.jobs import queue_warning
 from exports.models import DatasetVersion, ExportKind, ExportStatus
 from training.models import ModelStage, ModelVersion, TrainingRun
 from training.services.datasets import (
@@ -30,7 +31,12 @@ from training.services.datasets import (
 )
 from training.services.registry import models_led_by, promote_model_version, runs_led_by
 from training.services.run_options import INT_OPTIONS, RunOptionsInvalid, train_option_defaults
-from training.services.runs import RunFinished, cancel_training_run, start_training_run
+from training.services.runs import (
+    TRAINING_JOB,
+    RunFinished,
+    cancel_training_run,
+    start_training_run,
+)
 
 
 class LeadTrainingAdmin(AllowListedLookups, admin.ModelAdmin):
@@ -107,6 +113,12 @@ class TrainingRunAdmin(LeadTrainingAdmin):
     list_select_related = ["dataset", "created_by"]
     search_fields = ["model_name", "base_model"]
     actions = ["cancel_runs"]
+    readonly_fields = ["workers"]
+
+    @admin.display(description="workers")
+    def workers(self, run: TrainingRun) -> str:
+        """"queued, the workers are unreachable" while the broker refused the run's job."""
+        return queue_warning(TRAINING_JOB, run.pk) or "-"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[TrainingRun]:
         return runs_led_by(request.user)
