@@ -26,7 +26,12 @@ from django.conf import settings
 
 from annotation.services.imports.csv_rows import unflatten_csv_row
 from annotation.services.imports.errors import RowError
-from annotation.services.json_limits import NUL_MESSAGE, text_problem, value_problem
+from annotation.services.imports.storable import (
+    Unstorable,
+    check_free_parts,
+    check_text,
+    storable,
+)
 
 ROLES = frozenset({"system", "user", "assistant", "tool"})
 RESPONSE_KEY = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
@@ -60,22 +65,12 @@ class ItemRecord:
     content_sha256: str
 
 
-class _Unstorable(RowError):
-    """Some text of the row holds a NUL; :func:`parse_row` finds the field as the file names it."""
-
-
 def parse_row(row: dict[str, Any], *, flat: bool = False) -> ItemRecord:
     """Normalise one row or raise :class:`RowError` naming the field. ``flat`` marks a CSV row,
-    whose cells are all text. A row must also be storable (``json_limits``: no NUL, at most
-    ``MAX_DEPTH`` levels within the line, numbers within 64 bits): orjson reads 1,024 levels
-    but writes only 254, so a deeper line used to fail at the write with a 500."""
+    whose cells are all text. A row must also be storable (:mod:`.storable`)."""
     if flat:
         row = unflatten_csv_row(row)
-    try:
-        return _parse_shape(row)
-    except _Unstorable as unstorable:
-        problem = value_problem(row) or {"field": unstorable.field, "message": unstorable.message}
-        raise RowError(problem["message"], problem["field"]) from None
+    return storable(row, _parse_shape)
 
 
 def _parse_shape(row: dict[str, Any]) -> ItemRecord:
@@ -381,12 +376,7 @@ def _record(
     metadata: dict[str, Any],
     gold: dict[str, Any] | None,
 ) -> ItemRecord:
-    # The free-form parts, at their depth in the line; the parts of fixed shape are shallow.
-    free = [(metadata, "metadata", 1), (gold, "gold", 1)]
-    free += [(r.metadata, f"responses[{i}].metadata", 3) for i, r in enumerate(responses)]
-    for value, field_name, depth in free:
-        if problem := value_problem(value, field_name, depth=depth):
-            raise RowError(problem["message"], problem["field"])
+    check_free_parts(metadata, gold, [response.metadata for response in responses])
     content = {
         "prompt": prompt,
         "context": context,
@@ -398,7 +388,7 @@ def _record(
     }
     canonical = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
     if b"\\u0000" in canonical:
-        raise _Unstorable(NUL_MESSAGE)
+        raise Unstorable()
     digest = hashlib.sha256(canonical).hexdigest()
     if external_id is None or external_id == "":
         external_id = f"sha-{digest[:24]}"
@@ -408,8 +398,7 @@ def _record(
         raise RowError("must be non-empty text", "external_id")
     if len(external_id) > MAX_EXTERNAL_ID:
         raise RowError(f"is longer than {MAX_EXTERNAL_ID} characters", "external_id")
-    if text_problem(external_id):
-        raise RowError(text_problem(external_id), "external_id")
+    check_text(external_id, "external_id")
     return ItemRecord(
         external_id=external_id,
         prompt=prompt,
