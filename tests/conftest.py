@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from annotation.models import Criterion, CriterionKind, Rubric, Sprint, SprintMember, SprintRole
 from tests.support.celery_worker import CeleryWorkerProcess, purge_queues
+from tests.support.s3_server import running_s3_server
 
 pytest_plugins = ["tests.support.ci_policy", "tests.support.run_directory"]
 
@@ -120,3 +121,11 @@ def celery_worker_process(transactional_db, tmp_path: Path) -> Iterator[CeleryWo
         yield worker
     finally:
         worker.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """The URL of moto's standalone S3 server (tests/support/s3_server.py), started once per
+    run on a loopback port, holding the bucket ``tests.support.s3_server.BUCKET``."""
+    with running_s3_server() as endpoint:
+        yield endpoint
