@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from annotation.admin.items import pretty_json
 from annotation.admin.scoping import ReadOnlyAdmin, SprintScopedAdmin
 from annotation.models import Assignment, Judgment
+from annotation.services.serving import seen_as, seen_legend
 
 
 @admin.register(Assignment)
@@ -33,6 +34,7 @@ class JudgmentAdmin(ReadOnlyAdmin, SprintScopedAdmin):
         "annotator",
         "rubric",
         "answers_display",
+        "seen_as_display",
         "seconds",
         "supersedes",
         "idempotency_key",
@@ -51,3 +53,10 @@ class JudgmentAdmin(ReadOnlyAdmin, SprintScopedAdmin):
     @admin.display(description="answers")
     def answers_display(self, judgment: Judgment) -> str:
         return pretty_json(judgment.answers)
+
+    @admin.display(description="the annotator saw")
+    def seen_as_display(self, judgment: Judgment) -> str:
+        """The annotator's own names for the responses: their rationale's "Response 1" is the
+        stored response mapped to 1 here, not the first stored one."""
+        keys = judgment.item.responses.order_by("position").values_list("key", flat=True)
+        return seen_legend(seen_as(judgment.assignment_id, keys))

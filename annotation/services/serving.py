@@ -1,6 +1,7 @@
 """What an annotator is shown of an item: the one definition the API and the pages share."""
 
 import hashlib
+from collections.abc import Iterable
 from typing import Any
 
 from annotation.models import Assignment, Item, Response
@@ -26,14 +27,36 @@ def served_item(assignment: Assignment) -> dict[str, Any]:
         responses = list(
             Response.objects.filter(item_id=item.pk).order_by("position").values("key", "text")
         )
-    seed = hashlib.sha256(f"{assignment.pk}".encode()).digest()
-    responses.sort(key=lambda r: hashlib.sha256(seed + r["key"].encode()).digest())
+    place = seen_as(assignment.pk, [r["key"] for r in responses])
+    responses.sort(key=lambda r: place[r["key"]])
     return {
         "id": item.pk,
         "prompt": item.prompt,
         "context": item.context,
         "responses": [{"id": r["key"], "text": r["text"]} for r in responses],
     }
+
+
+def served_order(assignment_id: int, keys: Iterable[str]) -> list[str]:
+    """The response keys of an item in the order the annotator of ``assignment_id`` saw them,
+    first shown first. Deterministic (a digest of the assignment's id and each key), so a
+    reload, the API and a reviewer reading the judgment later all agree on it."""
+    seed = hashlib.sha256(f"{assignment_id}".encode()).digest()
+    return sorted(keys, key=lambda key: hashlib.sha256(seed + key.encode()).digest())
+
+
+def seen_as(assignment_id: int, keys: Iterable[str]) -> dict[str, int]:
+    """For each stored response key, the number N of "Response N" under which the annotator
+    of ``assignment_id`` saw it. A rationale that says "Response 1" means the key mapped to 1
+    here, not the first stored response: reviewers and leads are shown this mapping beside
+    every judgment."""
+    return {key: number for number, key in enumerate(served_order(assignment_id, keys), start=1)}
+
+
+def seen_legend(seen: dict[str, int]) -> str:
+    """A :func:`seen_as` mapping in the annotator's order: "Response 1 = b, Response 2 = a"."""
+    ordered = sorted(seen.items(), key=lambda pair: pair[1])
+    return ", ".join(f"Response {number} = {key}" for key, number in ordered)
 
 
 def _loaded_item(assignment: Assignment) -> Item | None:

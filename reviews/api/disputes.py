@@ -109,6 +109,14 @@ DisputeDocument = inline_serializer(
                     "id": serializers.IntegerField(),
                     "annotator": Person,
                     "answers": AnswersField(),
+                    "seen_as": serializers.DictField(
+                        child=serializers.IntegerField(min_value=1),
+                        help_text=(
+                            "Stored response id → the N of the 'Response N' this annotator saw "
+                            "(each annotator sees the responses in their own shuffled order, so "
+                            "a rationale's 'Response 1' means the id mapped to 1 here)."
+                        ),
+                    ),
                     "seconds": serializers.FloatField(allow_null=True),
                     "created_at": serializers.DateTimeField(),
                     "track_record": TrackRecord,

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from annotation.models import Sprint, SprintRole
 from annotation.services.access import role_at_least, sprint_role
 from annotation.services.rendering import item_panel
+from annotation.services.serving import seen_legend
 from reviews.models import Dispute, DisputeReason, DisputeStatus
 from reviews.services.dispute_details import dispute_details
 from reviews.services.disputes import DisputeRejected, resolve_dispute, void_dispute
@@ -63,23 +64,29 @@ def dispute_queue(request: HttpRequest, sprint_id: int) -> HttpResponse:
     return _page(request, "reviews/dispute_queue.html", context)
 
 
-def _preference(answers: dict, name: str | None) -> str:
+def _as_seen(key: object, seen: dict[str, int]) -> str:
+    """A stored response id with the name its annotator saw it under: "a (their Response 2)"."""
+    number = seen.get(str(key))
+    return f"{key} (their Response {number})" if number else str(key)
+
+
+def _preference(answers: dict, name: str | None, seen: dict[str, int]) -> str:
     value = answers.get(name) if name else None
     if not isinstance(value, dict):
         return "no answer"
     if value.get("tie") is True:
         return "tie"
-    text = " > ".join(str(key) for key in value.get("ranking") or [])
+    text = " > ".join(_as_seen(key, seen) for key in value.get("ranking") or [])
     return f"{text} (strength {value['strength']})" if value.get("strength") else text
 
 
-def _other_answers(answers: dict, name: str | None) -> list[tuple[str, str]]:
+def _other_answers(answers: dict, name: str | None, seen: dict[str, int]) -> list[tuple[str, str]]:
     shown = []
     for criterion, value in answers.items():
         if criterion == name:
             continue
         if isinstance(value, dict):
-            value = ", ".join(f"{key}: {answer}" for key, answer in value.items())
+            value = ", ".join(f"{_as_seen(key, seen)}: {answer}" for key, answer in value.items())
         shown.append((criterion, str(value)))
     return shown
 
@@ -92,8 +99,10 @@ def _detail_context(dispute: Dispute, form: dict | None = None, errors=None) -> 
     keys = [response["id"] for response in details["item"]["responses"]]
     panel = item_panel(details["item"], 0, [], mode="review")
     for judgment in details["judgments"]:
-        judgment["preference"] = _preference(judgment["answers"], name)
-        judgment["others"] = _other_answers(judgment["answers"], name)
+        seen = judgment["seen_as"]
+        judgment["preference"] = _preference(judgment["answers"], name, seen)
+        judgment["others"] = _other_answers(judgment["answers"], name, seen)
+        judgment["legend"] = seen_legend(seen)
     form = form or {}
     chosen = form.get("ranking") or (details["consensus"] or {}).get("ranking") or keys
     return {

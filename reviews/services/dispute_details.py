@@ -1,8 +1,10 @@
 """What a reviewer sees of a dispute: the item, every live judgment unblinded with its
 annotator's track record, the flags, the gold answer of a gold item, and the current label.
 
-For reviewers and leads only; callers check the role first. The responses are shown as the
-annotators saw them, without model names: a reviewer judges the answers, not their source.
+For reviewers and leads only; callers check the role first. The responses are shown in stored
+order, without model names: a reviewer judges the answers, not their source. Each annotator saw
+them shuffled as "Response 1, 2, ...", so every judgment carries ``seen_as`` (stored key → the N of
+the "Response N" that annotator saw): a rationale's "Response 1" is read through it.
 A page of disputes costs the same handful of queries as one dispute.
 """
 
@@ -11,6 +13,7 @@ from collections import defaultdict
 from django.contrib.auth import get_user_model
 
 from annotation.models import GoldAnswer, Item, ItemFlag, Judgment, Response, Sprint
+from annotation.services.serving import seen_as
 from reviews.models import ConsensusLabel, Dispute
 from reviews.services.consensus_data import gold_ranking
 from reviews.services.track_records import track_records
@@ -52,7 +55,9 @@ def dispute_details(disputes: list[Dispute]) -> list[dict]:
     for row in (
         Judgment.objects.filter(item_id__in=item_ids, superseded_by__isnull=True)
         .order_by("item_id", "created_at", "id")
-        .values("id", "item_id", "annotator_id", "answers", "seconds", "created_at")
+        .values(
+            "id", "item_id", "assignment_id", "annotator_id", "answers", "seconds", "created_at"
+        )
     ):
         judgments[row["item_id"]].append(row)
     flags = defaultdict(list)
@@ -95,6 +100,9 @@ def dispute_details(disputes: list[Dispute]) -> list[dict]:
                     "id": row["id"],
                     "annotator": _person(row["annotator_id"], names),
                     "answers": row["answers"],
+                    "seen_as": seen_as(
+                        row["assignment_id"], [r["id"] for r in responses[dispute.item_id]]
+                    ),
                     "seconds": row["seconds"],
                     "created_at": row["created_at"],
                     "track_record": records[dispute.sprint_id][row["annotator_id"]],
