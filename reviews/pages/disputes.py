@@ -1,24 +1,30 @@
 """The reviewer's dispute queue: the open disputes of a sprint, and one dispute with the item,
 every judgment unblinded, each annotator's track record and the adjudication form.
 
-- ``GET /reviews/sprints/<id>/disputes``: the sprint's open disputes, oldest first.
+- ``GET /reviews/sprints/<id>/disputes``: the sprint's open disputes, oldest first;
+  ``?reason=<code>`` keeps only one reason (links with counts per reason on the page), and the
+  filter follows the reviewer through the disputes and back.
 - ``GET /reviews/disputes/<id>``: one dispute. ``POST`` with ``action=resolve`` (``rank_1`` ..
   ``rank_N`` the response ids best first, or ``tie``; ``rationale``) settles it through
   :func:`reviews.services.disputes.resolve_dispute` and goes on to the sprint's next open
-  dispute (the queue when none is left); ``action=void`` with ``reason`` voids it. A rejected
-  form is shown again with the errors (400) and nothing stored.
+  dispute under the same filter (the queue when none is left); ``action=void`` with ``reason``
+  voids it. A rejected form is shown again with the errors (400) and nothing stored.
 
 Reviewers and leads of the sprint (and superusers) only: an annotator gets 403, a non-member
 404, an anonymous visitor the login page. Item text is rendered as safe Markdown
-(annotation.services.rendering); the page runs no script at all, and its Content-Security-Policy
-says script-src 'self'.
+(annotation.services.rendering). The pages' only script is our own static file of keyboard
+shortcuts (reviews/static/reviews/dispute-keys.js; the forms work without it), under a
+Content-Security-Policy of script-src 'self'.
 """
+
+from collections import Counter
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from annotation.models import Sprint, SprintRole
@@ -47,20 +53,73 @@ def _page(request: HttpRequest, template: str, context: dict, status: int = 200)
     return response
 
 
+def _reason_filter(request: HttpRequest) -> str:
+    """The queue's reason filter from ``?reason=``: one of DisputeReason's codes, or "" for all.
+    Anything else is ignored (the page then lists every reason), never passed to a query."""
+    reason = request.GET.get("reason", "")
+    return reason if reason in REASON_LABELS else ""
+
+
+def _open_ids(sprint_id: int, reason: str) -> tuple[list[int], Counter]:
+    """The sprint's open disputes with ``reason`` (all when ""), oldest first, and how many open
+    disputes carry each reason. Filtered here rather than in SQL: SQLite, the embedded default,
+    has no JSON containment lookup, and a sprint's open disputes are a short list."""
+    ids, counts = [], Counter()
+    for pk, reasons in (
+        Dispute.objects.filter(sprint_id=sprint_id, status=DisputeStatus.OPEN)
+        .order_by("opened_at", "id")
+        .values_list("id", "reasons")
+    ):
+        counts.update(reasons)
+        if not reason or reason in reasons:
+            ids.append(pk)
+    return ids, counts
+
+
+def _queue_url(sprint_id: int, reason: str) -> str:
+    url = reverse("dispute-queue", args=[sprint_id])
+    return f"{url}?{urlencode({'reason': reason})}" if reason else url
+
+
+def _detail_url(dispute_id: int, reason: str) -> str:
+    url = reverse("dispute-detail", args=[dispute_id])
+    return f"{url}?{urlencode({'reason': reason})}" if reason else url
+
+
 @login_required
 @require_GET
 def dispute_queue(request: HttpRequest, sprint_id: int) -> HttpResponse:
     sprint = get_object_or_404(Sprint, pk=sprint_id)
     _require_reviewer(request, sprint)
-    open_disputes = Dispute.objects.filter(sprint=sprint, status=DisputeStatus.OPEN)
+    reason = _reason_filter(request)
+    ids, counts = _open_ids(sprint.pk, reason)
+    shown = Dispute.objects.select_related("item").in_bulk(ids[:QUEUE_SIZE])
     rows = [
         {
-            "dispute": dispute,
-            "reasons": [REASON_LABELS.get(reason, reason) for reason in dispute.reasons],
+            "dispute": shown[pk],
+            "url": _detail_url(pk, reason),
+            "reasons": [REASON_LABELS.get(code, code) for code in shown[pk].reasons],
         }
-        for dispute in open_disputes.select_related("item").order_by("opened_at", "id")[:QUEUE_SIZE]
+        for pk in ids[:QUEUE_SIZE]
     ]
-    context = {"sprint": sprint, "rows": rows, "total": open_disputes.count()}
+    context = {
+        "sprint": sprint,
+        "rows": rows,
+        "total": len(ids),
+        "reason": reason,
+        "reason_label": REASON_LABELS.get(reason, ""),
+        "all_url": _queue_url(sprint.pk, ""),
+        "all_count": len(_open_ids(sprint.pk, "")[0]) if reason else len(ids),
+        "filters": [
+            {
+                "code": code,
+                "label": label,
+                "count": counts.get(code, 0),
+                "url": _queue_url(sprint.pk, code),
+            }
+            for code, label in REASON_LABELS.items()
+        ],
+    }
     return _page(request, "reviews/dispute_queue.html", context)
 
 
@@ -91,8 +150,9 @@ def _other_answers(answers: dict, name: str | None, seen: dict[str, int]) -> lis
     return shown
 
 
-def _detail_context(dispute: Dispute, form: dict | None = None, errors=None) -> dict:
+def _detail_context(dispute: Dispute, reason: str, form: dict | None = None, errors=None) -> dict:
     sprint = dispute.sprint
+    following = _next_open(dispute, reason)
     details = dispute_details([dispute])[0]
     preference = sprint.rubric.preference_criterion()
     name = preference.name if preference else None
@@ -121,15 +181,16 @@ def _detail_context(dispute: Dispute, form: dict | None = None, errors=None) -> 
         "allow_tie": bool(preference and (preference.config or {}).get("allow_tie")),
         "form": form,
         "errors": errors or [],
+        "reason_label": REASON_LABELS.get(reason, ""),
+        "queue_url": _queue_url(sprint.pk, reason),
+        "next_url": _detail_url(following, reason) if following else "",
     }
 
 
-def _next_open(dispute: Dispute) -> Dispute | None:
-    return (
-        Dispute.objects.filter(sprint_id=dispute.sprint_id, status=DisputeStatus.OPEN)
-        .order_by("opened_at", "id")
-        .first()
-    )
+def _next_open(dispute: Dispute, reason: str) -> int | None:
+    """The oldest other open dispute of the sprint under the queue's reason filter."""
+    ids = _open_ids(dispute.sprint_id, reason)[0]
+    return next((pk for pk in ids if pk != dispute.pk), None)
 
 
 def _settle(request: HttpRequest, dispute: Dispute) -> HttpResponse:
@@ -156,12 +217,13 @@ def _settle(request: HttpRequest, dispute: Dispute) -> HttpResponse:
             raise DisputeRejected([{"field": "action", "message": "resolve or void"}])
     except DisputeRejected as rejected:
         dispute.refresh_from_db()
-        context = _detail_context(dispute, form, rejected.problems)
+        context = _detail_context(dispute, _reason_filter(request), form, rejected.problems)
         return _page(request, "reviews/dispute_detail.html", context, status=rejected.status)
-    following = _next_open(dispute)
+    reason = _reason_filter(request)
+    following = _next_open(dispute, reason)
     if following is None:
-        return redirect("dispute-queue", sprint_id=dispute.sprint_id)
-    return redirect("dispute-detail", dispute_id=following.pk)
+        return redirect(_queue_url(dispute.sprint_id, reason))
+    return redirect(_detail_url(following, reason))
 
 
 @login_required
@@ -173,7 +235,8 @@ def dispute_detail(request: HttpRequest, dispute_id: int) -> HttpResponse:
     _require_reviewer(request, dispute.sprint)
     if request.method == "POST":
         return _settle(request, dispute)
-    return _page(request, "reviews/dispute_detail.html", _detail_context(dispute))
+    context = _detail_context(dispute, _reason_filter(request))
+    return _page(request, "reviews/dispute_detail.html", context)
 
 
 urlpatterns = [
