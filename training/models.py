@@ -130,3 +130,52 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version} ({self.stage})"
+
+
+class SelectionRun(models.Model):
+    """One active selection (:mod:`training.services.selection`), run as a background job.
+
+    ``params`` holds what was asked (size, random share, seed, name and the slug fixed when it
+    was asked); ``scored`` of ``total`` pool items are scored so far; ``result`` is what the
+    selection made (the new sprint, its slug and the chosen item ids) once it is ``done``, and
+    ``error`` why it failed. Written only by :mod:`training.services.selection_jobs`."""
+
+    source = models.ForeignKey(
+        "annotation.Sprint", on_delete=models.CASCADE, related_name="selection_runs"
+    )
+    model = models.ForeignKey(ModelVersion, on_delete=models.PROTECT, related_name="+")
+    params = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
+    scored = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(default=0)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="selection_runs",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=["queued", "running", "done", "failed"]),
+                name="selection_run_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"selection {self.pk} from sprint {self.source_id} ({self.status})"
+
+    @property
+    def progress(self) -> float:
+        """Items scored over the pool, 0 to 1 (1 once done)."""
+        if self.status == RunStatus.DONE:
+            return 1.0
+        return min(1.0, self.scored / self.total) if self.total else 0.0
