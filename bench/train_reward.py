@@ -3,6 +3,7 @@
     .venv/bin/python bench/train_reward.py --file ../shared/data/hh-rlhf-harmless-1300.jsonl
     .venv/bin/python bench/train_reward.py --device cuda --seeds 0 1 2      # on a GPU
     .venv/bin/python bench/train_reward.py --train-pairs 200 --test-pairs 100   # a quick run
+    .venv/bin/python bench/train_reward.py --device cpu --skip-trl --processes 2   # DDP: 1 vs 2
 
 HH-RLHF rows are split at the Assistant turn where chosen and rejected part: the shared turns
 (up to and including ``\\n\\nAssistant: ``) are the prompt, the rest of each dialogue its
@@ -26,6 +27,14 @@ set-up, CUDA's above all, counts for neither.
 reported beside it, as they are less swayed by other work on a shared machine. Held-out
 accuracy is the same function for both (a tie counts as wrong), each model scored on the text
 form it was trained on.
+
+``--processes N`` (N > 1) also trains our side data-parallel, in N processes under torchrun
+(gloo on the CPU, one GPU each on CUDA; ``training.services.distributed``), right after the
+one-process run of the same seed: pairs/s of each, the final step's loss of each and the
+largest relative difference between the two loss curves (they should agree to float
+rounding). On the CPU the N processes share the machine's cores (``OMP_NUM_THREADS`` = cores /
+N each) against one process with every core, so a gain there comes only from running the
+ranks' halves of each batch side by side.
 
 After one epoch on a thousand HH pairs MiniLM is barely trained, so its held-out accuracy
 moves by several points from one seed to the next: compare accuracies over a few seeds
@@ -223,6 +232,12 @@ def main() -> None:
         help="pairs of the untimed first run of each side (default: all on cuda, 64 on cpu)",
     )
     parser.add_argument("--skip-trl", action="store_true", help="time only our trainer")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="also train ours in this many processes (torchrun, DDP) and compare with one",
+    )
     args = parser.parse_args()
 
     import torch
@@ -258,7 +273,8 @@ def main() -> None:
     warm_up(config, train_rows, test_rows, device, args.skip_trl, warm_up_pairs)
 
     runs = [
-        run_seed(config, seed, train_rows, test_rows, device, args.skip_trl) for seed in args.seeds
+        run_seed(config, seed, train_rows, test_rows, device, args.skip_trl, args.processes)
+        for seed in args.seeds
     ]
     result = {"device": str(device), **summarise(runs, len(train_rows) * args.epochs)}
     result.update(
@@ -270,13 +286,17 @@ def main() -> None:
         max_length=args.max_length,
         seeds=args.seeds,
         threads=torch.get_num_threads(),
+        processes=args.processes,
         per_seed=runs,
     )
     print(json.dumps(result))
 
 
-def run_seed(config, seed: int, train_rows, test_rows, device, skip_trl: bool) -> dict:
-    """Both trainers once with ``seed``: seconds (wall and CPU) and held-out accuracy."""
+def run_seed(
+    config, seed: int, train_rows, test_rows, device, skip_trl: bool, processes: int = 1
+) -> dict:
+    """Both trainers once with ``seed``: seconds (wall and CPU) and held-out accuracy; with
+    ``processes`` > 1 ours once more in that many processes."""
     from training.services.trainer import train_reward_model
 
     config = dataclasses.replace(config, seed=seed)
@@ -289,8 +309,11 @@ def run_seed(config, seed: int, train_rows, test_rows, device, skip_trl: bool) -
         "seconds": ours["train_seconds"],
         "cpu_seconds": ours["train_cpu_seconds"],
         "accuracy": ours["final_accuracy"],
+        "final_loss": ours["train_loss"][-1]["loss"],
     }
     print(f"ours, seed {seed}: {json.dumps(run)}", flush=True)
+    if processes > 1:
+        run.update(run_distributed(config, train_rows, test_rows, processes, ours))
     if not skip_trl:
         trl = train_trl(config, train_rows, test_rows, device)
         run.update(
@@ -299,6 +322,29 @@ def run_seed(config, seed: int, train_rows, test_rows, device, skip_trl: bool) -
             trl_accuracy=trl["accuracy"],
         )
         print(f"trl, seed {seed}: {json.dumps(trl)}", flush=True)
+    return run
+
+
+def run_distributed(config, train_rows, test_rows, processes: int, one: dict) -> dict:
+    """Ours in ``processes`` processes (torchrun, DDP) on the same seed as the one-process
+    metrics ``one``: its seconds, accuracy, final loss and the largest relative difference
+    between the two loss curves."""
+    from training.services.distributed import train_in_processes
+
+    with tempfile.TemporaryDirectory(prefix="concord-bench-ddp-") as output_dir:
+        ddp = train_in_processes(
+            config, train_rows, test_rows, Path(output_dir), world_size=processes
+        ).metrics
+    curves = zip(one["train_loss"], ddp["train_loss"], strict=True)
+    run = {
+        "ddp_seconds": ddp["train_seconds"],
+        "ddp_accuracy": ddp["final_accuracy"],
+        "ddp_final_loss": ddp["train_loss"][-1]["loss"],
+        "ddp_max_relative_loss_difference": max(
+            abs(a["loss"] - b["loss"]) / abs(a["loss"]) for a, b in curves
+        ),
+    }
+    print(f"ours in {processes} processes: {json.dumps(run)}", flush=True)
     return run
 
 
@@ -315,6 +361,17 @@ def summarise(runs: list[dict], pairs_per_run: int) -> dict:
         "seconds": round(sum_of("seconds"), 2),
         "cpu_seconds": round(sum_of("cpu_seconds"), 2),
     }
+    summary["final_loss"] = round(sum_of("final_loss") / len(runs), 6)
+    if "ddp_seconds" in runs[0]:
+        summary.update(
+            ddp_pairs_per_s=round(total / sum_of("ddp_seconds"), 2),
+            ddp_speedup=round(sum_of("seconds") / sum_of("ddp_seconds"), 2),
+            ddp_final_loss=round(sum_of("ddp_final_loss") / len(runs), 6),
+            ddp_accuracy=round(sum_of("ddp_accuracy") / len(runs), 4),
+            ddp_max_relative_loss_difference=max(
+                run["ddp_max_relative_loss_difference"] for run in runs
+            ),
+        )
     if "trl_seconds" in runs[0]:
         summary.update(
             trl_pairs_per_s=round(total / sum_of("trl_seconds"), 2),

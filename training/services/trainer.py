@@ -6,10 +6,22 @@ path: every pair is tokenised once up front, chosen and rejected of a micro-batc
 model in one forward pass, and batches are length-bucketed and padded only to their own longest
 sequence (see ``batching``). The Django side (runs, registry, scoring) calls
 ``train_reward_model`` and ``RewardScorer``.
+
+Data-parallel: when a ``torch.distributed`` process group is initialised (the
+``training.distributed_train`` entry point under ``torchrun``, see
+``training.services.distributed``), the model is wrapped in ``DistributedDataParallel`` and every
+*global* micro-batch of ``batch_size`` pairs (drawn from the same seed on every rank, so all ranks
+hold the same batches) is split across the ranks by a fixed stride: rank ``r`` takes pairs
+``r, r + W, r + 2W, ...`` of it. Each rank's loss is weighted by its share of the step's pairs
+and scaled by ``W``, so the gradient DDP averages is the one-process gradient of the whole
+step: the effective batch, the learning-rate schedule and the number of steps do not change
+with the world size, and the loss curve is the one-process curve up to float rounding. Rank 0
+decides a stop (``should_stop``) and broadcasts it, evaluates and writes the artifacts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import platform
@@ -20,7 +32,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from transformers import PreTrainedModel, get_linear_schedule_with_warmup, set_seed
 
 from training.services.batching import (
@@ -124,6 +138,18 @@ def _adamw(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
         return torch.optim.AdamW(groups, lr=config.learning_rate)
 
 
+def process_group() -> tuple[int, int]:
+    """This process's rank and the world size: ``(0, 1)`` outside ``torch.distributed``."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _collective_device(device: torch.device) -> torch.device:
+    """Where a tensor for a collective must live: NCCL takes CUDA tensors, gloo CPU ones."""
+    return device if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
 def evaluate_pairs(
     model: PreTrainedModel,
     pairs: EncodedPairs,
@@ -170,15 +196,27 @@ def train_reward_model(
     bad config or no training rows, and ``TrainingCancelled`` as soon as ``should_stop()``
     returns true (asked before every optimizer step and before each evaluation). With the same
     seed, rows and device, two CPU runs give the same losses and accuracies.
+
+    Under an initialised process group (see the module's note) every rank must call this with
+    the same config and rows; only rank 0 asks ``should_stop`` and evaluates, and only rank 0
+    writes ``output_dir``. Every rank gets the same training losses (all-reduced); the held-out
+    evaluation and the metrics that count are rank 0's.
     """
     config.validate()
     if not train_rows:
         raise ValueError("There are no training pairs.")
     device = resolve_device(config.device)
     use_bf16 = config.bf16 and device.type == "cuda"
+    rank, world_size = process_group()
     set_seed(config.seed)  # before loading: the new reward head is drawn from the seed
     model, tokenizer = load_reward_model(config.base_model, device=device)
     disable_dropout(model)
+    # DDP all-reduces the gradients in backward; the same seed gave every rank the same weights,
+    # and DDP broadcasts rank 0's at construction all the same.
+    forward = model
+    if world_size > 1:
+        device_ids = [device] if device.type == "cuda" else None
+        forward = DistributedDataParallel(model, device_ids=device_ids)
     pad_id = tokenizer.pad_token_id
     train_pairs = encode_pairs(tokenizer, train_rows, config.max_length)
     test_pairs = encode_pairs(tokenizer, test_rows, config.max_length) if test_rows else None
@@ -196,7 +234,12 @@ def train_reward_model(
     generator = torch.Generator().manual_seed(config.seed)
 
     def check_stop() -> None:
-        if should_stop is not None and should_stop():
+        stop = rank == 0 and should_stop is not None and should_stop()
+        if world_size > 1:  # rank 0's answer, so that every rank stops at the same step
+            flag = torch.tensor([int(stop)], device=_collective_device(device))
+            dist.broadcast(flag, src=0)
+            stop = bool(flag.item())
+        if stop:
             raise TrainingCancelled("Training was cancelled.")
 
     train_loss: list[dict] = []
@@ -212,19 +255,30 @@ def train_reward_model(
             group = batches[first : first + config.gradient_accumulation]
             group_pairs = sum(len(indices) for indices in group)
             step_loss = torch.zeros((), device=device)
-            for indices in group:
-                batch = collate_pairs(train_pairs, indices, pad_id, pad_multiple).to(device)
-                with autocast_for(device, use_bf16):
-                    rewards = model(**batch.inputs).logits.squeeze(-1).float()
-                loss = bradley_terry_loss(
-                    rewards[: batch.num_pairs],
-                    rewards[batch.num_pairs :],
-                    batch.margins if config.use_margin else None,
-                )
+            for position, indices in enumerate(group):
+                share = indices[rank::world_size]  # this rank's stride of the global batch
                 # Weighted by pairs, so a short last micro-batch counts per pair, not per batch.
-                weighted = loss * (batch.num_pairs / group_pairs)
-                weighted.backward()
+                weight = len(share) / group_pairs
+                if not share:  # fewer pairs than ranks: a zero-weighted pass keeps DDP in step
+                    share = indices[:1]
+                # Gradients are all-reduced on the group's last micro-batch only.
+                last = position == len(group) - 1
+                syncing = contextlib.nullcontext() if last or world_size == 1 else forward.no_sync()
+                batch = collate_pairs(train_pairs, share, pad_id, pad_multiple).to(device)
+                with syncing:
+                    with autocast_for(device, use_bf16):
+                        rewards = forward(**batch.inputs).logits.squeeze(-1).float()
+                    loss = bradley_terry_loss(
+                        rewards[: batch.num_pairs],
+                        rewards[batch.num_pairs :],
+                        batch.margins if config.use_margin else None,
+                    )
+                    weighted = loss * weight
+                    # DDP averages over the ranks; times W, that average is the step's sum.
+                    (weighted * world_size if world_size > 1 else weighted).backward()
                 step_loss += weighted.detach()
+            if world_size > 1:
+                dist.all_reduce(step_loss)  # the whole step's loss, the same on every rank
             if config.max_grad_norm:
                 nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
             optimizer.step()
@@ -242,6 +296,7 @@ def train_reward_model(
 
         if test_pairs is not None:
             check_stop()
+        if test_pairs is not None and rank == 0:
             started = time.perf_counter()
             result = evaluate_pairs(
                 model,
@@ -271,10 +326,12 @@ def train_reward_model(
         "test_pairs": len(test_pairs) if test_pairs is not None else 0,
         "total_steps": total_steps,
         "device": str(device),
+        "world_size": world_size,
         "bf16_autocast": use_bf16,
         "library_versions": library_versions(),
     }
-    save_trained_model(model, tokenizer, config, metrics, Path(output_dir))
+    if rank == 0:
+        save_trained_model(model, tokenizer, config, metrics, Path(output_dir))
     return TrainResult(metrics=metrics, output_dir=Path(output_dir))
 
 
