@@ -33,36 +33,37 @@ DEFAULT_QUEUES = ("default", "gpu")
 
 
 class WorkerFailed(RuntimeError):
-    """The worker did not start, or stopped when it should not have."""
+    """The process did not start, or stopped when it should not have."""
 
 
-class CeleryWorkerProcess:
-    """One ``celery worker`` subprocess in its own process group, logging to ``log_path``."""
+class ServiceProcess:
+    """One Concord process (a Celery worker, a web server) run from the checkout with the test
+    settings, in its own process group, logging to ``log_path``. Subclasses say what to run
+    (:meth:`command`) and when it is ready (:meth:`is_ready`)."""
+
+    what = "the process"
 
     def __init__(
-        self,
-        *,
-        database_name: str,
-        log_path: Path,
-        queues: Iterable[str] = DEFAULT_QUEUES,
-        pool: str = "solo",
-        extra_env: dict[str, str] | None = None,
+        self, *, database_name: str, log_path: Path, extra_env: dict[str, str] | None = None
     ) -> None:
         self.database_name = database_name
         self.log_path = log_path
-        self.queues = tuple(queues)
-        self.pool = pool
         self.extra_env = extra_env or {}
-        self.hostname = f"concord-test-{uuid.uuid4().hex[:8]}@%h"
         self.process: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
 
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def is_ready(self) -> bool:
+        raise NotImplementedError
+
     # --- life cycle -----------------------------------------------------------------------
 
-    def start(self, timeout: float = 60.0) -> "CeleryWorkerProcess":
-        """Start the worker and return once it consumes from its queues."""
+    def start(self, timeout: float = 60.0, *, wait: bool = True) -> "ServiceProcess":
+        """Start the process and, unless ``wait`` is false, return once it is ready."""
         if self.alive:
-            raise WorkerFailed("the worker is already running")
+            raise WorkerFailed(f"{self.what} is already running")
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -71,21 +72,11 @@ class CeleryWorkerProcess:
             **self.extra_env,
         }
         env.pop("CONCORD_CELERY_EAGER", None)
-        command = [
-            sys.executable, "-m", "celery", "-A", "concord", "worker",
-            "--queues", ",".join(self.queues),
-            "--pool", self.pool,
-            "--concurrency", "1",
-            "--loglevel", "INFO",
-            "--hostname", self.hostname,
-            # One worker, nothing to synchronise with: skip the start-up chatter.
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
-        ]  # fmt: skip
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self._log_offset = log.tell()
             self.process = subprocess.Popen(
-                command,
+                self.command(),
                 cwd=BASE_DIR,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -93,28 +84,31 @@ class CeleryWorkerProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self._wait_ready(timeout)
+        if wait:
+            self.wait_ready(timeout)
         return self
 
-    def _wait_ready(self, timeout: float) -> None:
+    def wait_ready(self, timeout: float) -> None:
+        """Return once :meth:`is_ready`; raise :class:`WorkerFailed` with the log if the
+        process exits first or ``timeout`` passes (the process is then killed)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if READY.search(self.log_since_start()):
+            if self.is_ready():
                 return
             if self.process is not None and self.process.poll() is not None:
                 raise WorkerFailed(
-                    f"the Celery worker exited with {self.process.returncode} before it was "
+                    f"{self.what} exited with {self.process.returncode} before it was "
                     f"ready; its log:\n{self.log_tail()}"
                 )
             time.sleep(0.1)
         self.kill()
         raise WorkerFailed(
-            f"the Celery worker was not ready after {timeout:.0f} s; its log:\n{self.log_tail()}"
+            f"{self.what} was not ready after {timeout:.0f} s; its log:\n{self.log_tail()}"
         )
 
     def stop(self, timeout: float = 30.0) -> int | None:
-        """Warm shutdown (SIGTERM: finish the task at hand, then exit); SIGKILL if it hangs.
-        Returns the exit status, or ``None`` if no worker was running."""
+        """Warm shutdown (SIGTERM: finish the work at hand, then exit); SIGKILL if it hangs.
+        Returns the exit status, or ``None`` if no process was running."""
         if self.process is None:
             return None
         if self.process.poll() is None:
@@ -137,7 +131,7 @@ class CeleryWorkerProcess:
 
     def _signal(self, signum: int) -> None:
         assert self.process is not None
-        # The whole group: a prefork pool has children of its own.
+        # The whole group: a prefork pool or a web server has children of its own.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signum)
 
@@ -157,6 +151,42 @@ class CeleryWorkerProcess:
 
     def log_tail(self, chars: int = 6000) -> str:
         return self.log_since_start()[-chars:]
+
+
+class CeleryWorkerProcess(ServiceProcess):
+    """One ``celery worker`` subprocess on ``queues``."""
+
+    what = "the Celery worker"
+
+    def __init__(
+        self,
+        *,
+        database_name: str,
+        log_path: Path,
+        queues: Iterable[str] = DEFAULT_QUEUES,
+        pool: str = "solo",
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(database_name=database_name, log_path=log_path, extra_env=extra_env)
+        self.queues = tuple(queues)
+        self.pool = pool
+        self.hostname = f"concord-test-{uuid.uuid4().hex[:8]}@%h"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "celery", "-A", "concord", "worker",
+            "--queues", ",".join(self.queues),
+            "--pool", self.pool,
+            "--concurrency", "1",
+            "--loglevel", "INFO",
+            "--hostname", self.hostname,
+            # One worker, nothing to synchronise with: skip the start-up chatter.
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ]  # fmt: skip
+
+    def is_ready(self) -> bool:
+        """Ready once it consumes from its queues."""
+        return READY.search(self.log_since_start()) is not None
 
 
 def purge_queues(queues: Iterable[str] = DEFAULT_QUEUES) -> int:
