@@ -15,30 +15,17 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from concord.environment import (
+    env_flag,
+    env_float,
+    env_int,
+    env_list,
+    env_path,
+    env_paths,
+    env_str,
+)
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_flag(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: list[str]) -> list[str]:
-    value = os.environ.get(name, "")
-    return [part.strip() for part in value.split(",") if part.strip()] or default
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    return int(value) if value else default
-
-
-def env_paths(name: str, default: list[str]) -> list[str]:
-    """A list of paths, separated by ``os.pathsep`` (``:`` on Linux) or commas."""
-    value = os.environ.get(name, "").replace(os.pathsep, ",")
-    return [part.strip() for part in value.split(",") if part.strip()] or default
 
 
 def packaged_model_dirs() -> list[str]:
@@ -61,7 +48,7 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "concord-insecure-debug-key-never-use-in-production"  # noqa: S105
 
-DATA_DIR = Path(os.environ.get("CONCORD_DATA_DIR", BASE_DIR / "var")).resolve()
+DATA_DIR = env_path("CONCORD_DATA_DIR", BASE_DIR / "var")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -127,7 +114,7 @@ WSGI_APPLICATION = "concord.wsgi.application"
 DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{DATA_DIR / 'concord.sqlite3'}",
-        conn_max_age=int(os.environ.get("CONCORD_DB_CONN_MAX_AGE", "60")),
+        conn_max_age=env_int("CONCORD_DB_CONN_MAX_AGE", 60, minimum=0),
         conn_health_checks=True,
     )
 }
@@ -157,7 +144,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = Path(os.environ.get("CONCORD_STATIC_ROOT", DATA_DIR / "static"))
+STATIC_ROOT = env_path("CONCORD_STATIC_ROOT", DATA_DIR / "static")
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Without `collectstatic`, WhiteNoise still finds files in the apps (slower, but it works);
 # a deployment runs `manage.py collectstatic` and can turn this off.
@@ -173,19 +160,19 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 # Hours an invitation link (annotation.services.accounts.invite_member) stays usable.
-CONCORD_INVITATION_HOURS = env_int("CONCORD_INVITATION_HOURS", 72)
+CONCORD_INVITATION_HOURS = env_int("CONCORD_INVITATION_HOURS", 72, minimum=1)
 
 # Uploads larger than this go to a temporary file, so an import streams from disk.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
-CONCORD_IMPORT_MAX_BYTES = int(os.environ.get("CONCORD_IMPORT_MAX_BYTES", str(2 * 1024**3)))
+CONCORD_IMPORT_MAX_BYTES = env_int("CONCORD_IMPORT_MAX_BYTES", 2 * 1024**3, minimum=1)
 # Responses per imported item: each is read and ranked by every annotator, and agreement compares
 # every pair of an item's responses (16 give 120 pairs), so more is a file mistake, not a task.
-CONCORD_IMPORT_MAX_RESPONSES = env_int("CONCORD_IMPORT_MAX_RESPONSES", 16)
+CONCORD_IMPORT_MAX_RESPONSES = env_int("CONCORD_IMPORT_MAX_RESPONSES", 16, minimum=2)
 # Exports: a build whose heartbeat is older than this is re-enqueued by the sweep. The row delay
 # slows every build down and exists for tests that kill a worker mid-export; leave it at 0.
-CONCORD_EXPORT_STALL_SECONDS = int(os.environ.get("CONCORD_EXPORT_STALL_SECONDS", "600"))
-CONCORD_EXPORT_ROW_DELAY = float(os.environ.get("CONCORD_EXPORT_ROW_DELAY", "0"))
+CONCORD_EXPORT_STALL_SECONDS = env_int("CONCORD_EXPORT_STALL_SECONDS", 600, minimum=1)
+CONCORD_EXPORT_ROW_DELAY = env_float("CONCORD_EXPORT_ROW_DELAY", 0.0, minimum=0)
 # Training: the directories a run's base model may come from (besides a registered model
 # version, `model:<id>`); the data directory is never one (training/services/base_models.py).
 CONCORD_BASE_MODEL_ROOTS = env_paths("CONCORD_BASE_MODEL_ROOTS", packaged_model_dirs())
@@ -195,7 +182,7 @@ CONCORD_BASE_MODEL_ROOTS = env_paths("CONCORD_BASE_MODEL_ROOTS", packaged_model_
 SECURE_SSL_REDIRECT = env_flag("CONCORD_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env_flag("CONCORD_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_HSTS_SECONDS = int(os.environ.get("CONCORD_HSTS_SECONDS", "0" if DEBUG else "31536000"))
+SECURE_HSTS_SECONDS = env_int("CONCORD_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = env_flag("CONCORD_HSTS_PRELOAD")
 # Preloading is a promise about the whole registrable domain and all its subdomains that only
@@ -230,8 +217,8 @@ CONTENT_SECURITY_POLICY = {
 # after CONCORD_LOGIN_FAILURE_LIMIT failed logins for one username from one address, that
 # username is refused from that address, right password included, until
 # CONCORD_LOGIN_COOLOFF_MINUTES pass without another try or a lead or admin clears it.
-CONCORD_LOGIN_FAILURE_LIMIT = env_int("CONCORD_LOGIN_FAILURE_LIMIT", 10)
-CONCORD_LOGIN_COOLOFF_MINUTES = env_int("CONCORD_LOGIN_COOLOFF_MINUTES", 15)
+CONCORD_LOGIN_FAILURE_LIMIT = env_int("CONCORD_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+CONCORD_LOGIN_COOLOFF_MINUTES = env_int("CONCORD_LOGIN_COOLOFF_MINUTES", 15, minimum=1)
 AXES_FAILURE_LIMIT = CONCORD_LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(minutes=CONCORD_LOGIN_COOLOFF_MINUTES)
 # Username and address together: an attacker locks out only their own tries, not the person.
@@ -294,12 +281,33 @@ SPECTACULAR_SETTINGS = {
 # Background jobs (annotation.services.jobs): how long a publish may wait for the broker, when
 # the sweep publishes a job no worker started again, how long a running job may go without a
 # heartbeat (kinds without their own stall time), and how long finished job rows are kept.
-CONCORD_BROKER_TIMEOUT = float(os.environ.get("CONCORD_BROKER_TIMEOUT", "2"))
-CONCORD_JOB_REQUEUE_SECONDS = env_int("CONCORD_JOB_REQUEUE_SECONDS", 120)
-CONCORD_JOB_STALL_SECONDS = env_int("CONCORD_JOB_STALL_SECONDS", 300)
-CONCORD_JOB_KEEP_DAYS = env_int("CONCORD_JOB_KEEP_DAYS", 7)
+CONCORD_BROKER_TIMEOUT = env_float("CONCORD_BROKER_TIMEOUT", 2.0, above=0)
+CONCORD_JOB_REQUEUE_SECONDS = env_int("CONCORD_JOB_REQUEUE_SECONDS", 120, minimum=1)
+CONCORD_JOB_STALL_SECONDS = env_int("CONCORD_JOB_STALL_SECONDS", 300, minimum=1)
+CONCORD_JOB_KEEP_DAYS = env_int("CONCORD_JOB_KEEP_DAYS", 7, minimum=1)
 # A running training run whose worker stopped reporting this long is failed (training.services).
-CONCORD_TRAINING_STALE_MINUTES = float(os.environ.get("CONCORD_TRAINING_STALE_MINUTES", "30"))
+CONCORD_TRAINING_STALE_MINUTES = env_float("CONCORD_TRAINING_STALE_MINUTES", 30.0, above=0)
+# A training run writes its progress and checks for a cancel request this often (runs.py).
+CONCORD_TRAINING_POLL_SECONDS = env_float("CONCORD_TRAINING_POLL_SECONDS", 1.0, above=0)
+# The share of items held out for evaluation when a dataset marks no `test` split.
+CONCORD_TRAINING_HOLDOUT_SHARE = env_float(
+    "CONCORD_TRAINING_HOLDOUT_SHARE", 0.1, above=0, maximum=0.9
+)
+# A production reward model is retrained when its sprints gained this many new consensus labels
+# (training.services.registry, on the `retrain-reward-models` beat entry below).
+CONCORD_RETRAIN_AFTER_LABELS = env_int("CONCORD_RETRAIN_AFTER_LABELS", 100, minimum=1)
+# Active selection scores at most this many unlabeled items, sampled (seeded) from a larger pool.
+CONCORD_SELECTION_MAX_POOL = env_int("CONCORD_SELECTION_MAX_POOL", 10_000, minimum=1)
+# Scoring: the torch device ("cpu", "cuda", "cuda:1"; empty: CUDA when there is one) and how
+# many loaded reward models a process keeps (least recently used dropped first).
+CONCORD_SCORING_DEVICE = env_str("CONCORD_SCORING_DEVICE", "", pattern=r"[a-z]+(:[0-9]+)?") or None
+CONCORD_SCORER_CACHE_SIZE = env_int("CONCORD_SCORER_CACHE_SIZE", 2, minimum=1)
+
+# Seconds before Redis gives a message a killed worker had taken to another worker: longer than
+# the longest export or training run (read whatever the broker, so a bad value fails anywhere).
+CONCORD_BROKER_VISIBILITY_TIMEOUT = env_int(
+    "CONCORD_BROKER_VISIBILITY_TIMEOUT", 6 * 3600, minimum=1
+)
 
 # Celery: Redis in deployment, a serverless filesystem broker when embedded.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
@@ -320,7 +328,7 @@ else:
     # A message a killed worker had taken returns to the queue after this many seconds; long
     # enough for the longest export or training run to finish before it is delivered again.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": int(os.environ.get("CONCORD_BROKER_VISIBILITY_TIMEOUT", 6 * 3600)),
+        "visibility_timeout": CONCORD_BROKER_VISIBILITY_TIMEOUT,
         # A dead or hung broker fails a publish within about CONCORD_BROKER_TIMEOUT seconds
         # instead of holding the request (annotation.services.jobs notes the job; the sweep
         # publishes it again): one connection retry, and no socket wait longer than that.
@@ -379,11 +387,14 @@ CELERY_BEAT_SCHEDULE = {
 
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
+CONCORD_LOG_LEVEL = env_str(
+    "CONCORD_LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("CONCORD_LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": CONCORD_LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

@@ -105,9 +105,9 @@ def _with_heartbeat(chunks: Iterable[Any], heartbeat: Callable[[], None]) -> Ite
 
 def _progress(produced: Iterable[dict], on_rows: Callable[[int], None] | None) -> Iterator[dict]:
     """Passes rows through, telling ``on_rows`` every ``PROGRESS_ROWS``.
-    ``CONCORD_EXPORT_ROW_DELAY`` (seconds per row, default 0) slows every build down; it
+    ``settings.CONCORD_EXPORT_ROW_DELAY`` (seconds per row, default 0) slows every build down; it
     exists for the test that kills a worker in the middle of a build."""
-    delay = float(getattr(settings, "CONCORD_EXPORT_ROW_DELAY", 0.0))
+    delay = settings.CONCORD_EXPORT_ROW_DELAY
     pending = 0
     for row in produced:
         yield row

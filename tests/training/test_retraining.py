@@ -2,7 +2,9 @@
 gained the set number of new consensus labels since its run finished, and a finished export
 of the same sprints holds them; once, with the production run's settings."""
 
+import runpy
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -16,6 +18,8 @@ from training.services.runs import fail_abandoned_runs
 from training.tasks import fail_abandoned_training_runs, retrain_reward_models
 
 pytestmark = pytest.mark.django_db
+
+SETTINGS_FILE = Path(__file__).resolve().parents[2] / "concord" / "settings.py"
 
 
 @pytest.fixture(autouse=True)
@@ -110,6 +114,25 @@ def test_at_the_threshold_it_exports_then_trains_on_the_export(
     assert len(callbacks) == 1
     run = retraining_runs(production).get()
     assert run.dataset == export and run.model_name == "support-rm"
+
+
+def test_the_threshold_is_the_environment_variable(
+    monkeypatch, settings, production, sprint, make_dataset, django_capture_on_commit_callbacks
+):
+    """CONCORD_RETRAIN_AFTER_LABELS=5, read by concord/settings.py as a starting process reads
+    it: four new labels are not enough (under the fixture's 3 they would be), the fifth is."""
+    monkeypatch.setenv("CONCORD_RETRAIN_AFTER_LABELS", "5")
+    from_environment = runpy.run_path(str(SETTINGS_FILE))["CONCORD_RETRAIN_AFTER_LABELS"]
+    settings.CONCORD_RETRAIN_AFTER_LABELS = from_environment
+    add_labels(sprint, 4, when=timezone.now() - timedelta(hours=2))
+    export_now(make_dataset, sprint, when=timezone.now() - timedelta(hours=1))
+    assert retrain_reward_models() == ["support-rm v1 (production): below_threshold (4 new labels)"]
+
+    add_labels(sprint, 1, when=timezone.now() - timedelta(hours=2), start=4)
+    with django_capture_on_commit_callbacks() as callbacks:
+        outcome = retrain_reward_models()
+    assert outcome == ["support-rm v1 (production): started (5 new labels)"]
+    assert len(callbacks) == 1 and retraining_runs(production).count() == 1
 
 
 def test_without_a_lead_to_export_in_whose_name_it_waits(production, sprint, lead):

@@ -26,8 +26,6 @@ from annotation.services.errors import ConcordError
 from exports.models import DatasetVersion, ExportFormat, ExportKind, ExportStatus
 
 TRAINABLE_FORMATS = (ExportFormat.JSONL, ExportFormat.PARQUET)
-# Share of the items held out for evaluation when a dataset version has no test split.
-DEFAULT_HOLDOUT_SHARE = 0.1
 
 
 class DatasetUnusable(ConcordError):
@@ -139,7 +137,7 @@ def split_rows(
         return PreferenceSplits(train=train, test=test, test_source="dataset")
     share = holdout_share
     if share is None:
-        share = float(getattr(settings, "CONCORD_TRAINING_HOLDOUT_SHARE", DEFAULT_HOLDOUT_SHARE))
+        share = settings.CONCORD_TRAINING_HOLDOUT_SHARE
     groups: dict[str, list[dict[str, Any]]] = {}
     for index, row in enumerate(rows):
         key = str(row.get("item_id") if row.get("item_id") is not None else f"row-{index}")

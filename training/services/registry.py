@@ -38,8 +38,6 @@ from training.services.datasets import TRAINABLE_FORMATS, datasets_led_by
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_RETRAIN_AFTER_LABELS = 100
-
 
 def runs_led_by(user: AbstractBaseUser) -> QuerySet[TrainingRun]:
     return TrainingRun.objects.filter(dataset__in=datasets_led_by(user))
@@ -139,8 +137,8 @@ class RetrainingCheck:
 
 
 def retrain_threshold() -> int:
-    value = getattr(settings, "CONCORD_RETRAIN_AFTER_LABELS", DEFAULT_RETRAIN_AFTER_LABELS)
-    return max(1, int(value))
+    """New consensus labels that make a production model due: ``CONCORD_RETRAIN_AFTER_LABELS``."""
+    return settings.CONCORD_RETRAIN_AFTER_LABELS
 
 
 def same_export(dataset: DatasetVersion, sprint_ids: set[int], source: DatasetVersion) -> bool:

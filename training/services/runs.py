@@ -143,7 +143,7 @@ def run_output_dir(run_id: int) -> tuple[Path, str]:
 
 
 def _poll_seconds() -> float:
-    return float(getattr(settings, "CONCORD_TRAINING_POLL_SECONDS", 1.0))
+    return settings.CONCORD_TRAINING_POLL_SECONDS
 
 
 @dataclass

@@ -18,8 +18,6 @@ from django.conf import settings
 from annotation.services.errors import ConcordError
 from training.models import ModelStage, ModelVersion
 
-DEFAULT_CACHE_SIZE = 2
-
 
 class NotInProduction(ConcordError):
     """The model version is not in production, so it does not score."""
@@ -58,7 +56,7 @@ def scorer_for(model: ModelVersion) -> Any:
         if scorer is not None:
             _scorers.move_to_end(model.pk)
             return scorer
-        device = getattr(settings, "CONCORD_SCORING_DEVICE", None)
+        device = settings.CONCORD_SCORING_DEVICE
         try:
             scorer = RewardScorer.load(artifacts_path(model), device=device)
         except BaseModelNotFound as unreadable:
@@ -66,7 +64,7 @@ def scorer_for(model: ModelVersion) -> Any:
                 f"The artifacts of {model.name} v{model.version} cannot be loaded: {unreadable}"
             ) from unreadable
         _scorers[model.pk] = scorer
-        size = max(1, int(getattr(settings, "CONCORD_SCORER_CACHE_SIZE", DEFAULT_CACHE_SIZE)))
+        size = settings.CONCORD_SCORER_CACHE_SIZE
         while len(_scorers) > size:
             _scorers.popitem(last=False)
         return scorer

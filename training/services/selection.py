@@ -30,8 +30,6 @@ from annotation.services.errors import ConcordError
 from training.models import ModelVersion
 from training.services.scoring import score_responses
 
-DEFAULT_MAX_POOL = 10_000
-
 
 class SelectionRejected(ConcordError):
     """Bad selection parameters; ``problems`` (alias ``errors``) lists ``{"field", "message"}``."""
@@ -134,7 +132,7 @@ def select_next_sprint(
     pool = unlabeled_pool(source)
     if not pool:
         raise SelectionRejected([{"field": "sprint", "message": "No unlabeled items to select."}])
-    limit = int(getattr(settings, "CONCORD_SELECTION_MAX_POOL", DEFAULT_MAX_POOL))
+    limit = settings.CONCORD_SELECTION_MAX_POOL
     if len(pool) > limit:
         pool = sorted(random.Random(seed).sample(pool, limit), key=lambda item: item.pk)
     uncertain, randomly = choose(
