@@ -227,12 +227,10 @@ def test_every_knob_settings_reads_is_in_the_readme_table_and_back():
 
 
 def test_app_code_reads_knobs_as_settings_attributes_only():
-    defined = {
-        target.id
-        for node in ast.parse(SETTINGS_FILE.read_text(encoding="utf-8")).body
-        if isinstance(node, ast.Assign)
-        for target in node.targets
-        if isinstance(target, ast.Name)
+    defined = {  # every name concord/settings.py assigns, annotated or under an `if`
+        node.id
+        for node in ast.walk(ast.parse(SETTINGS_FILE.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
     }
     raw_reads: dict[str, list[str]] = {}
     unknown: dict[str, set[str]] = {}
