@@ -285,8 +285,9 @@ CONCORD_BROKER_TIMEOUT = env_float("CONCORD_BROKER_TIMEOUT", 2.0, above=0)
 CONCORD_JOB_REQUEUE_SECONDS = env_int("CONCORD_JOB_REQUEUE_SECONDS", 120, minimum=1)
 CONCORD_JOB_STALL_SECONDS = env_int("CONCORD_JOB_STALL_SECONDS", 300, minimum=1)
 CONCORD_JOB_KEEP_DAYS = env_int("CONCORD_JOB_KEEP_DAYS", 7, minimum=1)
-# A running training run whose worker stopped reporting this long is failed (training.services).
-CONCORD_TRAINING_STALE_MINUTES = env_float("CONCORD_TRAINING_STALE_MINUTES", 30.0, above=0)
+# A running training run whose worker stopped beating this long is started again from scratch
+# by the job sweep, once; then it is failed with the reason (training.services.runs).
+CONCORD_TRAINING_STALL_SECONDS = env_int("CONCORD_TRAINING_STALL_SECONDS", 120, minimum=1)
 # A training run writes its progress and checks for a cancel request this often (runs.py).
 CONCORD_TRAINING_POLL_SECONDS = env_float("CONCORD_TRAINING_POLL_SECONDS", 1.0, above=0)
 # The share of items held out for evaluation when a dataset marks no `test` split.

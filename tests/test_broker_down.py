@@ -6,7 +6,7 @@ and the job row waits for the sweep (tests/test_job_sweep.py runs it, then a rea
 As found: a judgment and a flag were stored and then answered 500 (the robust on-commit hook
 was handed a ``functools.partial``, which Django 5.2 cannot log), an export answered 500 after
 storing a queued row, and a training run answered 500 after its row was stored. Active
-selection scores in the request and hands nothing to a worker, so it answers 201 as usual.
+selection is a background job too: 202 with the same warning.
 
 The writes commit for real (``transaction=True``): the message is sent on commit, which a
 test's wrapping transaction would never reach."""
@@ -84,7 +84,7 @@ def test_with_the_broker_up_nothing_warns(sprint, annotator, lead, dataset, api_
     assert BackgroundJob.objects.filter(kind="export").count() == 1
 
 
-def test_active_selection_answers_201_with_the_broker_down(
+def test_active_selection_is_accepted_as_queued_with_the_workers_unreachable(
     sprint,
     lead,
     trained_model_version,  # noqa: F811
@@ -99,5 +99,9 @@ def test_active_selection_answers_201_with_the_broker_down(
             {"size": 2, "random_share": 0, "model": trained_model_version.pk},
             format="json",
         )
-    assert response.status_code == 201, response.content
-    assert len(response.json()["uncertain"]) == 2
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["status"] == "queued" and UNREACHABLE in body["warning"]
+    assert [job.key for job in unpublished("selection")] == [str(body["id"])]
+    status = api_client_for(lead).get(body["status_url"]).json()
+    assert status["status"] == "queued" and UNREACHABLE in status["warning"]

@@ -3,7 +3,8 @@
 The rules, with the tasks run in-process (eager): a job the broker refused is published again
 at the next sweep; one no worker started is published again after CONCORD_JOB_REQUEUE_SECONDS,
 then after twice that; a running job whose heartbeat went stale is started again, or failed
-after its kind's starts (a training run is failed with the reason, never trained twice); a
+after its kind's starts (a training run is trained again once, then failed with the reason:
+tests/training/test_run_recovery.py); a
 finished job ignores a duplicate message. Then the whole story with real processes: writes made
 while the broker was down are picked up and finished by a real worker started afterwards, once
 the sweep has run through the broker, as the beat would run it."""
@@ -53,7 +54,7 @@ def test_the_beat_runs_the_sweep_every_minute(settings):
 
 
 def test_every_kind_of_job_is_registered():
-    assert {kind.name for kind in jobs.job_kinds()} >= {"review", "export", "training"}
+    assert {kind.name for kind in jobs.job_kinds()} >= {"review", "export", "training", "selection"}
 
 
 @pytest.mark.django_db
@@ -107,12 +108,12 @@ def test_a_review_whose_worker_died_is_started_again(eager, sprint):
 
 
 @pytest.mark.django_db
-def test_a_training_run_whose_worker_died_is_failed_not_trained_again(dataset):  # noqa: F811
+def test_a_training_run_whose_worker_died_twice_is_failed_with_the_reason(dataset):  # noqa: F811
     run = TrainingRun.objects.create(
         dataset=dataset, model_name="m", base_model="base", status=RunStatus.RUNNING,
         heartbeat_at=timezone.now(),
     )  # fmt: skip
-    lost = job("training", run.pk, status=JobStatus.RUNNING, attempts=1,
+    lost = job("training", run.pk, status=JobStatus.RUNNING, attempts=2,
                heartbeat_at=timezone.now() - LONG_AGO)  # fmt: skip
 
     report = sweep_background_jobs()

@@ -239,3 +239,7 @@ class ModelVersionAdmin(LeadTrainingAdmin):
         for model in queryset:
             promote_model_version(model, ModelStage.ARCHIVED, actor=request.user)
         self.message_user(request, f"Archived {queryset.count()} version(s).", messages.SUCCESS)
+
+
+# Active selections have their own module (registered on import).
+from training import admin_selection  # noqa: E402, F401

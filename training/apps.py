@@ -7,17 +7,28 @@ class TrainingConfig(AppConfig):
 
     def ready(self) -> None:
         from annotation.services.jobs import JobKind, register_job_kind
-        from training.services import runs
+        from training.services import runs, selection_jobs
 
-        # One start per run: a run whose worker died is failed with the reason, never trained
-        # again behind the user's back (see training.tasks).
+        # A run whose worker died (no heartbeat for CONCORD_TRAINING_STALL_SECONDS) is trained
+        # again from scratch with the same seed, once; after a second loss it is failed with the
+        # reason (see training.tasks).
         register_job_kind(
             JobKind(
                 runs.TRAINING_JOB,
                 task="training.tasks.train_reward_model",
-                stall_after=runs.stale_after,
-                max_attempts=1,
+                stall_after=runs.stall_after,
+                max_attempts=2,
                 on_abandoned=lambda key, reason: runs.fail_abandoned_run(int(key), reason),
                 sweep=runs.fail_abandoned_runs,
+            )
+        )
+        # A selection whose worker died is scored again (it writes nothing until its end);
+        # after three starts it fails with the reason.
+        register_job_kind(
+            JobKind(
+                selection_jobs.SELECTION_JOB,
+                task="training.tasks.select_next_sprint",
+                max_attempts=3,
+                on_abandoned=lambda key, reason: selection_jobs.fail_selection(int(key), reason),
             )
         )

@@ -8,15 +8,18 @@ own any more: the background-job sweep runs the same check every minute.
 ``train_reward_model`` is acknowledged when a worker takes it (``acks_late=False``, against the
 project-wide default): a run can take hours, and a redelivered message would train it again from
 the start, on Redis even while the first worker is still at it (after the visibility
-timeout). The run row is the state instead: a run is claimed by a conditional
-queued -> running update, so a duplicate message does nothing, and a run whose worker died is
-failed by the background-job sweep (annotation.services.job_sweep) once its heartbeat stops.
+timeout). The job row and the run row are the state instead: the task claims only a queued job
+and the run by a conditional update, so a duplicate message does nothing while a worker is at
+it. A run whose worker died stops beating; the background-job sweep
+(annotation.services.job_sweep) then queues its job again after
+``CONCORD_TRAINING_STALL_SECONDS``, and the next worker trains it again from scratch, once;
+after a second loss the run is failed with the reason.
 """
 
 from celery import shared_task
 
 from annotation.services.jobs import run_job
-from training.services import registry, runs
+from training.services import registry, runs, selection_jobs
 
 
 @shared_task(
@@ -29,8 +32,16 @@ def train_reward_model(run_id: int, job_id: int | None = None) -> str | None:
     """Train the queued run ``run_id`` (see :func:`training.services.runs.execute_training_run`)
     as background job ``job_id`` (annotation.services.jobs: a job already done is not run
     again, and a run already taken is never trained twice)."""
-    run = run_job(job_id, lambda: runs.execute_training_run(run_id))
+    run = run_job(job_id, lambda: runs.execute_training_run(run_id), only_queued=True)
     return run.status if run is not None else None
+
+
+@shared_task(name="training.tasks.select_next_sprint", ignore_result=True)
+def select_next_sprint(selection_id: int, job_id: int | None = None) -> str | None:
+    """Score the pool of the queued selection ``selection_id`` and build its next sprint (see
+    :func:`training.services.selection_jobs.execute_selection`) as background job ``job_id``."""
+    selection = run_job(job_id, lambda: selection_jobs.execute_selection(selection_id))
+    return selection.status if selection is not None else None
 
 
 @shared_task(name="training.tasks.retrain_reward_models", ignore_result=True)
@@ -45,5 +56,5 @@ def retrain_reward_models() -> list[str]:
 
 @shared_task(name="training.tasks.fail_abandoned_training_runs", ignore_result=True)
 def fail_abandoned_training_runs() -> int:
-    """Periodic: fail running runs whose worker stopped reporting."""
+    """Fail running runs whose worker stopped reporting and that no job will start again."""
     return runs.fail_abandoned_runs()

@@ -132,19 +132,22 @@ def queue_warning(kind: str, target: int | str) -> str | None:
     return f"{UNREACHABLE}; it starts as soon as they are back."
 
 
-def run_job(job_id: int | None, work: Callable[[], T]) -> T | None:
+def run_job(job_id: int | None, work: Callable[[], T], *, only_queued: bool = False) -> T | None:
     """Run ``work`` as job ``job_id``: claim it (queued or running -> running, one more
     attempt, heartbeat now), run it, mark it done. A job already done or failed is not run
     (returns ``None``): that is what makes a duplicate message harmless. When ``work`` raises,
     the job goes back to queued for a retry (Celery's or the sweep's), or to failed once it
     has used its kind's ``max_attempts``; the exception propagates. ``job_id=None`` (a message
-    sent before jobs existed) just runs ``work``."""
+    sent before jobs existed) just runs ``work``. ``only_queued``: a running job is not claimed
+    either (a duplicate message while a worker is at it; the sweep queues a job again once
+    its worker stops beating), for kinds whose work must not run twice at once."""
     if job_id is None:
         return work()
     now = timezone.now()
-    claimed = BackgroundJob.objects.filter(
-        pk=job_id, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
-    ).update(status=JobStatus.RUNNING, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now)
+    claimable = [JobStatus.QUEUED] if only_queued else [JobStatus.QUEUED, JobStatus.RUNNING]
+    claimed = BackgroundJob.objects.filter(pk=job_id, status__in=claimable).update(
+        status=JobStatus.RUNNING, attempts=F("attempts") + 1, started_at=now, heartbeat_at=now
+    )
     if not claimed:
         logger.info("job %s is finished or gone; nothing to do", job_id)
         return None

@@ -40,7 +40,7 @@ from reviews.services.disputes import review_sprint
 from tests.annotation.labeling_fixtures import lease_item
 from tests.exports.export_fixtures import export, labelled_item
 from tests.reviews.dispute_fixtures import vote
-from training.models import ModelVersion, RunStatus, TrainingRun
+from training.models import ModelVersion, RunStatus, SelectionRun, TrainingRun
 
 User = get_user_model()
 
@@ -164,6 +164,11 @@ def build_team(tag: str) -> Team:
         name=f"secret-{tag}-reward", version=1, run=run, metrics=run.metrics
     )
     model.sprints.set([sprint])
+    selection = SelectionRun.objects.create(
+        source=sprint, model=model, created_by=lead, status=RunStatus.FAILED,
+        params={"size": 1, "random_share": 0.0, "seed": 0, "name": f"SECRET-{upper}-next",
+                "slug": f"secret-{tag}-next"}, error=f"SECRET-{upper}-selection",
+    )  # fmt: skip
 
     team = Team(tag, sprint, lead, reviewer, annotators[0], assignment, judgment)
     for obj in _lockouts(reviewer, upper):
@@ -172,7 +177,7 @@ def build_team(tag: str) -> Team:
         "key", flat=True))  # fmt: skip
     for obj in [
         sprint, sprint.rubric, fresh, assignment, judgment, reviewer,
-        Dispute.objects.get(item=split), dataset, run, model,
+        Dispute.objects.get(item=split), dataset, run, model, selection,
         AuditEvent.objects.filter(sprint=sprint).latest("pk"),
         ConsensusLabel.objects.get(item=labelled),
     ]:  # fmt: skip

@@ -142,6 +142,7 @@ def argument_value(pattern: Pattern, name: str, team, actor) -> str:
         "model_id": "training.modelversion",
         "id": "auth.user",
     }
+        "selection_id": "training.selectionrun",
     by_view = {"api-judgment": "annotation.judgment", "api-export": "exports.datasetversion",
                "api-export-download": "exports.datasetversion"}  # fmt: skip
     if name == "pk" and pattern.name in by_view:

@@ -212,7 +212,7 @@ def test_candidates_and_archived_models_are_not_retrained(production, sprint, ma
 
 
 def test_a_run_whose_worker_stopped_reporting_is_failed(lead, dataset, settings):
-    settings.CONCORD_TRAINING_STALE_MINUTES = 30
+    settings.CONCORD_TRAINING_STALL_SECONDS = 1800
     now = timezone.now()
 
     def running(minutes_ago):
@@ -231,4 +231,4 @@ def test_a_run_whose_worker_stopped_reporting_is_failed(lead, dataset, settings)
     alive.refresh_from_db()
     assert stale.status == RunStatus.FAILED and "stopped reporting" in stale.error
     assert alive.status == RunStatus.RUNNING
-    assert fail_abandoned_runs(stale_after_minutes=1) == 1
+    assert fail_abandoned_runs(stall_seconds=60) == 1

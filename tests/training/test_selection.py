@@ -1,19 +1,42 @@
 """Active selection with a real (small, trained) reward model: the next sprint holds the
 pool items with the smallest score margins plus a seeded random share, copies the source's
-settings, members and gold, and leaves out judged items and items selected before."""
+settings, members and gold, and leaves out judged items and items selected before.
+
+The POST answers 202 and a worker builds the sprint (run in-process here: eager Celery and the
+on-commit callbacks executed); ``GET /api/v1/selections/{id}`` then shows the result. The job's
+recovery and progress have their own tests (test_selection_jobs.py)."""
 
 import pytest
+from celery import current_app
 
 from annotation.models import AuditEvent, Item, Judgment, Response, Sprint, SprintRole
 from tests.annotation.labeling_fixtures import add_items, good_answers, lease_item
 from tests.training.conftest import FACTS, scrambled
-from training.models import ModelStage
+from training.models import ModelStage, SelectionRun
 from training.services.scoring import scorer_for
 from training.services.selection import ScoredItem, choose
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/sprints/{}/select-next"
+
+
+@pytest.fixture
+def select(api_client_for, django_capture_on_commit_callbacks):
+    """POST a selection as ``user``, run its job in-process, return (POST response, status)."""
+    previous = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = True
+
+    def post(user, sprint, body):
+        client = api_client_for(user)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(URL.format(sprint.pk), body, format="json")
+        if response.status_code != 202:
+            return response, None
+        return response, client.get(response.json()["status_url"]).json()
+
+    yield post
+    current_app.conf.task_always_eager = previous
 
 
 @pytest.fixture
@@ -55,7 +78,7 @@ def margins(model, items) -> dict[int, float]:
 
 
 def test_the_next_sprint_takes_the_smallest_margins_and_a_random_share(
-    lead, annotator, sprint, pool, trained_model_version, api_client_for
+    lead, annotator, sprint, pool, trained_model_version, select
 ):
     judged = pool[0]
     Judgment.objects.create(
@@ -71,13 +94,16 @@ def test_the_next_sprint_takes_the_smallest_margins_and_a_random_share(
     unlabeled = pool[1:]
     expected = margins(trained_model_version, unlabeled)
 
-    response = api_client_for(lead).post(
-        URL.format(sprint.pk),
+    response, selection = select(
+        lead,
+        sprint,
         {"size": 5, "random_share": 0.4, "seed": 3, "name": "Round 2", "slug": "round-2"},
-        format="json",
     )
-    assert response.status_code == 201, response.json()
-    body = response.json()
+    assert response.status_code == 202, response.json()
+    assert response.json()["status"] == "queued" and "warning" not in response.json()
+    assert selection["status"] == "done", selection
+    assert (selection["scored"], selection["total"], selection["progress"]) == (11, 11, 1.0)
+    body = selection["result"]
     assert body["model"] == trained_model_version.pk and body["slug"] == "round-2"
     by_margin = sorted(expected, key=lambda pk: (expected[pk], pk))
     assert body["uncertain"] == by_margin[:3], "the three smallest margins first"
@@ -113,7 +139,7 @@ def test_the_next_sprint_takes_the_smallest_margins_and_a_random_share(
     assert event.actor == lead and event.changes["source"] == sprint.pk
 
     # The next round leaves out what was selected before.
-    again = api_client_for(lead).post(URL.format(sprint.pk), {"size": 20}, format="json").json()
+    again = select(lead, sprint, {"size": 20})[1]["result"]
     first_round = set(body["uncertain"] + body["random"])
     assert set(again["uncertain"] + again["random"]) == set(expected) - first_round
     assert again["slug"] == "sprint-a-next-2"
@@ -142,11 +168,12 @@ def test_the_random_share_is_seeded():
 
 
 def test_the_default_model_is_the_production_model_of_the_sprint(
-    lead, sprint, pool, trained_model_version, api_client_for
+    lead, sprint, pool, trained_model_version, select
 ):
-    response = api_client_for(lead).post(URL.format(sprint.pk), {"size": 2}, format="json")
-    assert response.status_code == 201
-    assert response.json()["model"] == trained_model_version.pk
+    response, selection = select(lead, sprint, {"size": 2})
+    assert response.status_code == 202
+    assert selection["model"] == trained_model_version.pk
+    assert selection["result"]["model"] == trained_model_version.pk
 
 
 def test_a_candidate_model_is_409_and_nothing_is_created(
@@ -158,7 +185,7 @@ def test_a_candidate_model_is_409_and_nothing_is_created(
     )
     assert response.status_code == 409
     assert "only a production model scores" in response.json()["detail"]
-    assert Sprint.objects.count() == 1
+    assert Sprint.objects.count() == 1 and not SelectionRun.objects.exists()
 
 
 def test_no_production_model_is_400(lead, sprint, pool, api_client_for):
@@ -185,7 +212,7 @@ def test_bad_bodies_are_400_and_nothing_is_created(
     response = api_client_for(lead).post(URL.format(sprint.pk), body, format="json")
     assert response.status_code == 400, response.json()
     assert response.json()["errors"][0]["field"] == field
-    assert Sprint.objects.count() == 1
+    assert Sprint.objects.count() == 1 and not SelectionRun.objects.exists()
 
 
 def test_an_empty_pool_is_400(lead, sprint, trained_model_version, api_client_for):

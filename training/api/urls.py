@@ -29,4 +29,9 @@ urlpatterns = [
         selection.SelectNextView.as_view(),
         name="api-select-next",
     ),
+    path(
+        "selections/<id:selection_id>",
+        selection.SelectionDetailView.as_view(),
+        name="api-selection",
+    ),
 ]

@@ -23,8 +23,10 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from annotation.models import BackgroundJob, JobStatus
 from annotation.services.audit import record_event
 from annotation.services.jobs import beat, enqueue_on_commit
 from exports.models import DatasetVersion
@@ -36,6 +38,7 @@ from training.services.datasets import (
     read_preference_rows,
     split_rows,
 )
+from training.services.run_heartbeat import RunHeartbeat
 from training.services.run_options import (
     OPTION_NAMES,
     RunOptionsInvalid,
@@ -230,18 +233,23 @@ def execute_training_run(
     """Train the queued run ``run_id`` to its end and record the outcome: done with a
     candidate :class:`ModelVersion`, cancelled, or failed with the reason. Returns the run, or
     ``None`` when it was not queued (cancelled before it started, or already taken: a
-    duplicate delivery never trains twice). ``on_event`` sees every trainer event (the
-    command's progress bar)."""
+    duplicate delivery never trains twice). A running run whose heartbeat is older than
+    :func:`stall_after` lost its worker: the job sweep started it again, and it is trained again
+    from scratch (same options and seed). ``on_event`` sees every trainer event (the command's
+    progress bar). While it runs, the run and its job beat (:mod:`.run_heartbeat`)."""
     from training.services import trainer
 
     now = timezone.now()
-    claimed = TrainingRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
-        status=RunStatus.RUNNING, started_at=now, heartbeat_at=now
-    )
+    stalled = Q(status=RunStatus.RUNNING, heartbeat_at__lt=now - stall_after())
+    claimed = TrainingRun.objects.filter(Q(status=RunStatus.QUEUED) | stalled, pk=run_id).update(
+        status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, progress=0.0,
+        current_step=0, total_steps=0, metrics={}, error="",
+    )  # fmt: skip
     if not claimed:
-        logger.info("training run %s is not queued; nothing to do", run_id)
+        logger.info("training run %s is not queued (nor stalled); nothing to do", run_id)
         return None
     output_dir, relative_dir = run_output_dir(run_id)
+    heartbeat = RunHeartbeat(run_id, TRAINING_JOB).start()
     try:
         run = TrainingRun.objects.select_related("dataset", "created_by").get(pk=run_id)
         options = {key: value for key, value in run.config.items() if key in OPTION_NAMES}
@@ -265,7 +273,7 @@ def execute_training_run(
             splits.train,
             splits.test,
             output_dir,
-            on_progress=ProgressWriter(run_id, _poll_seconds(), on_event),
+            on_progress=ProgressWriter(run_id, _poll_seconds(), heartbeat.watching(on_event)),
             should_stop=CancelCheck(run_id, _poll_seconds()),
         )
         write_provenance(output_dir, run, full_config)
@@ -281,6 +289,8 @@ def execute_training_run(
         logger.exception("training run %s failed", run_id)
         shutil.rmtree(output_dir, ignore_errors=True)
         finish_run(run_id, RunStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        heartbeat.stop()
     return TrainingRun.objects.get(pk=run_id)
 
 
@@ -327,9 +337,10 @@ def write_provenance(output_dir: Path, run: TrainingRun, config: dict[str, Any])
     (output_dir / "concord_run.json").write_text(json.dumps(record, indent=2))
 
 
-def stale_after() -> timedelta:
-    """How long a running run may go without a heartbeat before it counts as abandoned."""
-    return timedelta(minutes=settings.CONCORD_TRAINING_STALE_MINUTES)
+def stall_after() -> timedelta:
+    """How long a running run may go without a heartbeat before its worker counts as lost
+    (``CONCORD_TRAINING_STALL_SECONDS``): the job sweep then starts it again once, then fails it."""
+    return timedelta(seconds=settings.CONCORD_TRAINING_STALL_SECONDS)
 
 
 def fail_abandoned_run(run_id: int, reason: str) -> bool:
@@ -338,23 +349,24 @@ def fail_abandoned_run(run_id: int, reason: str) -> bool:
     return finish_run(run_id, RunStatus.FAILED, error=reason)
 
 
-def fail_abandoned_runs(*, stale_after_minutes: float | None = None) -> int:
-    """Mark failed the running runs whose worker stopped reporting (killed, machine lost).
-
-    The task is acknowledged when a worker takes it (``acks_late=False``): redelivering a
-    multi-hour run to another worker would train it twice, and Redis redelivers after its
-    visibility timeout even while the first worker is still training. The price is that a run
-    whose worker dies stays ``running``; this sweep, on a beat schedule, ends it with a clear
-    reason. Returns how many runs it failed."""
-    minutes = stale_after_minutes
-    if minutes is None:
-        minutes = settings.CONCORD_TRAINING_STALE_MINUTES
-    cutoff = timezone.now() - timedelta(minutes=minutes)
-    return TrainingRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff).update(
+def fail_abandoned_runs(*, stall_seconds: float | None = None) -> int:
+    """Mark failed the running runs whose worker stopped reporting and that no background job
+    will start again (started in-process by the command, or before jobs existed); a run with
+    an unfinished job is the job sweep's (annotation.services.job_sweep), which starts it again
+    once. The training task is acknowledged when a worker takes it (``acks_late=False``), so a
+    dead worker's run is never redelivered behind this back. Returns how many runs it failed."""
+    seconds = settings.CONCORD_TRAINING_STALL_SECONDS if stall_seconds is None else stall_seconds
+    with_job = BackgroundJob.objects.filter(
+        kind=TRAINING_JOB, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+    ).values_list("key", flat=True)
+    cutoff = timezone.now() - timedelta(seconds=seconds)
+    abandoned = TrainingRun.objects.filter(status=RunStatus.RUNNING, heartbeat_at__lt=cutoff)
+    ids = [pk for pk in abandoned.values_list("pk", flat=True) if str(pk) not in set(with_job)]
+    return TrainingRun.objects.filter(pk__in=ids, status=RunStatus.RUNNING).update(
         status=RunStatus.FAILED,
         finished_at=timezone.now(),
         error=(
-            f"The worker stopped reporting progress for {minutes:g} minutes (it was killed or "
-            "lost); start the run again."
+            f"The worker stopped reporting progress for {seconds:g} s (it was killed or lost); "
+            "start the run again."
         ),
     )

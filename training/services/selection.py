@@ -7,8 +7,10 @@ another sprint (each copy remembers its origin in ``metadata["selected_from"]``)
 scores every response of every pool item; an item's uncertainty is the margin between its two
 best scores, smallest first. Of ``size`` items, ``round(size * random_share)`` are drawn at
 random (seeded) from the rest of the pool, the others are the smallest margins. A pool larger
-than ``CONCORD_SELECTION_MAX_POOL`` (default 10,000) is first sampled down, seeded, so that a
-request stays bounded; scoring runs in the caller's process.
+than ``CONCORD_SELECTION_MAX_POOL`` (default 10,000) is first sampled down, seeded. Scoring
+takes minutes for a large pool, so the API and the admin run it as a background job
+(:mod:`training.services.selection_jobs`); :func:`select_next_sprint` runs it in the caller's
+process (the management command).
 
 The new sprint is a draft that copies the source's rubric, overlap k, gold rate, agreement
 threshold, lease and members (the same team labels the next batch), the selected items with
@@ -17,6 +19,7 @@ working. Items are copied, not moved: the source keeps its history.
 """
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +32,10 @@ from annotation.services.audit import record_event
 from annotation.services.errors import ConcordError
 from training.models import ModelVersion
 from training.services.scoring import score_responses
+
+# ``on_progress(scored, total)``: items scored so far out of the pool.
+Progress = Callable[[int, int], None]
+NO_POOL = "No unlabeled items to select."
 
 
 class SelectionRejected(ConcordError):
@@ -66,8 +73,11 @@ def unlabeled_pool(source: Sprint) -> list[Item]:
     return [item for item in items if item.pk not in taken and len(item.responses.all()) >= 2]
 
 
-def score_margins(model: ModelVersion, items: list[Item]) -> list[ScoredItem]:
-    """Each item with the margin between its two best-scored responses."""
+def score_margins(
+    model: ModelVersion, items: list[Item], on_progress: Progress | None = None
+) -> list[ScoredItem]:
+    """Each item with the margin between its two best-scored responses; ``on_progress(scored,
+    total)`` is called after each item."""
     scored = []
     for item in items:
         scores = sorted(
@@ -75,6 +85,8 @@ def score_margins(model: ModelVersion, items: list[Item]) -> list[ScoredItem]:
             reverse=True,
         )
         scored.append(ScoredItem(item, scores[0] - scores[1]))
+        if on_progress is not None:
+            on_progress(len(scored), len(items))
     return scored
 
 
@@ -92,6 +104,15 @@ def choose(
     return uncertain, sorted(picked, key=lambda s: s.item.pk)
 
 
+def check_request(source: Sprint, size: int, random_share: float, slug: str) -> None:
+    """Raise :class:`SelectionRejected` for bad parameters, a taken slug or an empty pool."""
+    errors = _check(source, size, random_share, slug)
+    if errors:
+        raise SelectionRejected(errors)
+    if not Item.objects.filter(sprint=source, is_gold=False, judgments__isnull=True).exists():
+        raise SelectionRejected([{"field": "sprint", "message": NO_POOL}])
+
+
 def _check(source: Sprint, size: int, random_share: float, slug: str) -> list[dict[str, str]]:
     errors = []
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 100_000:
@@ -103,11 +124,14 @@ def _check(source: Sprint, size: int, random_share: float, slug: str) -> list[di
     return errors
 
 
-def _next_slug(source: Sprint) -> str:
+def next_slug(source: Sprint, reserved: frozenset[str] = frozenset()) -> str:
+    """The first ``<source>-next-<n>`` (n from 2) no sprint has and not in ``reserved``."""
     number = 2
-    while Sprint.objects.filter(slug=f"{source.slug}-next-{number}"[:100]).exists():
+    while True:
+        slug = f"{source.slug}-next-{number}"[:100]
+        if slug not in reserved and not Sprint.objects.filter(slug=slug).exists():
+            return slug
         number += 1
-    return f"{source.slug}-next-{number}"[:100]
 
 
 def select_next_sprint(
@@ -120,24 +144,65 @@ def select_next_sprint(
     seed: int = 0,
     name: str = "",
     slug: str = "",
+    on_progress: Progress | None = None,
 ) -> SelectionResult:
-    """Create the next sprint from ``source``'s unlabeled pool, as the module docstring says.
-    Raises :class:`SelectionRejected` (nothing created) for bad parameters or an empty pool,
-    and :class:`~training.services.scoring.NotInProduction` for a model not in production.
-    The sprint, members and items are written in one transaction, after scoring."""
-    slug = slug or _next_slug(source)
-    errors = _check(source, size, random_share, slug)
-    if errors:
-        raise SelectionRejected(errors)
+    """Create the next sprint from ``source``'s unlabeled pool, in the caller's process, as the
+    module docstring says. Raises :class:`SelectionRejected` (nothing created) for bad
+    parameters or an empty pool, and :class:`~training.services.scoring.NotInProduction` for a
+    model not in production. The sprint, members and items are written in one transaction,
+    after scoring."""
+    slug = slug or next_slug(source)
+    check_request(source, size, random_share, slug)
+    uncertain, randomly = score_pool(
+        source, model, size=size, random_share=random_share, seed=seed, on_progress=on_progress
+    )
+    return create_next_sprint(
+        source, model, uncertain, randomly,
+        size=size, random_share=random_share, seed=seed, name=name, slug=slug, actor=actor,
+    )  # fmt: skip
+
+
+def score_pool(
+    source: Sprint,
+    model: ModelVersion,
+    *,
+    size: int,
+    random_share: float,
+    seed: int,
+    on_progress: Progress | None = None,
+) -> tuple[list[ScoredItem], list[ScoredItem]]:
+    """Score the (sampled) pool and choose: the uncertain part and the random part. Raises
+    :class:`SelectionRejected` for an empty pool, ``NotInProduction`` for a model that is not
+    in production. Writes nothing."""
     pool = unlabeled_pool(source)
     if not pool:
-        raise SelectionRejected([{"field": "sprint", "message": "No unlabeled items to select."}])
+        raise SelectionRejected([{"field": "sprint", "message": NO_POOL}])
     limit = settings.CONCORD_SELECTION_MAX_POOL
     if len(pool) > limit:
         pool = sorted(random.Random(seed).sample(pool, limit), key=lambda item: item.pk)
-    uncertain, randomly = choose(
-        score_margins(model, pool), size=size, random_share=float(random_share), seed=seed
+    return choose(
+        score_margins(model, pool, on_progress),
+        size=size,
+        random_share=float(random_share),
+        seed=seed,
     )
+
+
+def create_next_sprint(
+    source: Sprint,
+    model: ModelVersion,
+    uncertain: list[ScoredItem],
+    randomly: list[ScoredItem],
+    *,
+    size: int,
+    random_share: float,
+    seed: int,
+    name: str,
+    slug: str,
+    actor: AbstractBaseUser | None,
+) -> SelectionResult:
+    """Write the next sprint, its members, the chosen items and the source's gold, and the
+    audit event, in one transaction (nested in the caller's, if any)."""
     with transaction.atomic():
         sprint = Sprint.objects.create(
             name=(name or f"{source.name} (next)")[:200],

@@ -1,0 +1,83 @@
+"""The heartbeat of a training run while no progress event comes: a run beats with every
+progress write, but loading a base model, reading the dataset and saving the artifacts send
+none and can take minutes for a large model, longer than ``CONCORD_TRAINING_STALL_SECONDS``.
+
+:class:`RunHeartbeat` is a timer thread that stamps the run's ``heartbeat_at`` and beats its
+background job (:func:`annotation.services.jobs.beat`) every quarter of the stall time (at most
+every 30 s) during those steps only: it pauses at the first step of the training loop, whose
+progress writes beat instead, and resumes after the last step. So a worker that was killed
+stops beating at once, and one stuck inside the loop is found stalled too.
+"""
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from annotation.services.jobs import beat
+from training.models import RunStatus, TrainingRun
+
+logger = logging.getLogger(__name__)
+
+MAX_INTERVAL = 30.0
+
+
+def beat_run(run_id: int, job_kind: str) -> None:
+    """Stamp the heartbeat of a running run and of its running background job."""
+    TrainingRun.objects.filter(pk=run_id, status=RunStatus.RUNNING).update(
+        heartbeat_at=timezone.now()
+    )
+    beat(job_kind, run_id)
+
+
+class RunHeartbeat:
+    """Beats run ``run_id`` from a daemon thread while not paused; see the module docstring.
+    ``start()`` it before the run's work and ``stop()`` it after, whatever happened."""
+
+    def __init__(self, run_id: int, job_kind: str, interval: float | None = None) -> None:
+        self.run_id, self.job_kind = run_id, job_kind
+        self.interval = interval or min(MAX_INTERVAL, settings.CONCORD_TRAINING_STALL_SECONDS / 4)
+        self._stopped = threading.Event()
+        self._paused = threading.Event()
+        self._thread = threading.Thread(
+            target=self._loop, name=f"heartbeat-run-{run_id}", daemon=True
+        )
+
+    def start(self) -> "RunHeartbeat":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        # A beat blocked on a row lock (a test's open transaction) must not hold the run up.
+        self._thread.join(timeout=2)
+
+    def watching(self, on_event: Callable[[Any], None] | None) -> Callable[[Any], None]:
+        """A trainer event callback that pauses the timer inside the training loop, resumes it
+        after the last step, and passes every event on to ``on_event``."""
+
+        def watch(event: Any) -> None:
+            if event.total_steps and event.step >= event.total_steps:
+                self._paused.clear()
+            else:
+                self._paused.set()
+            if on_event is not None:
+                on_event(event)
+
+        return watch
+
+    def _loop(self) -> None:
+        try:
+            while not self._stopped.wait(self.interval):
+                if self._paused.is_set():
+                    continue
+                try:
+                    beat_run(self.run_id, self.job_kind)
+                except Exception:  # a lost beat is retried at the next tick
+                    logger.warning("run %s: heartbeat not written", self.run_id, exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
