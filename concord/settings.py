@@ -290,6 +290,12 @@ CONCORD_JOB_KEEP_DAYS = env_int("CONCORD_JOB_KEEP_DAYS", 7, minimum=1)
 CONCORD_TRAINING_STALL_SECONDS = env_int("CONCORD_TRAINING_STALL_SECONDS", 120, minimum=1)
 # A training run writes its progress and checks for a cancel request this often (runs.py).
 CONCORD_TRAINING_POLL_SECONDS = env_float("CONCORD_TRAINING_POLL_SECONDS", 1.0, above=0)
+# Processes a training run trains in (torchrun, DistributedDataParallel; training.services.
+# distributed): a number, or "auto" for one per CUDA GPU of the worker.
+_training_processes = env_str("CONCORD_TRAINING_PROCESSES", "1", pattern=r"auto|[1-9][0-9]{0,2}")
+CONCORD_TRAINING_PROCESSES: int | str = (
+    "auto" if _training_processes == "auto" else int(_training_processes)
+)
 # The share of items held out for evaluation when a dataset marks no `test` split.
 CONCORD_TRAINING_HOLDOUT_SHARE = env_float(
     "CONCORD_TRAINING_HOLDOUT_SHARE", 0.1, above=0, maximum=0.9

@@ -106,6 +106,7 @@ class TrainingRunAdmin(LeadTrainingAdmin):
         "progress_column",
         "accuracy_column",
         "device",
+        "world_size",
         "created_by",
         "created_at",
     ]

@@ -41,6 +41,10 @@ class TrainingRun(models.Model):
     base_model = models.CharField(max_length=500)
     config = models.JSONField(default=dict)
     device = models.CharField(max_length=32, blank=True, default="")
+    world_size = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="Processes the run trained in (DistributedDataParallel; 1: a single process).",
+    )
     status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.QUEUED)
     progress = models.FloatField(default=0.0)
     current_step = models.PositiveIntegerField(default=0)

@@ -93,6 +93,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
             "base_model",
             "config",
             "device",
+            "world_size",
             "library_versions",
             "artifacts_dir",
             "cancel_requested",

@@ -13,7 +13,9 @@ file, rank 0 prints one ``concord-progress`` JSON line per trainer event on its 
 and creates a stop file that rank 0 reads before every step and broadcasts, and a rank that
 raises writes its error to its own file, which becomes the run's failure reason. ``torchrun``
 stops the other ranks as soon as one fails, so a crash never leaves the run hanging; a
-collective that still waits gives up after ``COLLECTIVE_TIMEOUT``.
+collective that still waits gives up after ``COLLECTIVE_TIMEOUT``. A worker that dies takes
+the read end of the ranks' output pipe with it: rank 0's next progress line fails, and
+torchrun stops the rest, so no training outlives its worker by more than a step.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -237,7 +238,7 @@ def execute_training_run(
     :func:`stall_after` lost its worker: the job sweep started it again, and it is trained again
     from scratch (same options and seed). ``on_event`` sees every trainer event (the command's
     progress bar). While it runs, the run and its job beat (:mod:`.run_heartbeat`)."""
-    from training.services import trainer
+    from training.services import distributed, trainer
 
     now = timezone.now()
     stalled = Q(status=RunStatus.RUNNING, heartbeat_at__lt=now - stall_after())
@@ -258,17 +259,23 @@ def execute_training_run(
         base_model = base_model_path(run.base_model, actor=run.created_by)
         config = trainer.TrainConfig(base_model=base_model, **options)
         splits = split_rows(read_preference_rows(run.dataset), seed=config.seed)
+        world_size = distributed.world_size_for(settings.CONCORD_TRAINING_PROCESSES, config.device)
         full_config = {
             **config.to_dict(),
             "test_source": splits.test_source,
             "holdout_share": splits.holdout_share,
             "train_pairs": len(splits.train),
             "test_pairs": len(splits.test),
+            "world_size": world_size,
         }
-        TrainingRun.objects.filter(pk=run_id).update(config=full_config)
+        TrainingRun.objects.filter(pk=run_id).update(config=full_config, world_size=world_size)
         if output_dir.exists():
             shutil.rmtree(output_dir)
-        result = trainer.train_reward_model(
+        # Several processes: torchrun and DDP (training.services.distributed), same outcome.
+        train = trainer.train_reward_model
+        if world_size > 1:
+            train = partial(distributed.train_in_processes, world_size=world_size)
+        result = train(
             config,
             splits.train,
             splits.test,
