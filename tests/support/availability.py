@@ -53,6 +53,23 @@ def redis_missing() -> str | None:
 
 
 @cache
+def embedded_missing() -> str | None:
+    """``None`` on the embedded default that ``make run`` gives a newcomer: SQLite and the
+    filesystem Celery broker (neither ``DATABASE_URL`` nor ``CELERY_BROKER_URL`` set)."""
+    found = []
+    if database_engine() != "django.db.backends.sqlite3":
+        found.append(f"the database is {database_engine().rsplit('.', 1)[-1]}")
+    if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        found.append(f"the Celery broker is {settings.CELERY_BROKER_URL.split(':', 1)[0]}://")
+    if not found:
+        return None
+    return (
+        "needs the embedded default (SQLite and the filesystem broker: unset DATABASE_URL and "
+        "CELERY_BROKER_URL), but " + " and ".join(found)
+    )
+
+
+@cache
 def chromium_missing() -> str | None:
     if not CHROMIUM.exists():
         return f"needs Chromium at {CHROMIUM}: apt-get install -y chromium"

@@ -26,6 +26,9 @@ from tests.training.trainer_fixtures import (
 from training.services.distributed import train_in_processes, world_size_for
 from training.services.trainer import TrainConfig, TrainingCancelled, train_reward_model
 
+# Neither the database nor the broker: the embedded CI pass has nothing to add here (.ci/run).
+pytestmark = pytest.mark.nodb
+
 RELATIVE = 1e-4
 
 

@@ -24,6 +24,9 @@ from training.services.trainer import (
     train_reward_model,
 )
 
+# Neither the database nor the broker: the embedded CI pass has nothing to add here (.ci/run).
+pytestmark = pytest.mark.nodb
+
 EASY = TrainConfig(max_length=64, epochs=2, batch_size=8, learning_rate=1e-4, seed=0)
 SMALL = TrainConfig(max_length=64, epochs=1, batch_size=4, learning_rate=1e-4, seed=0)
 

@@ -14,6 +14,9 @@ from tests.training.trainer_fixtures import (
 from training.services.reward_model import encode_responses, load_reward_model
 from training.services.trainer import RewardScorer, TrainConfig, train_reward_model
 
+# Neither the database nor the broker: the embedded CI pass has nothing to add here (.ci/run).
+pytestmark = pytest.mark.nodb
+
 CHAT_TEMPLATE = "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} <eos> {% endfor %}"
 
 

@@ -17,6 +17,9 @@ from training.services.trainer import (
     train_reward_model,
 )
 
+# Neither the database nor the broker: the embedded CI pass has nothing to add here (.ci/run).
+pytestmark = pytest.mark.nodb
+
 
 @pytest.fixture(scope="module")
 def tokenizer():
