@@ -12,6 +12,12 @@ fsync, rename, manifest) and reports its own peak RSS (``ru_maxrss``): memory fl
 means the N-pair export peaks about where the N/4 one does. COPY writes the same columns of the
 same rows, in the same order, to a file. ``ratio_to_copy`` is the export's rows per second over
 COPY's (the goal is at least 1/3). Last line: one JSON object.
+
+``--store s3`` puts the exports in an S3 artifact store instead of the data directory: it
+starts moto's standalone S3 server on a loopback port (tests/support/s3_server.py; no real S3
+server is installable here) and points ``CONCORD_STORAGE=s3`` at it, so each build ends with an
+upload (the manifest, then the file). In the same run the big export is built once more on the
+local store, the named baseline: ``local_rows_per_s`` and ``ratio_to_local``.
 """
 
 import argparse
@@ -99,9 +105,9 @@ def copy_baseline(sprint_id: int, target: Path) -> tuple[float, int]:
     return seconds, lines
 
 
-def build_in_child(dataset_id: int) -> dict:
+def build_in_child(dataset_id: int, **env_extra: str) -> dict:
     """Run one export in a fresh interpreter, so that its peak RSS is the export's alone."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "concord.settings"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "concord.settings", **env_extra}
     done = subprocess.run(
         [sys.executable, __file__, "--build", str(dataset_id)],
         env=env, check=True, capture_output=True, text=True,
@@ -114,6 +120,7 @@ def child_build(dataset_id: int) -> None:
     import django
 
     django.setup()
+    from annotation.services.artifact_store import artifact_storage
     from exports.services.build import build_dataset
 
     rss_ready = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -122,8 +129,9 @@ def child_build(dataset_id: int) -> None:
     seconds = time.perf_counter() - started
     assert dataset.status == "done", dataset.error
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    size = artifact_storage().size(dataset.file_path)
     print(json.dumps({"rows": dataset.rows, "seconds": seconds, "rss_ready_mb": rss_ready,
-                      "peak_rss_mb": peak}))  # fmt: skip
+                      "peak_rss_mb": peak, "file_bytes": size}))  # fmt: skip
 
 
 def main() -> None:
@@ -132,21 +140,38 @@ def main() -> None:
     parser.add_argument(
         "--file", type=Path, default=ROOT.parent / "shared/data/hh-rlhf-harmless-1300.jsonl"
     )
+    parser.add_argument("--store", choices=("local", "s3"), default="local")
     parser.add_argument("--build", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.build is not None:
         child_build(args.build)
         return
+    if args.store == "s3":
+        from tests.support import s3_server
 
+        with s3_server.running_s3_server() as endpoint:
+            os.environ.update(
+                CONCORD_STORAGE="s3", CONCORD_S3_BUCKET=s3_server.BUCKET,
+                CONCORD_S3_ENDPOINT_URL=endpoint, CONCORD_S3_REGION=s3_server.REGION,
+                CONCORD_S3_ACCESS_KEY_ID=s3_server.ACCESS_KEY_ID,
+                CONCORD_S3_SECRET_ACCESS_KEY=s3_server.SECRET_ACCESS_KEY,
+                CONCORD_S3_PREFIX="bench-export",
+            )  # fmt: skip
+            run(args)
+    else:
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     from fresh_database import setup_fresh_database
 
     setup_fresh_database("bench/export.py")
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.db import connection
 
     from annotation.models import Criterion, Rubric, Sprint
     from exports.services.build import start_export
-    from exports.services.files import final_path
 
     source = [split_dialogue(r["chosen"], r["rejected"])
               for r in map(json.loads, args.file.open()) if r]  # fmt: skip
@@ -173,29 +198,43 @@ def main() -> None:
         dataset = start_export(lead, {"sprints": [sprint.pk]}, enqueue_build=False)
         print(f"exporting {name} (dataset {dataset.pk}) in a child process", file=sys.stderr)
         results[name] = build_in_child(dataset.pk)
-        results[name]["path"] = final_path(dataset)
+    if args.store == "s3":
+        dataset = start_export(lead, {"sprints": [big_sprint.pk]}, enqueue_build=False)
+        print(f"exporting big to the local store (dataset {dataset.pk})", file=sys.stderr)
+        results["local"] = build_in_child(dataset.pk, CONCORD_STORAGE="local")
     big = results["big"]
     print("COPY baseline", file=sys.stderr)
-    copy_seconds, copy_rows = copy_baseline(big_sprint.pk, big["path"].with_suffix(".copy"))
+    copy_path = Path(settings.DATA_DIR) / "bench-export.copy"
+    copy_seconds, copy_rows = copy_baseline(big_sprint.pk, copy_path)
     assert copy_rows == big["rows"], (copy_rows, big["rows"])
     rows_per_s = big["rows"] / big["seconds"]
     copy_rows_per_s = copy_rows / copy_seconds
-    print(json.dumps({
+    figures = {
         "rows": big["rows"],
+        "store": args.store,
         "rows_per_s": round(rows_per_s),
         "copy_rows_per_s": round(copy_rows_per_s),
         "ratio_to_copy": round(rows_per_s / copy_rows_per_s, 3),
         "peak_rss_mb": round(big["peak_rss_mb"], 1),
         "export_seconds": round(big["seconds"], 2),
         "copy_seconds": round(copy_seconds, 2),
-        "file_mb": round(big["path"].stat().st_size / 1e6, 1),
-        "copy_file_mb": round(big["path"].with_suffix(".copy").stat().st_size / 1e6, 1),
+        "file_mb": round(big["file_bytes"] / 1e6, 1),
+        "copy_file_mb": round(copy_path.stat().st_size / 1e6, 1),
         "rss_ready_mb": round(big["rss_ready_mb"], 1),
         "small_rows": results["small"]["rows"],
         "small_rows_per_s": round(results["small"]["rows"] / results["small"]["seconds"]),
         "small_peak_rss_mb": round(results["small"]["peak_rss_mb"], 1),
         "fill_seconds": round(fill_seconds, 1),
-    }))  # fmt: skip
+    }
+    if "local" in results:
+        local_rows_per_s = results["local"]["rows"] / results["local"]["seconds"]
+        figures.update(
+            local_rows_per_s=round(local_rows_per_s),
+            local_export_seconds=round(results["local"]["seconds"], 2),
+            local_peak_rss_mb=round(results["local"]["peak_rss_mb"], 1),
+            ratio_to_local=round(rows_per_s / local_rows_per_s, 3),
+        )
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -310,6 +310,54 @@ CONCORD_SELECTION_MAX_POOL = env_int("CONCORD_SELECTION_MAX_POOL", 10_000, minim
 CONCORD_SCORING_DEVICE = env_str("CONCORD_SCORING_DEVICE", "", pattern=r"[a-z]+(:[0-9]+)?") or None
 CONCORD_SCORER_CACHE_SIZE = env_int("CONCORD_SCORER_CACHE_SIZE", 2, minimum=1)
 
+# Artifacts (export files and manifests, model artifacts) go through the named storage
+# "artifacts" (annotation.services.artifact_store): the local file system under DATA_DIR, or,
+# with CONCORD_STORAGE=s3, an S3-compatible bucket (AWS S3, MinIO, Ceph, R2) through
+# django-storages and boto3, which every web node and worker then shares. Training and scoring
+# stage what they read into CONCORD_ARTIFACT_CACHE_DIR, keyed by content hash, and verify it.
+CONCORD_STORAGE = env_str("CONCORD_STORAGE", "local", choices=("local", "s3"))
+CONCORD_S3_BUCKET = env_str("CONCORD_S3_BUCKET", "", pattern=r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
+CONCORD_S3_ENDPOINT_URL = env_str("CONCORD_S3_ENDPOINT_URL", "", pattern=r"https?://\S+")
+CONCORD_S3_REGION = env_str("CONCORD_S3_REGION", "", pattern=r"[a-z0-9\-]+")
+# Empty keys leave boto3 to its own credential chain (instance role, AWS_* variables, files).
+CONCORD_S3_ACCESS_KEY_ID = env_str("CONCORD_S3_ACCESS_KEY_ID", "", pattern=r"\S+")
+CONCORD_S3_SECRET_ACCESS_KEY = env_str("CONCORD_S3_SECRET_ACCESS_KEY", "", pattern=r"\S+")
+CONCORD_S3_PREFIX = env_str("CONCORD_S3_PREFIX", "", pattern=r"[A-Za-z0-9._\-/]+").strip("/")
+# Downloads answer a 302 to a signed URL of the store, valid this many seconds, instead of
+# streaming through the web process (only where the store can sign: S3).
+CONCORD_DOWNLOAD_SIGNED_URLS = env_flag("CONCORD_DOWNLOAD_SIGNED_URLS")
+CONCORD_SIGNED_URL_SECONDS = env_int("CONCORD_SIGNED_URL_SECONDS", 300, minimum=1)
+CONCORD_ARTIFACT_CACHE_DIR = env_path("CONCORD_ARTIFACT_CACHE_DIR", DATA_DIR / "cache")
+
+if CONCORD_STORAGE == "s3":
+    if not CONCORD_S3_BUCKET:
+        raise ImproperlyConfigured("CONCORD_STORAGE=s3 needs CONCORD_S3_BUCKET.")
+    ARTIFACT_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": CONCORD_S3_BUCKET,
+            "endpoint_url": CONCORD_S3_ENDPOINT_URL or None,
+            "region_name": CONCORD_S3_REGION or None,
+            "access_key": CONCORD_S3_ACCESS_KEY_ID or None,
+            "secret_key": CONCORD_S3_SECRET_ACCESS_KEY or None,
+            "location": CONCORD_S3_PREFIX,
+            # An artifact's name is fixed by its row; a rebuild replaces the object.
+            "file_overwrite": True,
+            "querystring_auth": True,
+            "querystring_expire": CONCORD_SIGNED_URL_SECONDS,
+            "signature_version": "s3v4",
+            # A file opened through the storage spills to disk past 8 MiB, never all in memory.
+            "max_memory_size": 8 * 1024 * 1024,
+        },
+    }
+else:
+    ARTIFACT_STORAGE = {"BACKEND": "annotation.services.artifact_store.DataDirStorage"}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "artifacts": ARTIFACT_STORAGE,
+}
+
 # Seconds before Redis gives a message a killed worker had taken to another worker: longer than
 # the longest export or training run (read whatever the broker, so a bad value fails anywhere).
 CONCORD_BROKER_VISIBILITY_TIMEOUT = env_int(

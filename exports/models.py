@@ -24,8 +24,9 @@ class ExportStatus(models.TextChoices):
 
 
 class DatasetVersion(models.Model):
-    """One export. Once ``status`` is done, the file at ``file_path`` (relative to
-    ``settings.DATA_DIR``) never changes, and ``sha256`` and ``rows`` describe it; ``manifest``
+    """One export. Once ``status`` is done, the file named ``file_path`` in the artifact store
+    (annotation.services.artifact_store; on the local store, relative to ``settings.DATA_DIR``)
+    never changes, and ``sha256`` and ``rows`` describe it; ``manifest``
     holds its provenance (exports.services.manifest). ``filters`` are stored with every default
     filled in (exports.services.requests).
 

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from annotation.models import Criterion, CriterionKind, Rubric, Sprint, SprintMember, SprintRole
 from tests.support.celery_worker import CeleryWorkerProcess, purge_queues
-from tests.support.s3_server import running_s3_server
+from tests.support.s3_server import S3Objects, artifact_storage_settings, running_s3_server
 
 pytest_plugins = ["tests.support.ci_policy", "tests.support.run_directory"]
 
@@ -129,3 +129,18 @@ def s3_endpoint() -> Iterator[str]:
     run on a loopback port, holding the bucket ``tests.support.s3_server.BUCKET``."""
     with running_s3_server() as endpoint:
         yield endpoint
+
+
+@pytest.fixture
+def s3_store(s3_endpoint, settings, tmp_path) -> S3Objects:
+    """This test's artifacts go to the S3 server under a prefix of their own, and its artifact
+    cache is a fresh folder; returns direct access to those objects."""
+    import uuid
+
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "artifacts": artifact_storage_settings(s3_endpoint, prefix),
+    }
+    settings.CONCORD_ARTIFACT_CACHE_DIR = tmp_path / "artifact-cache"
+    return S3Objects(s3_endpoint, prefix)

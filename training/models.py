@@ -28,8 +28,9 @@ class TrainingRun(models.Model):
     ``config`` holds every hyper-parameter the trainer was given (epochs, batch size, learning
     rate, seed, max length...) plus how the test split was chosen; ``metrics`` the loss curve and
     the held-out evaluation after each epoch, filled in while the run goes; ``artifacts_dir`` is
-    relative to ``settings.DATA_DIR``. ``cancel_requested`` is written only by a cancel and read
-    by the worker, which never writes it, so a progress update cannot lose a cancel.
+    the artifacts' folder name in the artifact store (the same path relative to
+    ``settings.DATA_DIR`` on the local store). ``cancel_requested`` is written only by a cancel
+    and read by the worker, which never writes it, so a progress update cannot lose a cancel.
     """
 
     dataset = models.ForeignKey(
@@ -52,6 +53,13 @@ class TrainingRun(models.Model):
     metrics = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True, default="")
     artifacts_dir = models.CharField(max_length=500, blank=True, default="")
+    artifacts_sha256 = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="SHA-256 of the artifacts' manifest.json in the artifact store, which lists "
+        "every file's SHA-256; empty for runs stored before artifacts went to the store.",
+    )
     library_versions = models.JSONField(default=dict, blank=True)
     cancel_requested = models.BooleanField(default=False)
     created_by = models.ForeignKey(

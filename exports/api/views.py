@@ -5,7 +5,9 @@ Who sees an export: the leads of every one of its sprints, and superusers
 role in its sprints, so an id tells an outsider nothing; anonymous callers get 401.
 """
 
-from django.http import FileResponse, Http404
+from django.conf import settings
+from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -20,12 +22,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api.pagination import CheckedPageNumberPagination
+from annotation.services import artifact_store
 from annotation.services.jobs import queue_warning
 from exports.api.serializers import DatasetVersionSerializer, ExportRequestSerializer
 from exports.models import ExportStatus
 from exports.services.access import exports_visible_to
 from exports.services.build import EXPORT_JOB, start_export
-from exports.services.files import download_name, final_path
+from exports.services.files import download_name
 
 CONTENT_TYPES = {
     "jsonl": "application/x-ndjson",
@@ -94,18 +97,35 @@ class ExportDownloadView(APIView):
         responses={
             (200, *(media.split(";")[0] for media in CONTENT_TYPES.values())): OpenApiResponse(
                 OpenApiTypes.BINARY, description="The export file, in the export's format."
-            )
+            ),
+            302: OpenApiResponse(
+                description="With CONCORD_DOWNLOAD_SIGNED_URLS on an S3 store: a redirect to "
+                "a short-lived signed URL of the file."
+            ),
         },
     )  # fmt: skip
-    def get(self, request: Request, pk: int) -> FileResponse:
+    def get(self, request: Request, pk: int) -> HttpResponseBase:
+        """The file, streamed from the artifact store; or, with
+        ``CONCORD_DOWNLOAD_SIGNED_URLS`` on a store that signs (S3), a 302 to a URL valid for
+        ``CONCORD_SIGNED_URL_SECONDS``. The name read comes from the export's row."""
         dataset = get_object_or_404(exports_visible_to(request.user), pk=pk)
-        if dataset.status != ExportStatus.DONE:
+        if dataset.status != ExportStatus.DONE or not dataset.file_path:
             raise Http404("This export has no file yet.")
-        path = final_path(dataset)
-        if not path.exists():
-            raise Http404("The file of this export is missing.")
+        if settings.CONCORD_DOWNLOAD_SIGNED_URLS:
+            url = artifact_store.signed_url(
+                dataset.file_path, seconds=settings.CONCORD_SIGNED_URL_SECONDS,
+                download_as=download_name(dataset),
+            )  # fmt: skip
+            if url is not None:
+                response = HttpResponseRedirect(url)
+                response["X-Content-SHA256"] = dataset.sha256
+                return response
+        try:
+            stream = artifact_store.open_stream(dataset.file_path)
+        except artifact_store.ArtifactMissing:
+            raise Http404("The file of this export is missing.") from None
         response = FileResponse(
-            path.open("rb"), as_attachment=True, filename=download_name(dataset),
+            stream, as_attachment=True, filename=download_name(dataset),
             content_type=CONTENT_TYPES[dataset.format],
         )  # fmt: skip
         response["X-Content-SHA256"] = dataset.sha256

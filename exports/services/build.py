@@ -12,9 +12,10 @@ stores the request and enqueues the build on commit. ``build_dataset`` is what t
   leftovers (exports.services.files) and starts again from the first row. A build whose
   token was taken over stops at its next heartbeat, or at the latest when it tries to publish,
   and raises :class:`ExportSuperseded` without touching the file.
-- A reader sees the whole file or none (exports.services.files): the rows go to a partial file,
-  hashed while written and fsynced, then renamed into place under the row lock, in the same
-  step as the status becomes done.
+- A reader sees the whole file or none (exports.services.files): the rows go to a local
+  partial file, hashed while written and fsynced, then published to the artifact store
+  (renamed into place, or uploaded to S3) under the row lock, in the same step as the status
+  becomes done. The SHA-256 recorded is that of the bytes published.
 
 Retries come from three places: the broker redelivers the message of a worker that died (tasks
 are acknowledged late); the background-job sweep (annotation.services.job_sweep) publishes again
@@ -185,17 +186,17 @@ class _Heartbeat:
 def _publish(
     dataset: DatasetVersion, attempt: str, partial, row_count: int, sha256: str, manifest: dict
 ) -> DatasetVersion:
-    target = files.final_path(dataset)
     with transaction.atomic():
         current = DatasetVersion.objects.select_for_update().get(pk=dataset.pk)
         if current.attempt != attempt or current.status != ExportStatus.RUNNING:
             raise ExportSuperseded(f"export {dataset.pk}: build {attempt} was taken over")
-        files.publish(partial, target)
+        # Under the row lock, so a build that was taken over never overwrites the store.
+        name = files.publish(partial, current, manifest)
         current.status = ExportStatus.DONE
         current.rows = row_count
         current.sha256 = sha256
         current.manifest = manifest
-        current.file_path = str(target.relative_to(settings.DATA_DIR))
+        current.file_path = name
         current.finished_at = timezone.now()
         current.error = ""
         current.save(

@@ -1,10 +1,14 @@
 """Where export files live, and how one appears: whole, or not at all.
 
-A build writes ``dataset-<id>.<format>.partial-<attempt>`` beside the final name, hashing every
-byte as it goes (no second pass over the file), fsyncs it, and renames it into place with
-``os.replace`` (atomic within one file system), then fsyncs the folder so the rename itself
-survives a crash. Nothing serves a ``.partial-*`` name, and the API serves the final name only
-once the export is done; the next build of an unfinished export deletes what a dead build left.
+A build writes ``dataset-<id>.<format>.partial-<attempt>`` in the local ``exports`` folder of
+the data directory, hashing every byte as it goes (no second pass over the file), fsyncs it,
+and then publishes it to the artifact store (annotation.services.artifact_store) under
+``exports/dataset-<id>.<format>``: on the local store by an atomic ``os.replace`` beside it
+(the folder fsynced, so the rename survives a crash), on S3 by one upload that becomes visible
+only once complete. The manifest is published beside it as
+``exports/dataset-<id>.<format>.manifest.json``. Nothing serves a ``.partial-*`` name, and the
+API serves the final name only once the export is done; the next build of an unfinished export
+deletes what a dead build left, locally and in the store.
 """
 
 import hashlib
@@ -14,33 +18,53 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import orjson
 from django.conf import settings
 
+from annotation.services import artifact_store
 from exports.models import DatasetVersion
 
 EXPORTS_DIR = "exports"
 
 
+def final_name(dataset: DatasetVersion) -> str:
+    """The storage name of an export's file (whether or not it exists yet)."""
+    return f"{EXPORTS_DIR}/dataset-{dataset.pk}.{dataset.format}"
+
+
+def manifest_name(dataset: DatasetVersion) -> str:
+    """The storage name of an export's manifest, beside its file."""
+    return f"{final_name(dataset)}.manifest.json"
+
+
 def final_path(dataset: DatasetVersion) -> Path:
-    """The published file of an export (whether or not it exists yet)."""
-    return Path(settings.DATA_DIR) / EXPORTS_DIR / f"dataset-{dataset.pk}.{dataset.format}"
+    """The published file of an export on the local store (whether or not it exists yet);
+    a remote store has no such path (``NotImplementedError``)."""
+    return artifact_store.local_path(final_name(dataset))
+
+
+def scratch_folder() -> Path:
+    """The local folder where builds write their partial files."""
+    return Path(settings.DATA_DIR) / EXPORTS_DIR
 
 
 def partial_path(dataset: DatasetVersion, attempt: str) -> Path:
-    target = final_path(dataset)
-    return target.with_name(f"{target.name}.partial-{attempt}")
+    name = final_name(dataset).rsplit("/", 1)[-1]
+    return scratch_folder() / f"{name}.partial-{attempt}"
 
 
 def remove_leftovers(dataset: DatasetVersion) -> int:
-    """Delete what earlier builds of this unfinished export left: their partial files, and a
-    file under the final name (one that was renamed into place just before its database commit
-    failed, or left by a database restored from an older backup). Returns how many."""
-    target = final_path(dataset)
+    """Delete what earlier builds of this unfinished export left: their local partial files,
+    and a file or manifest under the final names in the store (one published just before its
+    database commit failed, or left by a database restored from an older backup). Returns
+    how many."""
+    prefix = final_name(dataset).rsplit("/", 1)[-1]
     removed = 0
-    for stale in [*target.parent.glob(f"{target.name}.partial-*"), target]:
-        if stale.exists():
-            stale.unlink(missing_ok=True)
-            removed += 1
+    for stale in scratch_folder().glob(f"{prefix}.partial-*"):
+        stale.unlink(missing_ok=True)
+        removed += 1
+    for name in (final_name(dataset), manifest_name(dataset)):
+        removed += artifact_store.delete(name)
     return removed
 
 
@@ -103,11 +127,10 @@ def durable_file(path: Path) -> Iterator[HashingWriter]:
         raise
 
 
-def publish(partial: Path, target: Path) -> None:
-    """Rename a finished file into place and make the rename durable."""
-    os.replace(partial, target)
-    folder = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+def publish(partial: Path, dataset: DatasetVersion, manifest: dict) -> str:
+    """Publish a finished build: the manifest, then the file (so a file in the store always
+    has its manifest beside it). Returns the file's storage name."""
+    data = orjson.dumps(manifest, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    artifact_store.publish_bytes(data, manifest_name(dataset), scratch=scratch_folder())
+    artifact_store.publish_file(partial, final_name(dataset))
+    return final_name(dataset)

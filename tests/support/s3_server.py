@@ -53,17 +53,22 @@ def _wait_until_answering(endpoint: str, process: subprocess.Popen, deadline: fl
     raise S3ServerError(f"moto's server did not answer on {endpoint} in time")
 
 
-def create_bucket(endpoint: str, bucket: str = BUCKET) -> None:
-    """Create ``bucket`` on the endpoint (nothing happens if it exists)."""
+def s3_client(endpoint: str):
+    """A boto3 S3 client of the endpoint, with the test credentials."""
     import boto3
 
-    client = boto3.client(
+    return boto3.client(
         "s3",
         endpoint_url=endpoint,
         region_name=REGION,
         aws_access_key_id=ACCESS_KEY_ID,
         aws_secret_access_key=SECRET_ACCESS_KEY,
     )
+
+
+def create_bucket(endpoint: str, bucket: str = BUCKET) -> None:
+    """Create ``bucket`` on the endpoint (nothing happens if it exists)."""
+    client = s3_client(endpoint)
     existing = {entry["Name"] for entry in client.list_buckets().get("Buckets", [])}
     if bucket not in existing:
         client.create_bucket(Bucket=bucket)
@@ -109,3 +114,51 @@ def _stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def artifact_storage_settings(endpoint: str, prefix: str, bucket: str = BUCKET) -> dict:
+    """``STORAGES["artifacts"]`` for the bucket on ``endpoint``, under ``prefix``: what
+    concord/settings.py builds from ``CONCORD_STORAGE=s3`` and the ``CONCORD_S3_*`` variables."""
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": endpoint,
+            "region_name": REGION,
+            "access_key": ACCESS_KEY_ID,
+            "secret_key": SECRET_ACCESS_KEY,
+            "location": prefix,
+            "file_overwrite": True,
+            "querystring_auth": True,
+            "signature_version": "s3v4",
+            "max_memory_size": 8 * 1024 * 1024,
+        },
+    }
+
+
+class S3Objects:
+    """Direct access to the test bucket under one prefix, past Concord's code: what a test
+    reads to check the store, or writes to tamper with it."""
+
+    def __init__(self, endpoint: str, prefix: str, bucket: str = BUCKET) -> None:
+        self.bucket, self.prefix = bucket, prefix
+        self.client = s3_client(endpoint)
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}/{name}"
+
+    def read(self, name: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=self.key(name))["Body"].read()
+
+    def write(self, name: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self.key(name), Body=data)
+
+    def names(self) -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix + "/"
+        )
+        return sorted(
+            entry["Key"].removeprefix(self.prefix + "/")
+            for page in pages
+            for entry in page.get("Contents", ())
+        )

@@ -23,6 +23,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 
+from annotation.services import artifact_store
 from training.models import ModelVersion
 from training.services.registry import models_led_by
 from training.services.run_options import RunOptionsInvalid
@@ -70,27 +71,40 @@ def path_under_roots(value: str) -> Path | None:
     return None
 
 
-def model_version_path(model_id: int, actor: AbstractBaseUser | None) -> Path:
-    """The artifacts directory of model version ``model_id`` if ``actor`` leads it (``None``:
-    the operator or the retraining schedule, who may use any)."""
+def model_version_path(
+    model_id: int, actor: AbstractBaseUser | None, *, stage: bool = False
+) -> str:
+    """The artifacts of model version ``model_id`` if ``actor`` leads it (``None``: the
+    operator or the retraining schedule, who may use any). With ``stage``, a local folder of
+    them, verified (training.services.scoring.artifacts_path: on S3 a download into the
+    artifact cache); without, only a check that they are in the store, and their name there,
+    so a web request or the schedule never downloads a model to ask whether it may be used."""
     versions = ModelVersion.objects.all() if actor is None else models_led_by(actor)
     model = versions.select_related("run").filter(pk=model_id).first()
     if model is None:
         raise BaseModelRefused()
     try:
-        return artifacts_path(model)
+        if stage or not model.run.artifacts_sha256:
+            return str(artifacts_path(model))
+        if artifact_store.exists(f"{model.run.artifacts_dir}/{artifact_store.MANIFEST_NAME}"):
+            return model.run.artifacts_dir
+        raise ArtifactsMissing(
+            f"The artifacts of {model.name} v{model.version} are missing from the artifact store."
+        )
     except ArtifactsMissing as missing:
         raise BaseModelRefused(missing.detail) from None
 
 
-def base_model_path(value: str, *, actor: AbstractBaseUser | None) -> str:
+def base_model_path(value: str, *, actor: AbstractBaseUser | None, stage: bool = False) -> str:
     """The directory to load base model ``value`` from, for ``actor`` (see the module
     docstring). Raises :class:`BaseModelRefused`, a 400 naming ``base_model``, for anything
-    else. Reads only: the same answer on the web process and on the worker, given the same
-    settings and files."""
+    else. A ``model:<id>`` is staged to a local, verified folder only with ``stage`` (the
+    worker, right before loading); without it, the answer is its name in the artifact store.
+    Reads only: the same verdict on the web process and on the worker, given the same
+    settings and store."""
     reference = MODEL_REFERENCE.match(value)
     if reference is not None:
-        return str(model_version_path(int(reference.group(1)), actor))
+        return model_version_path(int(reference.group(1)), actor, stage=stage)
     path = path_under_roots(value) if value else None
     if path is None:
         raise BaseModelRefused()

@@ -21,6 +21,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
 
 from annotation.models import Sprint
+from annotation.services import artifact_store
 from annotation.services.access import sprints_led_by, sprints_visible_to
 from annotation.services.errors import ConcordError
 from exports.models import DatasetVersion, ExportFormat, ExportKind, ExportStatus
@@ -94,14 +95,38 @@ class PreferenceSplits:
 
 
 def dataset_file(dataset: DatasetVersion) -> Path:
-    """The file of a dataset version, refusing a path that leaves the data directory."""
-    root = Path(settings.DATA_DIR).resolve()
-    path = (root / dataset.file_path).resolve()
-    if not dataset.file_path or not path.is_relative_to(root):
-        raise DatasetUnusable(f"Dataset {dataset.pk} has no file inside the data directory.")
+    """A local copy of the dataset's file from the artifact store, verified against the
+    SHA-256 recorded when it was exported (annotation.services.artifact_store: on S3 it is
+    staged into the artifact cache under that digest). Raises :class:`DatasetUnusable` when
+    the file is missing, its name leaves the store, or its bytes do not match. A dataset
+    with no recorded digest (made before digests were kept) is read from the local store
+    unverified; a remote store needs the digest to stage it."""
+    label = f"The file of dataset {dataset.pk}"
+    try:
+        if dataset.sha256:
+            return artifact_store.stage_file(dataset.file_path, dataset.sha256, label=label)
+        if not dataset.file_path or artifact_store.local_root() is None:
+            raise DatasetUnusable(f"Dataset {dataset.pk} has no file with a recorded SHA-256.")
+        path = artifact_store.local_path(dataset.file_path)
+    except artifact_store.ArtifactMissing:
+        if artifact_store.local_root() is not None and not _inside_store(dataset.file_path):
+            raise DatasetUnusable(
+                f"Dataset {dataset.pk} has no file inside the data directory."
+            ) from None
+        raise DatasetUnusable(f"{label} is missing: {dataset.file_path}") from None
+    except artifact_store.ArtifactCorrupt as corrupt:
+        raise DatasetUnusable(str(corrupt)) from None
     if not path.is_file():
-        raise DatasetUnusable(f"The file of dataset {dataset.pk} is missing: {dataset.file_path}")
+        raise DatasetUnusable(f"{label} is missing: {dataset.file_path}")
     return path
+
+
+def _inside_store(name: str) -> bool:
+    try:
+        artifact_store.local_path(name)
+    except artifact_store.ArtifactMissing:
+        return False
+    return bool(name)
 
 
 def read_preference_rows(dataset: DatasetVersion) -> list[dict[str, Any]]:

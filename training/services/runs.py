@@ -28,6 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from annotation.models import BackgroundJob, JobStatus
+from annotation.services import artifact_store
 from annotation.services.audit import record_event
 from annotation.services.jobs import beat, enqueue_on_commit
 from exports.models import DatasetVersion
@@ -141,7 +142,9 @@ def cancel_training_run(run: TrainingRun, *, actor: AbstractBaseUser | None) -> 
 
 
 def run_output_dir(run_id: int) -> tuple[Path, str]:
-    """The absolute artifacts directory of a run, and the same relative to DATA_DIR."""
+    """The local folder the trainer writes a run's artifacts into, and their folder name in
+    the artifact store (the same path relative to DATA_DIR: on the local store the folder is
+    where they stay, on S3 a scratch copy removed once uploaded)."""
     relative = RUNS_DIR / f"run-{run_id}"
     return Path(settings.DATA_DIR) / relative, relative.as_posix()
 
@@ -256,7 +259,7 @@ def execute_training_run(
         options = {key: value for key, value in run.config.items() if key in OPTION_NAMES}
         # Checked again here, before anything is loaded: the run may have been stored before
         # the rule, its creator may have lost the model's sprints, or a root may have changed.
-        base_model = base_model_path(run.base_model, actor=run.created_by)
+        base_model = base_model_path(run.base_model, actor=run.created_by, stage=True)
         config = trainer.TrainConfig(base_model=base_model, **options)
         splits = split_rows(read_preference_rows(run.dataset), seed=config.seed)
         world_size = distributed.world_size_for(settings.CONCORD_TRAINING_PROCESSES, config.device)
@@ -284,7 +287,10 @@ def execute_training_run(
             should_stop=CancelCheck(run_id, _poll_seconds()),
         )
         write_provenance(output_dir, run, full_config)
-        record_done(run_id, result.metrics, relative_dir)
+        # Into the artifact store with a manifest of every file's SHA-256 (on S3 the local
+        # folder is removed once uploaded); the manifest's own digest is recorded on the run.
+        artifacts_sha256 = artifact_store.publish_directory(output_dir, relative_dir)
+        record_done(run_id, result.metrics, relative_dir, artifacts_sha256)
     except trainer.TrainingCancelled:
         shutil.rmtree(output_dir, ignore_errors=True)
         finish_run(run_id, RunStatus.CANCELLED, error="Cancelled on request.")
@@ -301,7 +307,9 @@ def execute_training_run(
     return TrainingRun.objects.get(pk=run_id)
 
 
-def record_done(run_id: int, metrics: dict[str, Any], relative_dir: str) -> None:
+def record_done(
+    run_id: int, metrics: dict[str, Any], relative_dir: str, artifacts_sha256: str = ""
+) -> None:
     """Mark the run done and register it as a candidate, in one transaction. A run cancelled
     or failed meanwhile (by the abandoned-run sweep) stays as it is, unregistered."""
     from training.services.registry import register_model_version
@@ -317,6 +325,7 @@ def record_done(run_id: int, metrics: dict[str, Any], relative_dir: str) -> None
             device=str(metrics.get("device", ""))[:32],
             library_versions=metrics.get("library_versions", {}),
             artifacts_dir=relative_dir,
+            artifacts_sha256=artifacts_sha256,
             heartbeat_at=timezone.now(),
         )
         if finished:

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
+from annotation.services import artifact_store
 from annotation.services.errors import ConcordError
 from training.models import ModelStage, ModelVersion
 
@@ -26,7 +27,8 @@ class NotInProduction(ConcordError):
 
 
 class ArtifactsMissing(ConcordError):
-    """The model version's artifacts are gone from the data directory."""
+    """The model version's artifacts are gone from the artifact store, or do not match the
+    digests recorded for them."""
 
     status = 409
 
@@ -36,13 +38,27 @@ _lock = threading.Lock()
 
 
 def artifacts_path(model: ModelVersion) -> Path:
-    root = Path(settings.DATA_DIR).resolve()
-    path = (root / model.run.artifacts_dir).resolve()
-    if not model.run.artifacts_dir or not path.is_relative_to(root) or not path.is_dir():
-        raise ArtifactsMissing(
-            f"The artifacts of {model.name} v{model.version} are missing from the data directory."
-        )
-    return path
+    """A local folder with the model version's artifacts, each file verified against the
+    manifest its run recorded (annotation.services.artifact_store; on S3 staged into the
+    artifact cache under the manifest's digest). Raises :class:`ArtifactsMissing`, naming
+    the file, when one is missing or its bytes do not match. Runs stored before artifacts
+    went to the store have no manifest: their folder on the local store is used as it is."""
+    run = model.run
+    label = f"The artifacts of {model.name} v{model.version}"
+    try:
+        if run.artifacts_dir and run.artifacts_sha256:
+            return artifact_store.stage_directory(
+                run.artifacts_dir, run.artifacts_sha256, label=label
+            )
+        if run.artifacts_dir and artifact_store.local_root() is not None:
+            path = artifact_store.local_path(run.artifacts_dir)
+            if path.is_dir():
+                return path
+    except artifact_store.ArtifactMissing:
+        pass
+    except artifact_store.ArtifactCorrupt as corrupt:
+        raise ArtifactsMissing(str(corrupt)) from None
+    raise ArtifactsMissing(f"{label} are missing from the artifact store.")
 
 
 def scorer_for(model: ModelVersion) -> Any:

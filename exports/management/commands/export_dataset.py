@@ -18,7 +18,6 @@ from tqdm import tqdm
 from annotation.models import Sprint
 from exports.models import ExportStatus
 from exports.services.build import build_dataset, start_export
-from exports.services.files import final_path
 from exports.services.requests import ExportRejected
 
 
@@ -65,7 +64,7 @@ class Command(BaseCommand):
             raise CommandError(f"dataset {dataset.pk} ended {dataset.status}: {dataset.error}")
         self.stdout.write(
             f"dataset {dataset.pk}: {dataset.rows} rows, sha256 {dataset.sha256}\n"
-            f"{final_path(dataset)}"
+            f"{dataset.file_path} in the artifact store"
         )
 
     @staticmethod
