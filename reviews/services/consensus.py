@@ -59,7 +59,6 @@ from reviews.services.consensus_data import (
     RubricShape,
     gold_ranking,
     item_judgments,
-    sprint_item_chunks,
 )
 from reviews.services.consensus_methods import (
     PAIR_CLASSES,
@@ -73,6 +72,8 @@ from reviews.services.consensus_methods import (
     vote_class,
     win_matrix,
 )
+from reviews.services.consensus_read import SprintVotes, read_sprint
+from reviews.services.consensus_sprint import label_sprint
 from reviews.services.consensus_store import upsert_labels
 
 AUTO = "auto"
@@ -220,20 +221,15 @@ def label_items(
     return rows, undecided
 
 
-def _fit_sprint(sprint: Sprint, shape: RubricShape, method: str) -> dict[int, DawidSkeneParams]:
+def _fit_sprint(sprint: Sprint, data: SprintVotes, method: str) -> dict[int, DawidSkeneParams]:
     """Fit Dawid-Skene per item size: pairs only for ``auto``, every size for
     ``dawid_skene``. The pairwise fit is stored for :func:`refresh_item_consensus`."""
-    rows: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
-    gold_items: dict[int, tuple[str, ...]] = {}
-    for chunk in sprint_item_chunks(sprint, shape):
-        for item in chunk:
-            if len(item.keys) < 2 or (method == AUTO and len(item.keys) != 2):
-                continue
-            if item.is_gold:
-                gold_items[item.item_id] = item.keys
-            for vote in item.votes:
-                label = vote_class(item.keys, vote.ranking)
-                rows[len(item.keys)].append((item.item_id, vote.annotator_id, label))
+    size = data.size[data.item]
+    fitted = data.voted & ((size == 2) if method == AUTO else (size >= 2))
+    gold_places = np.flatnonzero(
+        data.is_gold & ((data.size == 2) if method == AUTO else (data.size >= 2))
+    )
+    gold_items = {int(data.item_ids[place]): data.keys[place] for place in gold_places.tolist()}
     gold: dict[int, str] = {}
     for item_id, answers in GoldAnswer.objects.filter(item_id__in=list(gold_items)).values_list(
         "item_id", "answers"
@@ -241,14 +237,23 @@ def _fit_sprint(sprint: Sprint, shape: RubricShape, method: str) -> dict[int, Da
         ranking = gold_ranking(answers)
         if ranking and sorted(ranking) == sorted(gold_items[item_id]):
             gold[item_id] = vote_class(gold_items[item_id], ranking)
+    labels = np.array(data.classes, dtype=object)
+    sizes = set(np.unique(size[fitted]).tolist()) | ({2} if method == AUTO else set())
     fits = {}
-    for size in sorted(set(rows) | ({2} if method == AUTO else set())):
-        votes = pd.DataFrame(rows[size], columns=["task", "worker", "label"])
-        classes = list(PAIR_CLASSES) if size == 2 else sorted(set(votes["label"]))
-        fits[size] = fit_dawid_skene(votes, gold, classes)
-        if size == 2:
+    for width in sorted(sizes):
+        rows = np.flatnonzero(fitted & (size == width))
+        votes = pd.DataFrame(
+            {
+                "task": data.item_ids[data.item[rows]],
+                "worker": data.annotator[rows],
+                "label": labels[data.code[rows]],
+            }
+        )
+        classes = list(PAIR_CLASSES) if width == 2 else sorted(set(votes["label"]))
+        fits[width] = fit_dawid_skene(votes, gold, classes)
+        if width == 2:
             DawidSkeneFit.objects.update_or_create(
-                sprint=sprint, defaults={**fits[size].as_json(), "judgments": len(votes)}
+                sprint=sprint, defaults={**fits[width].as_json(), "judgments": len(votes)}
             )
     return fits
 
@@ -257,38 +262,37 @@ def compute_consensus(sprint: Sprint, *, method: str = AUTO) -> dict:
     """Write or refresh the consensus label of every judged item of ``sprint``.
 
     Idempotent: labels whose content is unchanged are not rewritten, and adjudicated labels are
-    never touched (see :mod:`reviews.services.consensus_store`). Reads the sprint twice in item
-    chunks (once to fit Dawid-Skene, once to label) and writes in batches; no per-item query.
-    Returns counts: ``items`` with at least one vote, ``labelled``, ``written`` (inserted or
-    changed), ``adjudicated`` (kept), ``undecided`` (the method could not decide; their old
-    label, if any, is kept) and ``methods`` (labels per method).
+    never touched (see :mod:`reviews.services.consensus_store`). Reads the sprint once, column
+    by column (:mod:`reviews.services.consensus_read`), labels every item at once
+    (:mod:`reviews.services.consensus_sprint`, the same labels as :func:`label_items`) and
+    writes in batches; no per-item query. Returns counts: ``items`` with at least one vote,
+    ``labelled``, ``written`` (inserted or changed), ``adjudicated`` (kept), ``undecided`` (the
+    method could not decide; their old label, if any, is kept) and ``methods`` (labels per
+    method).
     """
     if method not in METHODS:
         raise UnknownMethod(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
     shape = RubricShape.of(sprint)
+    data = read_sprint(sprint, shape)
     fits = {}
     if method in (AUTO, ConsensusMethod.DAWID_SKENE):
-        fits = _fit_sprint(sprint, shape, method)
-    counts = {"items": 0, "labelled": 0, "written": 0, "adjudicated": 0, "undecided": 0}
-    methods: Counter = Counter()
-    for chunk in sprint_item_chunks(sprint, shape):
-        adjudicated = set(
-            ConsensusLabel.objects.filter(
-                item_id__in=[item.item_id for item in chunk],
-                method=ConsensusMethod.ADJUDICATED,
-            ).values_list("item_id", flat=True)
-        )
-        voted = [item for item in chunk if item.votes]
-        counts["items"] += len(voted)
-        counts["adjudicated"] += sum(item.item_id in adjudicated for item in voted)
-        rows, undecided = label_items(
-            [item for item in voted if item.item_id not in adjudicated], shape, method, fits
-        )
-        counts["undecided"] += undecided
-        counts["labelled"] += len(rows)
-        methods.update(row["method"] for row in rows)
-        counts["written"] += upsert_labels(rows, sprint.pk)
-    return {**counts, "methods": dict(sorted(methods.items()))}
+        fits = _fit_sprint(sprint, data, method)
+    adjudicated = set(
+        ConsensusLabel.objects.filter(
+            item__sprint=sprint, method=ConsensusMethod.ADJUDICATED
+        ).values_list("item_id", flat=True)
+    )
+    rows, counts = label_sprint(data, shape, method, fits, adjudicated)
+    methods = Counter(row["method"] for row in rows)
+    written = upsert_labels(rows, sprint.pk)
+    return {
+        "items": counts["items"],
+        "labelled": len(rows),
+        "written": written,
+        "adjudicated": counts["adjudicated"],
+        "undecided": counts["undecided"],
+        "methods": dict(sorted(methods.items())),
+    }
 
 
 def stored_fit(sprint_id: int) -> dict[int, DawidSkeneParams]:

@@ -9,8 +9,13 @@
 - a label whose content is unchanged is not rewritten, so ``updated_at`` moves only when the
   answer does (the retraining schedule counts labels by ``updated_at``) and a recompute of a
   settled sprint writes nothing.
+
+On PostgreSQL the rows reach the statement through ``COPY`` into a temporary table (JSON
+serialised by orjson), so a sprint's labels cost one ``COPY`` and one ``INSERT ... SELECT`` per
+batch; SQLite, the embedded default, runs the single-row statement with ``executemany``.
 """
 
+import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -27,6 +32,9 @@ CONTENT = (
     "judgment_ids",
 )
 BATCH_ROWS = 1000
+COPY_BATCH_ROWS = 20_000
+COPY_FROM_ROWS = 50
+JSON_FIELDS = ("ranking", "answers", "judgment_ids")
 
 
 def _params(row: dict, sprint_id: int, now) -> list:
@@ -38,33 +46,78 @@ def _params(row: dict, sprint_id: int, now) -> list:
     return values
 
 
-def upsert_labels(rows: list[dict], sprint_id: int) -> int:
-    """Insert or refresh computed labels (dicts with ``item_id`` and the :data:`CONTENT`
-    fields) of one sprint. Returns how many rows were inserted or changed; unchanged and
-    adjudicated labels are left alone. One single-row statement run with ``executemany``
-    (psycopg pipelines it), a batch per transaction: a statement of a thousand rows' worth of
-    placeholders would cost more to prepare than to run."""
-    if not rows:
-        return 0
+def _statement() -> tuple[str, str]:
+    """The upsert's ``INSERT INTO ... (columns)`` head and its ``ON CONFLICT`` clause."""
     quote = connection.ops.quote_name
     table = quote(ConsensusLabel._meta.db_table)
     columns = ["sprint_id", "item_id", *CONTENT, "updated_at"]
     assignments = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in (*CONTENT, "updated_at"))
     current = ", ".join(f"{table}.{quote(c)}" for c in CONTENT)
     proposed = ", ".join(f"excluded.{quote(c)}" for c in CONTENT)
-    placeholders = ", ".join(["%s"] * len(columns))
     # Table and column names come from the model; every value is a parameter.
-    sql = (
-        f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) "  # noqa: S608
-        f"VALUES ({placeholders}) ON CONFLICT (item_id) DO UPDATE SET {assignments} "
+    head = f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)})"
+    conflict = (
+        f"ON CONFLICT (item_id) DO UPDATE SET {assignments} "
         f"WHERE {table}.method <> '{ConsensusMethod.ADJUDICATED.value}' "
         f"AND ({current}) IS DISTINCT FROM ({proposed})"
     )
+    return head, conflict
+
+
+def upsert_labels(rows: list[dict], sprint_id: int) -> int:
+    """Insert or refresh computed labels (dicts with ``item_id`` and the :data:`CONTENT`
+    fields) of one sprint. Returns how many rows were inserted or changed; unchanged and
+    adjudicated labels are left alone. A batch per transaction. A few rows (the per-item
+    refresh), and every batch on SQLite: one single-row statement run with ``executemany``
+    (psycopg pipelines it; a statement of a thousand rows' worth of placeholders would cost
+    more to prepare than to run). More rows on PostgreSQL: ``COPY`` then one statement."""
+    if not rows:
+        return 0
     now = timezone.now()
+    head, conflict = _statement()
+    if connection.vendor == "postgresql" and len(rows) >= COPY_FROM_ROWS:
+        return _copy_upsert(rows, sprint_id, now, head, conflict)
+    placeholders = ", ".join(["%s"] * (len(CONTENT) + 3))
+    sql = f"{head} VALUES ({placeholders}) {conflict}"
     written = 0
     for start in range(0, len(rows), BATCH_ROWS):
         params = [_params(row, sprint_id, now) for row in rows[start : start + BATCH_ROWS]]
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(sql, params)
             written += max(cursor.rowcount, 0)
+    return written
+
+
+def _copy_upsert(rows: list[dict], sprint_id: int, now, head: str, conflict: str) -> int:
+    """The upsert fed from a temporary table filled by ``COPY``. The table copies the label
+    table's column types, so each value is read as the label stores it; it is dropped after
+    each batch (``ON COMMIT DROP`` alone would keep it inside an enclosing transaction)."""
+    quote = connection.ops.quote_name
+    table = quote(ConsensusLabel._meta.db_table)
+    names = ["item_id", *CONTENT]
+    columns = ", ".join(quote(name) for name in names)
+    # Table and column names come from the model; every value is a parameter.
+    create = (
+        f"CREATE TEMPORARY TABLE consensus_incoming ON COMMIT DROP AS "  # noqa: S608
+        f"SELECT {columns} FROM {table} WITH NO DATA"
+    )
+    insert = (
+        f"{head} SELECT %s, {columns}, %s FROM consensus_incoming "  # noqa: S608
+        f"ORDER BY item_id {conflict}"
+    )
+    written = 0
+    for start in range(0, len(rows), COPY_BATCH_ROWS):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(create)
+            with cursor.cursor.copy(f"COPY consensus_incoming ({columns}) FROM STDIN") as copy:
+                for row in rows[start : start + COPY_BATCH_ROWS]:
+                    copy.write_row(
+                        [
+                            orjson.dumps(row[name]).decode() if name in JSON_FIELDS else row[name]
+                            for name in names
+                        ]
+                    )
+            cursor.execute(insert, [sprint_id, now])
+            written += max(cursor.rowcount, 0)
+            cursor.execute("DROP TABLE consensus_incoming")
     return written

@@ -145,6 +145,50 @@ def test_posterior_from_stored_parameters_matches_crowd_kit():
         assert ours["tie"] < 1e-6
 
 
+@pytest.mark.parametrize(
+    ("seed", "classes"),
+    [
+        (0, list(PAIR_CLASSES)),
+        (1, list(PAIR_CLASSES)),
+        (2, ["0>1>2", "0>2>1", "1>0>2", "2>1>0", "tie"]),
+    ],
+)
+def test_dawid_skene_fit_equals_crowd_kits(seed, classes):
+    """Our EM on vote patterns is crowd-kit's DawidSkene step for step: the same priors and
+    confusion rows (to rounding), with gold tasks held at their class, workers who skip tasks,
+    answers some worker never gives and a class nobody votes for."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for task in range(400):
+        truth = rng.integers(0, len(classes) - 1)  # the last class is never the truth
+        for worker, accuracy in enumerate([0.9, 0.8, 0.6, 0.2, 0.5]):
+            if rng.random() < 0.15:
+                continue
+            answer = truth if rng.random() < accuracy else rng.integers(0, len(classes) - 1)
+            rows.append((task * 7 + 3, worker * 11 + 5, classes[answer]))
+    if seed == 1:
+        rows = [row for row in rows if not (row[1] == 5 and row[2] == "1>0")]
+    frame = pd.DataFrame(rows, columns=["task", "worker", "label"])
+    gold = {task * 7 + 3: classes[rng.integers(0, len(classes) - 1)] for task in range(0, 400, 9)}
+
+    ours = fit_dawid_skene(frame, gold, classes)
+
+    reference = DawidSkene(n_iter=100).fit(frame, true_labels=pd.Series(gold, dtype=object))
+    priors = reference.priors_.to_dict()
+    assert ours.priors == pytest.approx([priors.get(c, 0.0) for c in classes], abs=1e-12)
+    assert ours.priors[-1] == 0.0
+    expected: dict[int, list] = {}
+    for (worker, answer), row in reference.errors_.iterrows():
+        confusion = expected.setdefault(worker, [None] * len(classes))
+        confusion[classes.index(answer)] = [float(row.get(c, 0.0)) for c in classes]
+    assert ours.confusions.keys() == expected.keys()
+    for worker, confusion in expected.items():
+        for got, want in zip(ours.confusions[worker], confusion, strict=True):
+            assert (got is None) == (want is None)
+            if want is not None:
+                assert got == pytest.approx(want, abs=1e-12)
+
+
 def test_an_unknown_annotator_counts_like_any_other_without_a_fit():
     uninformed = DawidSkeneParams.uninformed()
     posterior = uninformed.posterior([(1, "0>1"), (2, "0>1"), (3, "1>0")])
