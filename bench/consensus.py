@@ -11,14 +11,20 @@ accuracy around a hidden truth, one of them adversarial (right 10% of the time).
 
 Figures (last line, one JSON object): ``seconds`` (compute_consensus auto, first run: every
 label inserted), ``recompute_seconds`` (the same again on the settled sprint: nothing to write),
+``select_seconds`` (baseline: a bare SELECT of the sprint's judgments, answers as text),
 ``read_seconds`` (baseline: reading and parsing the sprint's live judgments in item chunks, what
 any sprint-wide method costs at least), ``majority_seconds`` (baseline: method=majority, one
 pass, no model), ``sweep_seconds`` (review_sprint: consensus and the dispute rules for every
-item), ``per_item_ms`` (median of ``review_item`` on single items, the per-judgment task), and
-``ds_accuracy`` / ``majority_accuracy`` (share of two-response items whose label is the truth).
+item), ``per_item_ms`` (median of ``review_item`` on single items, the per-judgment task; both
+left out with ``--skip-sweep``), ``ds_accuracy`` / ``majority_accuracy`` (share of two-response
+items whose label is the truth) and ``labels_sha256`` (a digest of every ``auto`` label, to
+compare two versions on the same data; ``--labels-out`` writes the labels themselves). With
+``--repeat N`` the sprint is filled once and the timed steps run N times (labels deleted before
+each round); the times are medians.
 """
 
 import argparse
+import hashlib
 import json
 import statistics
 import sys
@@ -161,12 +167,56 @@ def accuracy_of_labels(sprint, truth) -> float:
     return round(sum(pairs) / len(pairs), 4) if pairs else None
 
 
+def labels_digest(sprint, dump: Path | None) -> str:
+    """SHA-256 of every label's content (item, ranking, tie, method, confidence, strength,
+    answers, agreement, judgment ids) in item order, so two runs on the same data can be
+    compared; with ``dump`` each label is also written there as one JSON line."""
+    from reviews.models import ConsensusLabel
+
+    digest = hashlib.sha256()
+    fields = ("item_id", "ranking", "tie", "method", "confidence", "strength", "answers")
+    rows = ConsensusLabel.objects.filter(sprint=sprint).order_by("item_id")
+    out = dump.open("w") if dump else None
+    for row in rows.values_list(*fields, "agreement", "judgment_ids").iterator(chunk_size=5000):
+        line = json.dumps(row, sort_keys=True, separators=(",", ":")) + "\n"
+        digest.update(line.encode())
+        if out:
+            out.write(line)
+    if out:
+        out.close()
+    return digest.hexdigest()
+
+
+def bare_select(sprint) -> int:
+    """Baseline: the sprint's judgments (ids and answers as text) fetched by a bare SELECT."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, item_id, annotator_id, answers::text FROM annotation_judgment"
+            " WHERE sprint_id = %s",
+            [sprint.pk],
+        )
+        return len(cursor.fetchall())
+
+
+def median(values: list[float]) -> float:
+    return round(statistics.median(values), 3)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--ranked-share", type=float, default=0.1)
     parser.add_argument("--per-item", type=int, default=50, help="review_item calls to time")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=1, help="timed rounds; medians reported")
+    parser.add_argument(
+        "--skip-sweep", action="store_true", help="leave out the dispute sweep and review_item"
+    )
+    parser.add_argument(
+        "--labels-out", type=Path, help="also write the auto labels here, one JSON line each"
+    )
     args = parser.parse_args()
 
     setup_fresh_database("bench/consensus.py")
@@ -179,36 +229,60 @@ def main() -> None:
     sprint, truth = fill(args.items, args.ranked_share, args.seed)
 
     shape = RubricShape.of(sprint)
-    read_seconds, _ = timed(lambda: sum(len(chunk) for chunk in sprint_item_chunks(sprint, shape)))
-    print(f"read: {read_seconds:.2f}s", flush=True)
-    majority_seconds, _ = timed(lambda: compute_consensus(sprint, method="majority"))
-    majority_accuracy = accuracy_of_labels(sprint, truth)
-    ConsensusLabel.objects.filter(sprint=sprint).delete()
-    print(f"majority: {majority_seconds:.2f}s", flush=True)
-    seconds, counts = timed(lambda: compute_consensus(sprint))
-    ds_accuracy = accuracy_of_labels(sprint, truth)
-    print(f"auto: {seconds:.2f}s {counts}", flush=True)
-    recompute_seconds, again = timed(lambda: compute_consensus(sprint))
-    print(f"recompute: {recompute_seconds:.2f}s, {again['written']} written", flush=True)
-    sweep_seconds, sweep = timed(lambda: review_sprint(sprint))
-    print(f"sweep: {sweep_seconds:.2f}s, {sweep['opened']} disputes opened", flush=True)
-    ids = list(truth)[:: max(1, len(truth) // max(args.per_item, 1))][: args.per_item]
-    per_item = [timed(lambda item_id=item_id: review_item(item_id))[0] for item_id in ids]
+    times: dict[str, list[float]] = {
+        key: [] for key in ("select", "read", "majority", "auto", "recompute")
+    }
+    digests = set()
+    for round_ in range(max(args.repeat, 1)):
+        ConsensusLabel.objects.filter(sprint=sprint).delete()
+        times["select"].append(timed(lambda: bare_select(sprint))[0])
+        times["read"].append(
+            timed(lambda: sum(len(chunk) for chunk in sprint_item_chunks(sprint, shape)))[0]
+        )
+        times["majority"].append(timed(lambda: compute_consensus(sprint, method="majority"))[0])
+        majority_accuracy = accuracy_of_labels(sprint, truth)
+        ConsensusLabel.objects.filter(sprint=sprint).delete()
+        seconds, counts = timed(lambda: compute_consensus(sprint))
+        times["auto"].append(seconds)
+        ds_accuracy = accuracy_of_labels(sprint, truth)
+        digests.add(labels_digest(sprint, args.labels_out if round_ == 0 else None))
+        recompute_seconds, again = timed(lambda: compute_consensus(sprint))
+        times["recompute"].append(recompute_seconds)
+        print(
+            f"round {round_ + 1}: "
+            + ", ".join(f"{key} {values[-1]:.2f}s" for key, values in times.items())
+            + f"; {counts}, recompute wrote {again['written']}",
+            flush=True,
+        )
+    if len(digests) != 1:
+        sys.exit(f"the rounds labelled differently: {sorted(digests)}")
+    sweep_seconds, sweep, per_item = None, {"opened": None}, []
+    if not args.skip_sweep:
+        sweep_seconds, sweep = timed(lambda: review_sprint(sprint))
+        print(f"sweep: {sweep_seconds:.2f}s, {sweep['opened']} disputes opened", flush=True)
+        ids = list(truth)[:: max(1, len(truth) // max(args.per_item, 1))][: args.per_item]
+        per_item = [timed(lambda item_id=item_id: review_item(item_id))[0] for item_id in ids]
+    seconds, read_seconds = median(times["auto"]), median(times["read"])
+    select_seconds = median(times["select"])
 
     print(
         json.dumps(
             {
                 "items": args.items,
                 "annotators": len(ACCURACY),
-                "seconds": round(seconds, 3),
-                "recompute_seconds": round(recompute_seconds, 3),
-                "read_seconds": round(read_seconds, 3),
-                "majority_seconds": round(majority_seconds, 3),
+                "repeat": len(times["auto"]),
+                "seconds": seconds,
+                "recompute_seconds": median(times["recompute"]),
+                "select_seconds": select_seconds,
+                "ratio_to_select": round(seconds / select_seconds, 2),
+                "read_seconds": read_seconds,
+                "majority_seconds": median(times["majority"]),
                 "ratio_to_read": round(seconds / read_seconds, 2),
-                "sweep_seconds": round(sweep_seconds, 3),
-                "per_item_ms": round(1000 * statistics.median(per_item), 2),
+                "sweep_seconds": None if sweep_seconds is None else round(sweep_seconds, 3),
+                "per_item_ms": round(1000 * statistics.median(per_item), 2) if per_item else None,
                 "labels": counts["labelled"],
                 "methods": counts["methods"],
+                "labels_sha256": digests.pop(),
                 "disputes_opened": sweep["opened"],
                 "ds_accuracy": ds_accuracy,
                 "majority_accuracy": majority_accuracy,
