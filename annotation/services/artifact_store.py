@@ -164,11 +164,32 @@ def open_stream(name: str) -> IO[bytes]:
 
     key = posixpath.join(storage.location, name) if storage.location else name
     try:
-        return storage.bucket.Object(key).get()["Body"]
+        answer = storage.bucket.Object(key).get()
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
             raise ArtifactMissing(f"{name} is missing from the artifact store.") from None
         raise
+    return ObjectStream(answer["Body"], int(answer["ContentLength"]))
+
+
+class ObjectStream:
+    """The body of one GET from the store, read as it is consumed, with its ``size`` in bytes
+    (a download's Content-Length)."""
+
+    def __init__(self, body: Any, size: int) -> None:
+        self._body, self.size = body, size
+
+    def read(self, amount: int = -1) -> bytes:
+        return self._body.read(None if amount is None or amount < 0 else amount)
+
+    def close(self) -> None:
+        self._body.close()
+
+    def __enter__(self) -> "ObjectStream":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def signed_url(name: str, *, seconds: int, download_as: str | None = None) -> str | None:

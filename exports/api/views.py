@@ -128,5 +128,7 @@ class ExportDownloadView(APIView):
             stream, as_attachment=True, filename=download_name(dataset),
             content_type=CONTENT_TYPES[dataset.format],
         )  # fmt: skip
+        if "Content-Length" not in response and hasattr(stream, "size"):
+            response["Content-Length"] = stream.size  # an S3 body cannot seek to its end
         response["X-Content-SHA256"] = dataset.sha256
         return response

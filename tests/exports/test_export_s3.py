@@ -42,6 +42,7 @@ def test_an_export_goes_to_the_bucket_and_downloads_with_its_digest(
     body = b"".join(response.streaming_content)
     assert hashlib.sha256(body).hexdigest() == dataset.sha256 == response["X-Content-SHA256"]
     assert response["Content-Disposition"].startswith("attachment;")
+    assert int(response["Content-Length"]) == len(body)
 
 
 def test_a_rebuild_after_a_dead_build_replaces_what_it_left_in_the_bucket(lead, sprint, s3_store):
