@@ -338,6 +338,7 @@ def run_distributed(config, train_rows, test_rows, processes: int, one: dict) ->
     curves = zip(one["train_loss"], ddp["train_loss"], strict=True)
     run = {
         "ddp_seconds": ddp["train_seconds"],
+        "ddp_cpu_seconds": ddp["train_cpu_seconds"],  # every rank's, summed
         "ddp_accuracy": ddp["final_accuracy"],
         "ddp_final_loss": ddp["train_loss"][-1]["loss"],
         "ddp_max_relative_loss_difference": max(
@@ -366,6 +367,7 @@ def summarise(runs: list[dict], pairs_per_run: int) -> dict:
         summary.update(
             ddp_pairs_per_s=round(total / sum_of("ddp_seconds"), 2),
             ddp_speedup=round(sum_of("seconds") / sum_of("ddp_seconds"), 2),
+            ddp_cpu_seconds=round(sum_of("ddp_cpu_seconds"), 2),
             ddp_final_loss=round(sum_of("ddp_final_loss") / len(runs), 6),
             ddp_accuracy=round(sum_of("ddp_accuracy") / len(runs), 4),
             ddp_max_relative_loss_difference=max(

@@ -313,13 +313,20 @@ def train_reward_model(
             if on_progress is not None:
                 on_progress(ProgressEvent(step, total_steps, epoch, None, evaluation))
 
+    if world_size > 1:  # the CPU the whole run used: every rank's, summed
+        cpu_seconds = torch.tensor(
+            [train_cpu_seconds], dtype=torch.float64, device=_collective_device(device)
+        )
+        dist.all_reduce(cpu_seconds)
+        train_cpu_seconds = cpu_seconds.item()
     metrics = {
         "train_loss": train_loss,
         "eval": evaluations,
         "final_accuracy": evaluations[-1]["accuracy"] if evaluations else None,
         "pairs_per_second": len(train_pairs) * config.epochs / train_seconds,
         "train_seconds": train_seconds,
-        # CPU time of this process over the same loops: less swayed by other work on the machine.
+        # CPU time of this process over the same loops (of all ranks, summed, under DDP): less
+        # swayed by other work on the machine.
         "train_cpu_seconds": train_cpu_seconds,
         "eval_seconds": eval_seconds,
         "train_pairs": len(train_pairs),
