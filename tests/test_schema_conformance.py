@@ -31,7 +31,7 @@ from reviews.services.disputes import review_sprint
 from tests.annotation.labeling_fixtures import lease_item
 from tests.exports.export_fixtures import export
 from tests.reviews.dispute_fixtures import make_items, people, vote
-from training.models import ModelStage, ModelVersion, RunStatus, TrainingRun
+from training.models import ModelStage, ModelVersion, RunStatus, SelectionRun, TrainingRun
 
 # Every check schemathesis has but max_response_time: the suite asserts no timings.
 CHECKS = [
@@ -56,6 +56,12 @@ ALSO_REFUSED = {
     "POST /api/v1/exports": "a sprint the caller does not lead, or filters a kind does not take",
     "POST /api/v1/training-runs": "a dataset that cannot be trained, or a base model not allowed",
     "POST /api/v1/sprints/{sprint_id}/select-next": "no production model of the sprint",
+    "POST /api/v1/sprints": "a taken slug, or an active sprint under a rubric that is not ready",
+    "PATCH /api/v1/sprints/{sprint_id}": "a new rubric once the sprint has judgments",
+    "POST /api/v1/sprints/{sprint_id}/members": "neither or both of user and username, or a "
+    "person outside the caller's sprints",
+    "POST /api/v1/rubrics": "criteria against the rubric rules (one preference criterion, "
+    "unique names, each kind's config keys)",
     # The view ignores fields it does not know, but the body parser still refuses in them what
     # no field may hold (a number beyond a signed 64-bit integer, nesting over 64 levels).
     "POST /api/v1/disputes/{dispute_id}/void": "a number beyond 64 bits in an unknown field",
@@ -92,6 +98,12 @@ def _seed(sprint, lead, make_user) -> dict[str, list[int]]:
         name="reward-demo", version=1, run=run, stage=ModelStage.CANDIDATE, metrics=run.metrics
     )
     model.sprints.set([sprint])
+    selection = SelectionRun.objects.create(
+        source=sprint, model=model, created_by=lead, status=RunStatus.DONE, scored=2, total=2,
+        params={"size": 1, "random_share": 0.0, "seed": 0, "name": "", "slug": "demo-next-2"},
+        result={"sprint": sprint.pk, "slug": sprint.slug, "model": model.pk, "uncertain": [],
+                "random": [], "gold_copied": 0},
+    )  # fmt: skip
     disputes = list(Dispute.objects.filter(sprint=sprint).values_list("pk", flat=True))
     assert disputes, "the seeded disagreement opened no dispute"
     return {
@@ -101,7 +113,10 @@ def _seed(sprint, lead, make_user) -> dict[str, list[int]]:
         "id": [judged.pk, dataset.pk],
         "dataset": [dataset.pk],
         "run": [run.pk],
+        "rubric": [sprint.rubric_id],
+        "user": [annotators[0].pk, annotators[1].pk],
         "model": [model.pk],
+        "selection": [selection.pk],
     }
 
 
@@ -116,7 +131,12 @@ def _config(ids: dict[str, list[int]], token: str) -> str:
         "path.id": "id",
         "path.run_id": "run",
         "path.model_id": "model",
+        "path.selection_id": "selection",
         "body.dataset": "dataset",
+        "body.rubric": "rubric",
+        "path.rubric_id": "rubric",
+        "path.user_id": "user",
+        "body.user": "user",
     }
     lines = ["[headers]", f'Authorization = "Token {token}"', ""]
     for name, values in ids.items():

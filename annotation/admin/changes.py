@@ -4,29 +4,13 @@ Audit events store JSON, so values are reduced to what JSON holds: related objec
 primary key (stable when names change), dates to ISO 8601, anything else unknown to text.
 """
 
-import datetime
-from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.db import models
-from django.db.models.fields.files import FieldFile
 
+from annotation.services.audit import json_safe, snapshot
 
-def json_safe(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, models.Model):
-        return value.pk
-    if isinstance(value, datetime.date | datetime.time):
-        return value.isoformat()
-    if isinstance(value, Decimal | FieldFile):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | models.QuerySet):
-        return [json_safe(v) for v in value]
-    return str(value)
+__all__ = ["AuditedDeleteMixin", "form_changes", "json_safe", "snapshot"]
 
 
 def form_changes(form: forms.BaseForm) -> dict[str, dict[str, Any]]:
@@ -40,11 +24,6 @@ def form_changes(form: forms.BaseForm) -> dict[str, dict[str, Any]]:
             "to": json_safe(form.cleaned_data[name]),
         }
     return out
-
-
-def snapshot(obj: models.Model, fields: list[str]) -> dict[str, Any]:
-    """The listed fields of a row, for events about rows that are created or deleted whole."""
-    return {name: json_safe(obj.serializable_value(name)) for name in fields}
 
 
 class AuditedDeleteMixin:

@@ -67,8 +67,10 @@ class LockoutAdmin(AllowListedLookups, AccessAttemptAdmin):
             actions.pop("cleanup_expired_attempts", None)
         return actions
 
-    @admin.action(description="Clear the lock-out (the person may log in again at once)",
-                  permissions=["clear"])
+    @admin.action(
+        description="Clear the lock-out (the person may log in again at once)",
+        permissions=["clear"],
+    )
     def clear_lockouts(self, request: HttpRequest, queryset: QuerySet[AccessAttempt]) -> None:
         usernames = sorted({name for name in queryset.values_list("username", flat=True) if name})
         cleared = []

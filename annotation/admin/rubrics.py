@@ -22,7 +22,7 @@ from annotation.admin.lookups import AllowListedLookups
 from annotation.models import Criterion, CriterionKind, Judgment, Rubric, Sprint
 from annotation.models.rubrics import FrozenRubricError
 from annotation.services.audit import record_event
-from annotation.services.rubrics import revise_rubric, rubric_problems
+from annotation.services.rubrics import config_keys_help, revise_rubric, rubric_problems
 
 CRITERION_FIELDS = ["name", "kind", "question", "help_text", "required", "position", "config"]
 
@@ -57,6 +57,13 @@ class CriterionInline(admin.StackedInline):
     formset = CriterionFormSet
     fields = CRITERION_FIELDS
     extra = 0
+
+    def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "config" and field is not None:
+            # The JSON box lists what it may hold; other keys are refused on save.
+            field.help_text = "A JSON object. Valid keys by kind: " + config_keys_help()
+        return field
 
     def has_add_permission(self, request: HttpRequest, obj: Rubric | None = None) -> bool:
         return not is_frozen(obj) and super().has_add_permission(request, obj)

@@ -23,6 +23,9 @@ def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     if isinstance(detail, dict):
         out: list[dict[str, str]] = []
         for key, value in detail.items():
+            if isinstance(key, int):  # a list serializer's errors, keyed by the row's index
+                out += _flatten(value, f"{prefix}[{key}]" if prefix else str(key))
+                continue
             field = key if key != "non_field_errors" else ""
             out += _flatten(value, f"{prefix}.{field}" if prefix and field else (prefix or field))
         return out

@@ -62,13 +62,24 @@ class ErrorSerializer(serializers.Serializer):
 
 class ClosedBodySerializer(serializers.Serializer):
     """A request body that refuses every field it does not declare (a 400 naming each), where
-    DRF ignores them; its schema says so with ``additionalProperties: false``."""
+    DRF ignores them; its schema says so with ``additionalProperties: false``. Its text fields
+    take text only: DRF's CharField would turn ``0`` or ``true`` into ``"0"``/``"True"``."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError({name: "Unknown field." for name in unknown})
+            not_text = sorted(
+                name
+                for name, field in self.fields.items()
+                if isinstance(field, serializers.CharField)
+                and not field.read_only
+                and data.get(name) is not None
+                and not isinstance(data.get(name), str)
+            )
+            if not_text:
+                raise serializers.ValidationError({name: "Must be a string." for name in not_text})
         return super().to_internal_value(data)
 
 

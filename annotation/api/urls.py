@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation.api import labeling, views
+from annotation.api import labeling, setup, views
 
 urlpatterns = [
     path("auth/token", views.ObtainTokenView.as_view(), name="api-token"),
@@ -14,4 +14,5 @@ urlpatterns = [
     path("judgments/<id:pk>", labeling.JudgmentDetailView.as_view(), name="api-judgment"),
     path("assignments/<id:assignment_id>/skip", labeling.SkipView.as_view(), name="api-skip"),
     path("assignments/<id:assignment_id>/flag", labeling.FlagView.as_view(), name="api-flag"),
+    *setup.urlpatterns,
 ]

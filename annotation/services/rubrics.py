@@ -14,12 +14,47 @@ from annotation.models import Criterion, CriterionKind, Rubric
 from annotation.models.rubrics import FrozenRubricError
 from annotation.services.audit import record_event
 
+# The keys a criterion's ``config`` may hold, per kind, with what each means. Anything else is
+# refused: a misspelled key ("lables") would otherwise be saved and silently ignored.
+CONFIG_KEYS: dict[str, dict[str, str]] = {
+    CriterionKind.PREFERENCE: {
+        "allow_tie": 'true to offer "equally good"',
+        "strength_labels": 'how much better, weakest first, e.g. ["slightly", "clearly"]',
+    },
+    CriterionKind.LIKERT: {
+        "min": "lowest score (default 1)",
+        "max": "highest score (default 5)",
+        "labels": 'words for scale points, e.g. {"1": "useless", "5": "perfect"}',
+        "level": "nominal, ordinal (default), interval or ratio: the agreement metric",
+    },
+    CriterionKind.FLAG: {},
+    CriterionKind.TEXT: {"max_length": "longest answer in characters (default 5000)"},
+}
+
+
+def config_keys_help() -> str:
+    """The valid ``config`` keys of every kind, for a form's help text and the API schema."""
+    parts = []
+    for kind, keys in CONFIG_KEYS.items():
+        listed = "; ".join(f"{key}: {meaning}" for key, meaning in keys.items()) or "no keys"
+        parts.append(f"{kind}: {listed}")
+    return " | ".join(parts)
+
 
 def validate_criterion_config(kind: str, config: Any) -> list[str]:
-    """The problems with a criterion's ``config``, as messages a lead can act on (empty if none)."""
+    """The problems with a criterion's ``config``, as messages a lead can act on (empty if none).
+    Unknown keys are problems too, named with the kind's valid keys."""
     if not isinstance(config, dict):
         return ["config must be a JSON object"]
     errors: list[str] = []
+    if kind in CONFIG_KEYS:
+        unknown = sorted(str(key) for key in config if key not in CONFIG_KEYS[kind])
+        if unknown:
+            valid = ", ".join(CONFIG_KEYS[kind]) or "none"
+            errors.append(
+                f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for a "
+                f"{kind} criterion; valid keys: {valid}"
+            )
     if kind == CriterionKind.PREFERENCE:
         if not isinstance(config.get("allow_tie", False), bool):
             errors.append("allow_tie must be true or false")

@@ -199,6 +199,17 @@ def api_body(pattern: Pattern, actor: Actor) -> list[dict]:
         "api-model-promote": [{"stage": "production"}],
         "api-model-score": [{"prompt": "hello", "responses": ["a", "b"]}],
         "api-select-next": [{"size": 1, "name": TAKEN, "slug": TAKEN}],
+        "api-sprints": [{"name": TAKEN, "slug": "matrix-new", "rubric": team.sprint.rubric_id}],
+        "api-sprint": [{"name": TAKEN, "status": "closed"}],
+        "api-sprint-members": [
+            {"user": own.reviewer.pk, "role": "lead"},
+            {"username": TAKEN, "role": "lead"},
+        ],
+        "api-sprint-member": [{"role": "lead", "pseudonym": TAKEN}],
+        "api-rubrics": [
+            {"name": TAKEN, "criteria": [
+                {"name": "preference", "kind": "preference", "question": TAKEN}]},
+        ],
     }
     return bodies.get(pattern.name, [{}])
 
@@ -308,10 +319,12 @@ def perform(
 
 
 def entitled_to_write(actor: Actor, call: Call) -> bool:
-    """A lead's own new rows: an admin add form, or a new version of a (shared) rubric."""
+    """A lead's own new rows: an admin add form, a new sprint or rubric over the API (its
+    creator leads it), or a new version of a (shared) rubric."""
     name = call.pattern.name or ""
     is_lead = actor.user is not None and actor.user.is_staff
-    return is_lead and (name.endswith("_add") or name == "annotation_rubric_new_version")
+    own_rows = {"annotation_rubric_new_version", "api-sprints", "api-rubrics"}
+    return is_lead and (name.endswith("_add") or name in own_rows)
 
 
 def sent_values(call: Call, body: dict | None) -> list[str]:

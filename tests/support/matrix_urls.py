@@ -27,6 +27,8 @@ ROUTE_ARGUMENT = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>[^>]+)>")
 REGEX_GROUP = re.compile(r"\(\?P<(?P<name>\w+)>[^)]*\)")
 # Arguments that name no team's object (a link token, an app, a path under the admin).
 NEUTRAL_ARGUMENTS = {"token", "app_label", "url", "content_type_id", "uidb64"}
+# Path arguments that name a shared row (see SHARED_MODELS): any lead may read it.
+SHARED_ARGUMENTS = {"rubric_id"}
 # Rows every lead shares: the Leads group, and rubrics, a library any lead may read and version
 # (a sprint keeps the version it was given, so a new version changes no team's sprint).
 SHARED_MODELS = {"auth.group", "annotation.rubric"}
@@ -140,9 +142,11 @@ def argument_value(pattern: Pattern, name: str, team, actor) -> str:
         "dispute_id": "reviews.dispute",
         "run_id": "training.trainingrun",
         "model_id": "training.modelversion",
-        "id": "auth.user",
-    }
         "selection_id": "training.selectionrun",
+        "id": "auth.user",
+        "user_id": "auth.user",
+        "rubric_id": "annotation.rubric",
+    }
     by_view = {"api-judgment": "annotation.judgment", "api-export": "exports.datasetversion",
                "api-export-download": "exports.datasetversion"}  # fmt: skip
     if name == "pk" and pattern.name in by_view:
@@ -192,7 +196,8 @@ def fill(pattern: Pattern, team, actor) -> Call:
         raise Unfillable(f"{pattern.template}: {path} resolves to {match.view_name}")
     model = admin_model_for(pattern) if pattern.is_admin else None
     shared = model is not None and model._meta.label_lower in SHARED_MODELS
-    names_object = not shared and any(name not in NEUTRAL_ARGUMENTS for name in pattern.arguments)
+    neutral = NEUTRAL_ARGUMENTS | SHARED_ARGUMENTS
+    names_object = not shared and any(name not in neutral for name in pattern.arguments)
     return Call(pattern, path, names_object)
 
 
