@@ -221,3 +221,17 @@ def test_ties(sprint, make_user):
     label = labels(sprint)[item.pk]
     assert label.tie is True and label.ranking == [] and label.strength is None
     assert label.method == "majority"
+
+
+def test_a_sprint_without_items_or_without_votes_labels_nothing(sprint, make_user):
+    for method in ("auto", "majority", "dawid_skene", "bradley_terry"):
+        counts = compute_consensus(sprint, method=method)
+        assert counts == {
+            "items": 0, "labelled": 0, "written": 0, "adjudicated": 0, "undecided": 0,
+            "methods": {},
+        }  # fmt: skip
+    (item,) = make_items(sprint, 1, keys="abc")
+    (ada,) = people(sprint, make_user, ["ada"])
+    vote(item, ada, ["a", "z", "b"])  # not a permutation of the responses: no vote
+    assert compute_consensus(sprint)["labelled"] == 0
+    assert not ConsensusLabel.objects.filter(sprint=sprint).exists()
