@@ -30,6 +30,8 @@ import uuid
 from pathlib import Path
 from typing import IO, Any
 
+from botocore.exceptions import ConnectionError as EndpointUnreachable
+from botocore.exceptions import HTTPClientError
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.core.files import File
@@ -38,6 +40,8 @@ from django.core.files.storage import FileSystemStorage, Storage, storages
 from annotation.services.errors import ConcordError
 
 STORAGE_NAME = "artifacts"
+# A remote store that could not be reached or dropped the connection: worth another try later.
+STORE_UNAVAILABLE: tuple[type[Exception], ...] = (EndpointUnreachable, HTTPClientError)
 CHUNK_BYTES = 1 << 20
 MANIFEST_NAME = "manifest.json"
 

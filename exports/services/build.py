@@ -42,6 +42,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import DatabaseError, InterfaceError, transaction
 from django.utils import timezone
 
+from annotation.services import artifact_store
 from annotation.services.audit import record_event
 from annotation.services.jobs import beat, enqueue_on_commit
 from exports.models import DatasetVersion, ExportStatus
@@ -53,9 +54,9 @@ from exports.services.requests import validate_export_request
 
 # The heartbeat is stamped every BEAT_SECONDS, or a quarter of the stall time if that is shorter.
 BEAT_SECONDS = 5.0
-# Worth another try with backoff: the database or the disk may be back. Anything else is a bug
-# or bad data, and a retry would fail the same way.
-RETRYABLE_ERRORS = (DatabaseError, InterfaceError, OSError)
+# Worth another try with backoff: the database, the disk or the artifact store may be back.
+# Anything else is a bug or bad data, and a retry would fail the same way.
+RETRYABLE_ERRORS = (DatabaseError, InterfaceError, OSError, *artifact_store.STORE_UNAVAILABLE)
 # The background-job kind of a build (registered in exports.apps).
 EXPORT_JOB = "export"
 

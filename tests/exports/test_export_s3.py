@@ -102,3 +102,26 @@ def test_an_object_gone_from_the_bucket_is_a_404(lead, sprint, s3_store, api_cli
     response = download(api_client_for(lead), dataset)
     assert response.status_code == 404
     assert response.json()["detail"] == "The file of this export is missing."
+
+
+def test_an_unreachable_store_leaves_the_export_to_be_retried(lead, sprint, settings, monkeypatch):
+    """The store goes away after the build started (its leftover check passed): the upload's
+    connection error is retried by the task, not recorded as a failed export."""
+    from botocore.config import Config
+    from botocore.exceptions import EndpointConnectionError
+
+    from exports.models import ExportStatus
+    from exports.services.build import build_dataset, start_export
+    from tests.support.s3_server import _free_loopback_port, artifact_storage_settings
+
+    store = artifact_storage_settings(f"http://127.0.0.1:{_free_loopback_port()}", "nowhere")
+    store["OPTIONS"]["client_config"] = Config(retries={"max_attempts": 1}, connect_timeout=1)
+    settings.STORAGES = {**settings.STORAGES, "artifacts": store}
+    monkeypatch.setattr("exports.services.files.remove_leftovers", lambda dataset: 0)
+    labelled_item(sprint, 1)
+    dataset = start_export(lead, {"sprints": [sprint.pk]}, enqueue_build=False)
+    with pytest.raises(EndpointConnectionError):
+        build_dataset(dataset.pk)
+    dataset.refresh_from_db()
+    assert dataset.status == ExportStatus.RUNNING and dataset.error == ""  # the task retries
+    assert not list((settings.DATA_DIR / "exports").glob("*.partial-*"))
