@@ -15,10 +15,9 @@ from datetime import datetime
 from itertools import combinations
 
 import numpy as np
-import pandas as pd
 
 from annotation.models import Sprint
-from reviews.services.agreement_alpha import criterion_alpha
+from reviews.services.agreement_alpha import criterion_alpha, pairable_counts
 from reviews.services.agreement_annotators import annotator_figures
 from reviews.services.agreement_units import load_judgments
 
@@ -74,7 +73,7 @@ def sprint_agreement(
     for answers in judgments.criteria:
         if answers.name == preference_name:
             preference = answers
-        pairable, counts = _pairable_counts(answers.units, answers.values, len(answers.domain))
+        pairable, counts = pairable_counts(answers.units, answers.values, len(answers.domain))
         figures = criterion_alpha(
             counts, answers.domain, answers.level, bootstrap=bootstrap, rng=rng
         ).as_dict()
@@ -93,27 +92,3 @@ def sprint_agreement(
 def _preference_name(sprint: Sprint) -> str | None:
     criterion = sprint.rubric.preference_criterion()
     return criterion.name if criterion else None
-
-
-def _pairable_counts(
-    units: np.ndarray, values: np.ndarray, n_values: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The mask of :func:`_pairable` and the count matrix of
-    ``unit_value_counts(units[mask], values[mask])``, from one numbering of the units: units
-    numbered in sorted order, so the rows come out in the same order, and a unit of one answer
-    is a row summing to 1, which the matrix leaves out as unit_value_counts does."""
-    if len(units) == 0:
-        return np.zeros(0, dtype=bool), np.zeros((0, n_values), dtype=np.int64)
-    dense = pd.factorize(units, sort=True)[0]
-    sizes = np.bincount(dense)
-    counts = np.bincount(dense * n_values + values, minlength=len(sizes) * n_values)
-    counts = counts.reshape(-1, n_values)
-    return sizes[dense] >= 2, counts[sizes >= 2]
-
-
-def _pairable(units: np.ndarray) -> np.ndarray:
-    """Mask of the answers whose unit has at least two answers."""
-    if len(units) == 0:
-        return np.zeros(0, dtype=bool)
-    dense = pd.factorize(units)[0]
-    return np.bincount(dense)[dense] >= 2

@@ -42,13 +42,41 @@ def unit_value_counts(units: np.ndarray, values: np.ndarray, n_values: int) -> n
     one code per answer: ``units`` are unit indices, ``values`` indices into the value domain.
     Rows follow the unit indices, not the order the answers came in, which a parallel query
     does not fix."""
+    return pairable_counts(units, values, n_values)[1]
+
+
+def pairable_counts(
+    units: np.ndarray, values: np.ndarray, n_values: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The mask of the answers whose unit has at least two answers (the pairable ones), and
+    the count matrix of those units, rows in ascending unit order: one numbering of the units
+    serves both, and a unit of one answer is left out of the matrix."""
     if len(units) == 0:
-        return np.zeros((0, n_values), dtype=np.int64)
-    dense = pd.factorize(units, sort=True)[0]
-    counts = np.bincount(dense * n_values + values, minlength=(dense.max() + 1) * n_values).reshape(
-        -1, n_values
-    )
-    return counts[counts.sum(axis=1) >= 2]
+        return np.zeros(0, dtype=bool), np.zeros((0, n_values), dtype=np.int64)
+    codes, count = dense_codes(units)
+    sizes = np.bincount(codes, minlength=count)
+    counts = np.bincount(codes * n_values + values, minlength=count * n_values)
+    pairable = sizes >= 2
+    return pairable[codes], counts.reshape(count, n_values)[pairable]
+
+
+def dense_codes(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each of ``values`` (integers) as its rank among the distinct values, 0 for the smallest,
+    and how many distinct values there are. Where the values span at most a few times their
+    count (item ids, units built from them), a table over the span ranks them in linear time;
+    otherwise they are sorted (``pd.factorize``)."""
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64), 0
+    low, high = int(values.min()), int(values.max())
+    span = high - low + 1
+    if span > 4 * len(values) + 4096:
+        codes, distinct = pd.factorize(values, sort=True)
+        return codes.astype(np.int64, copy=False), len(distinct)
+    offsets = values - low
+    seen = np.zeros(span, dtype=bool)
+    seen[offsets] = True
+    rank = np.cumsum(seen, dtype=np.int64)
+    return rank[offsets] - 1, int(rank[-1])
 
 
 def criterion_alpha(

@@ -24,6 +24,7 @@ from django.db.models import Count
 
 from annotation.models import Assignment, GoldAnswer, Sprint, SprintMember
 from annotation.models.judgments import AssignmentStatus
+from reviews.services.agreement_alpha import dense_codes
 from reviews.services.agreement_units import CriterionAnswers, SprintJudgments
 
 OUTLIER_MARGIN = 0.15
@@ -91,10 +92,10 @@ def _leave_one_out(
     compared: Counter = Counter()
     if preference is None or len(preference.units) == 0:
         return agreed, compared
-    unit = pd.factorize(preference.units)[0]
+    unit, units = dense_codes(preference.units)
     width = len(preference.domain)
     # bincount rather than np.add.at, which is unbuffered and ten times slower.
-    counts = np.bincount(unit * width + preference.values, minlength=(unit.max() + 1) * width)
+    counts = np.bincount(unit * width + preference.values, minlength=units * width)
     counts = counts.reshape(-1, width)
     others = counts[unit]
     others[np.arange(len(unit)), preference.values] -= 1

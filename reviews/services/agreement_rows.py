@@ -87,7 +87,7 @@ def read_rows(
         # Ties, and rankings longer than the columns, are read a row per response.
         ranked = ~_truth(wide.column("key_0").is_null())
         fits = ranked & ~_truth(wide.column("longer"))
-        rest = _numbers(wide.column("judgment")).astype(np.int64)[~fits]
+        rest = _ids(wide.column("judgment"))[~fits]
         table = None
         if len(rest):
             table = read(response_statement(sprint, criteria, until, using, rest.tolist()))
@@ -113,23 +113,34 @@ def _combine(
     if responses is not None:
         columns.append(responses.column("key"))
     keys, codes = _key_codes(columns)
-    order = np.r_[np.flatnonzero(fits), np.flatnonzero(~fits)]
-    count = int(fits.sum())
-    matrix = np.stack([code[fits] for code in codes[:width]], axis=1).ravel()
+    whole = bool(fits.all())
+    fitted = None if whole else np.flatnonzero(fits)
+    order = None if whole else np.r_[fitted, np.flatnonzero(~fits)]
+
+    def rows_that_fit(values: np.ndarray) -> np.ndarray:
+        return values if fitted is None else values[fitted]
+
+    count = len(fits) if whole else len(fitted)
+    matrix = np.stack([rows_that_fit(code) for code in codes[:width]], axis=1).ravel()
     kept = matrix >= 0
+    everywhere = bool(kept.all())
+
+    def kept_only(values: np.ndarray) -> np.ndarray:
+        return values if everywhere else values[kept]
+
     entries = {
-        "entry_row": np.repeat(np.arange(count, dtype=np.int64), width)[kept],
-        "entry_key": matrix[kept],
-        "entry_place": np.tile(np.arange(width, dtype=np.int64), count)[kept],
+        "entry_row": kept_only(np.repeat(np.arange(count, dtype=np.int64), width)),
+        "entry_key": kept_only(matrix),
+        "entry_place": kept_only(np.tile(np.arange(width, dtype=np.int64), count)),
     }
     for name in names:
         convert = _truth if name.startswith("flag_") else _numbers
-        stacked = [convert(wide.column(f"{name}_{place}"))[fits] for place in range(width)]
-        entries[name] = np.stack(stacked, axis=1).ravel()[kept]
+        stacked = [rows_that_fit(convert(wide.column(f"{name}_{place}"))) for place in range(width)]
+        entries[name] = kept_only(np.stack(stacked, axis=1).ravel())
     if responses is not None:
-        rest = _numbers(wide.column("judgment")).astype(np.int64)[order[count:]]
+        rest = _ids(wide.column("judgment"))[order[count:]]
         sorter = np.argsort(rest)
-        ids = _numbers(responses.column("judgment")).astype(np.int64)
+        ids = _ids(responses.column("judgment"))
         row_of = count + sorter[np.searchsorted(rest, ids, sorter=sorter)]
         more = _entries(responses, codes[-1], row_of, names)
         entries = {name: np.r_[entries[name], more[name]] for name in entries}
@@ -140,7 +151,7 @@ def _from_responses(table: pa.Table, names: list[str]) -> JudgmentRows:
     """Rows and entries of the response statement alone, judgments numbered in id order; a
     judgment whose item has no responses is a row without entries."""
     keys, (codes,) = _key_codes([table.column("key")])
-    ids = _numbers(table.column("judgment")).astype(np.int64)
+    ids = _ids(table.column("judgment"))
     distinct, row_of = np.unique(ids, return_inverse=True)
     first = np.zeros(len(distinct), dtype=np.int64)
     first[row_of[::-1]] = np.arange(len(ids) - 1, -1, -1)
@@ -175,14 +186,16 @@ def _rows(columns: dict, entries: dict, keys: list[str], names: list[str]) -> Ju
     )
 
 
-def _judgment_columns(table: pa.Table, rows: np.ndarray) -> dict[str, np.ndarray]:
-    return {
-        "item": _numbers(table.column("item")).astype(np.int64)[rows],
-        "annotator": _numbers(table.column("annotator")).astype(np.int64)[rows],
-        "seconds": _numbers(table.column("seconds"))[rows],
-        "strength": _numbers(table.column("strength"))[rows],
-        "tie": _truth(table.column("tie"))[rows],
+def _judgment_columns(table: pa.Table, rows: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The per-judgment columns of ``table``, for ``rows`` in that order (all, when None)."""
+    columns = {
+        "item": _ids(table.column("item")),
+        "annotator": _ids(table.column("annotator")),
+        "seconds": _numbers(table.column("seconds")),
+        "strength": _numbers(table.column("strength")),
+        "tie": _truth(table.column("tie")),
     }
+    return columns if rows is None else {name: c[rows] for name, c in columns.items()}
 
 
 def _key_codes(columns: list[pa.ChunkedArray]) -> tuple[list[str], list[np.ndarray]]:
@@ -201,6 +214,11 @@ def _key_codes(columns: list[pa.ChunkedArray]) -> tuple[list[str], list[np.ndarr
         indices = array.indices.fill_null(len(lookup) - 1).to_numpy(zero_copy_only=False)
         codes.append(lookup[indices.astype(np.int64)])
     return keys, codes
+
+
+def _ids(column: pa.ChunkedArray) -> np.ndarray:
+    """Ids (never missing) as int64."""
+    return column.cast(pa.int64()).to_numpy().astype(np.int64, copy=False)
 
 
 def _numbers(column: pa.ChunkedArray) -> np.ndarray:

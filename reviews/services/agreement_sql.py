@@ -191,7 +191,9 @@ class _Postgres:
         return f"{column} = ANY(%s::bigint[])"
 
     def id_list(self, ids: list[int]):
-        return ids
+        # An array literal, one text parameter: psycopg adapts a list element by element,
+        # which took a tenth of a second for the ties of a large sprint.
+        return "{" + ",".join(map(str, ids)) + "}"
 
 
 class _Sqlite:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from annotation.models import Criterion, CriterionKind, Sprint
+from reviews.services.agreement_alpha import dense_codes
 from reviews.services.agreement_rows import read_rows
 
 TIE, FIRST_WINS, SECOND_WINS = 0, 1, -1
@@ -99,10 +100,9 @@ def load_judgments(sprint: Sprint, until: datetime | None = None) -> SprintJudgm
     """Read the live judgments of ``sprint`` (as at ``until``) and split them into
     per-criterion answers, in criterion order (a preference's strength right after it)."""
     rows, criteria = read_rows(sprint, until)
-    count = len(rows.item)
     judgments = SprintJudgments(
         item_ids=rows.item,
-        item_index=pd.factorize(rows.item, sort=True)[0] if count else np.zeros(0, np.int64),
+        item_index=dense_codes(rows.item)[0],
         annotator_ids=rows.annotator,
         seconds=rows.seconds,
         tie=rows.tie,
@@ -216,13 +216,21 @@ def _likert(
     config = criterion.config or {}
     low, high = config.get("min", 1), config.get("max", 5)
     scored = ~np.isnan(scores)
+    if scored.all():
+        rows, units, values = judgments.entry_row, blocks.response_units, scores
+    else:
+        rows, units, values = (
+            judgments.entry_row[scored],
+            blocks.response_units[scored],
+            scores[scored],
+        )
     return _answers(
         criterion.name,
         config.get("level", "ordinal"),
         np.arange(low, high + 1),
-        [judgments.entry_row[scored]],
-        [blocks.response_units[scored]],
-        [scores[scored].astype(np.int64) - low],
+        [rows],
+        [units],
+        [values.astype(np.int64) - low],
     )
 
 
@@ -240,17 +248,21 @@ def _flag(
 
 
 def _answers(name, level, domain, rows, units, values) -> CriterionAnswers:
-    def joined(parts):
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    """The answers of one criterion from parts of (rows, units, values); a value outside the
+    domain (a score off a rubric revised since) is left out rather than miscounted."""
 
-    values = joined(values).astype(np.int64)
-    # A score outside the scale (a rubric revised since) is left out rather than miscounted.
+    def joined(parts):
+        if len(parts) == 1:
+            return parts[0].astype(np.int64, copy=False)
+        return (
+            np.concatenate(parts).astype(np.int64, copy=False) if parts else np.zeros(0, np.int64)
+        )
+
+    values = joined(values)
     keep = (values >= 0) & (values < len(domain))
+    rows, units = joined(rows), joined(units)
+    if not keep.all():
+        rows, units, values = rows[keep], units[keep], values[keep]
     return CriterionAnswers(
-        name=name,
-        level=level,
-        domain=domain,
-        rows=joined(rows).astype(np.int64)[keep],
-        units=joined(units).astype(np.int64)[keep],
-        values=values[keep],
+        name=name, level=level, domain=domain, rows=rows, units=units, values=values
     )

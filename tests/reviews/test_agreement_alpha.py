@@ -8,6 +8,8 @@ from annotation.services.rubrics import validate_criterion_config
 from reviews.services.agreement_alpha import (
     LEVELS,
     criterion_alpha,
+    dense_codes,
+    pairable_counts,
     pattern_alphas,
     unit_value_counts,
 )
@@ -74,6 +76,26 @@ def test_the_interval_does_not_depend_on_the_order_answers_arrive_in():
 def test_units_with_one_value_are_not_pairable():
     counts = unit_value_counts(np.array([0, 0, 1, 2, 2, 2]), np.array([1, 1, 0, 0, 1, 1]), 2)
     assert counts.tolist() == [[0, 2], [1, 2]]
+
+
+@pytest.mark.parametrize("spread", [1, 10**12], ids=["table", "sorted"])
+def test_dense_codes_rank_values_as_a_sort_does(spread):
+    # Close values are ranked through a table over their span, far-apart ones by sorting:
+    # both give each value its rank among the distinct values.
+    rng = np.random.default_rng(4)
+    values = rng.integers(0, 50, 400) * spread + 7
+    codes, count = dense_codes(values)
+    distinct, expected = np.unique(values, return_inverse=True)
+    assert count == len(distinct)
+    assert codes.tolist() == expected.tolist()
+
+
+def test_pairable_counts_mask_the_answers_of_units_answered_twice():
+    pairable, counts = pairable_counts(
+        np.array([9, 3, 9, 5, 3, 3]), np.array([1, 0, 1, 1, 1, 0]), 2
+    )
+    assert pairable.tolist() == [True, True, True, False, True, True]
+    assert counts.tolist() == [[2, 1], [0, 2]]
 
 
 @pytest.mark.parametrize("level", ["nominal", "ordinal", "interval", "ratio"])
