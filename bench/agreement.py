@@ -6,7 +6,9 @@ sprint of N items x 5 annotators read from PostgreSQL, beside baselines measured
 
 The database named in DATABASE_URL is dropped and created afresh, then filled with COPY: items of
 two responses, 5 annotators of known accuracy answering a preference (with tie and strength), two
-Likert scores and a flag, noisily around a hidden truth.
+Likert scores and a flag, noisily around a hidden truth. With ``--reuse``, a database that an
+earlier run filled with the same ``--items`` and ``--seed`` is measured as it is (the fill takes
+minutes; what is measured is the same either way).
 
 Figures (last line, one JSON object): ``seconds`` (the report, end to end, median of
 ``--repeat`` runs), ``db_seconds`` (the report's own statements, their COPY run bare and the
@@ -15,9 +17,13 @@ bytes received, not parsed: what the database and the wire cost) and ``db_share`
 ``serial_fetch_seconds`` (that read with PostgreSQL's default costs, which plan it on one core),
 ``bare_select_seconds`` (SELECT of the live judgments' whole JSON answers, what a plain
 ``values_list("answers")`` reader would start from), ``no_bootstrap_seconds`` (the report with
-bootstrap=0), ``krippendorff_seconds`` (krippendorff.alpha alone on the prepared counts, every
-criterion, no bootstrap), ``baseline_seconds`` (bare select + krippendorff) and ``ratio``
-(``seconds / baseline_seconds``; the goal is at most ``goal_ratio``).
+bootstrap=0), ``krippendorff_seconds`` (krippendorff.alpha alone on count matrices prepared
+beforehand, every criterion, no bootstrap), ``baseline_seconds`` (bare select + krippendorff)
+and ``ratio`` (``seconds / baseline_seconds``; the goal is at most ``goal_ratio``). Every
+measurement runs ``--repeat`` times in rounds, one of each per round with the report and its two
+baselines back to back, so that a change in the machine's load falls on both sides of the ratio;
+``round_ratios`` are each round's report over its own baseline, ``report_runs`` and
+``baseline_runs`` the seconds behind them.
 """
 
 import argparse
@@ -35,6 +41,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 ACCURACY = [0.92, 0.88, 0.85, 0.8, 0.65]
+
+
+def sprint_name(items: int, seed: int) -> str:
+    return f"bench {items} x {len(ACCURACY)} seed {seed}"
 
 
 def fill(items: int, seed: int):
@@ -65,7 +75,11 @@ def fill(items: int, seed: int):
         rubric=rubric, name="unsafe", kind="flag", question="Unsafe?", required=False, position=3
     )
     sprint = Sprint.objects.create(
-        name="bench", slug="bench", rubric=rubric, status="active", overlap_k=len(ACCURACY)
+        name=sprint_name(items, seed),
+        slug="bench",
+        rubric=rubric,
+        status="active",
+        overlap_k=len(ACCURACY),
     )
     users = [
         get_user_model().objects.create_user(username=f"annotator-{n}", password="x")
@@ -172,13 +186,31 @@ def fill(items: int, seed: int):
     return sprint
 
 
-def timed(run, repeat: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+def reference_counts(units: np.ndarray, values: np.ndarray, n_values: int) -> np.ndarray:
+    """The unit-by-value count matrix of the units with two answers or more, rows in unit
+    order, written plainly: the report's alpha is checked against krippendorff on these."""
+    distinct, codes = np.unique(units, return_inverse=True)
+    counts = np.zeros((len(distinct), n_values), dtype=np.int64)
+    np.add.at(counts, (codes, values), 1)
+    return counts[counts.sum(axis=1) >= 2]
+
+
+def rounds(runs: dict, repeat: int) -> tuple[dict[str, list[float]], dict[str, object]]:
+    """Each of ``runs`` timed ``repeat`` times, in rounds (one of each per round, in order);
+    the seconds of every run by name, and each one's last result."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    results: dict[str, object] = {}
+    for number in range(repeat):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            results[name] = run()
+            times[name].append(time.perf_counter() - start)
+        print(
+            f"round {number + 1}: "
+            + ", ".join(f"{name} {values[-1]:.3f} s" for name, values in times.items()),
+            flush=True,
+        )
+    return times, results
 
 
 def main() -> None:
@@ -187,29 +219,39 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the database when an earlier run filled it with these --items and --seed",
+    )
     args = parser.parse_args()
 
-    setup_fresh_database("bench/agreement.py")
+    setup_fresh_database("bench/agreement.py", keep=args.reuse)
     import krippendorff
     from django.db import connection
 
-    from annotation.models import Judgment
-    from reviews.services.agreement import _pairable, sprint_agreement
-    from reviews.services.agreement_alpha import unit_value_counts
+    from annotation.models import Judgment, Sprint
+    from reviews.services.agreement import sprint_agreement
     from reviews.services.agreement_rows import live_judgments, read_rows
     from reviews.services.agreement_sql import copy_bytes
     from reviews.services.agreement_units import load_judgments
 
-    print(f"filling {args.items:,} items x {len(ACCURACY)} annotators ...", flush=True)
-    start = time.perf_counter()
-    sprint = fill(args.items, args.seed)
-    print(f"filled in {time.perf_counter() - start:.1f} s", flush=True)
-
-    seconds, report = timed(lambda: sprint_agreement(sprint, bootstrap=args.bootstrap), args.repeat)
-    print(f"report: {seconds:.3f} s", flush=True)
+    sprint = Sprint.objects.filter(name=sprint_name(args.items, args.seed)).first()
+    if sprint is not None and Judgment.objects.filter(sprint=sprint).count() == args.items * len(
+        ACCURACY
+    ):
+        print(f"reusing the filled database ({args.items:,} items)", flush=True)
+    else:
+        if args.reuse:
+            connection.close()
+            setup_fresh_database("bench/agreement.py")
+        print(f"filling {args.items:,} items x {len(ACCURACY)} annotators ...", flush=True)
+        start = time.perf_counter()
+        sprint = fill(args.items, args.seed)
+        print(f"filled in {time.perf_counter() - start:.1f} s", flush=True)
 
     # The report's own statements, their COPY run bare (bytes only, not parsed): what the
-    # database and the wire cost. Then the same with the parsing into arrays.
+    # database and the wire cost; then the same parsed into arrays.
     loaded = load_judgments(sprint)
     statements = []
     read_rows(sprint, ran=statements)
@@ -217,39 +259,58 @@ def main() -> None:
     def bare_copy() -> int:
         return sum(len(copy_bytes(connection, sql, params)) for sql, params, _ in statements)
 
-    db_seconds, copied_bytes = timed(bare_copy, args.repeat)
-    fetch_seconds, (fetched, _) = timed(lambda: read_rows(sprint), args.repeat)
-    serial_fetch_seconds, _ = timed(lambda: read_rows(sprint, parallel=False), args.repeat)
-    rows = len(fetched.item)
-
-    def bare(query: str, values) -> int:
-        with connection.cursor() as cursor:
-            cursor.execute(query, values)
-            return len(cursor.fetchall())
-
     answers_sql, answers_params = (
         live_judgments(sprint).order_by().values_list("item_id", "annotator_id", "answers").query
     ).sql_with_params()
-    bare_select_seconds, _ = timed(lambda: bare(answers_sql, answers_params), args.repeat)
-    no_bootstrap_seconds, _ = timed(lambda: sprint_agreement(sprint, bootstrap=0), args.repeat)
+
+    def bare_select() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(answers_sql, answers_params)
+            return len(cursor.fetchall())
+
+    # krippendorff.alpha alone: the count matrices are prepared beforehand, untimed, and
+    # independently of the report's own counting (np.unique, np.add.at).
+    prepared = [
+        (answers, reference_counts(answers.units, answers.values, len(answers.domain)))
+        for answers in loaded.criteria
+    ]
 
     def plain_alpha() -> dict:
-        alphas = {}
-        for answers in loaded.criteria:
-            pairable = _pairable(answers.units)
-            counts = unit_value_counts(
-                answers.units[pairable], answers.values[pairable], len(answers.domain)
-            )
-            alphas[answers.name] = float(
+        return {
+            answers.name: float(
                 krippendorff.alpha(
                     value_counts=counts,
                     value_domain=answers.domain,
                     level_of_measurement=answers.level,
                 )
             )
-        return alphas
+            for answers, counts in prepared
+        }
 
-    krippendorff_seconds, plain = timed(plain_alpha, args.repeat)
+    # Interleaved: each round times the report and then its baselines back to back, so that a
+    # change in the machine's load touches both sides of the ratio alike.
+    runs = {
+        "report": lambda: sprint_agreement(sprint, bootstrap=args.bootstrap),
+        "bare_select": bare_select,
+        "krippendorff": plain_alpha,
+        "db": bare_copy,
+        "fetch": lambda: read_rows(sprint),
+        "serial_fetch": lambda: read_rows(sprint, parallel=False),
+        "no_bootstrap": lambda: sprint_agreement(sprint, bootstrap=0),
+    }
+    times, results = rounds(runs, args.repeat)
+    median = {name: statistics.median(values) for name, values in times.items()}
+    seconds, report = median["report"], results["report"]
+    db_seconds, copied_bytes = median["db"], results["db"]
+    rows = len(results["fetch"][0].item)
+    plain = results["krippendorff"]
+    baseline = median["bare_select"] + median["krippendorff"]
+    round_ratios = [
+        r / (b + k)
+        for r, b, k in zip(
+            times["report"], times["bare_select"], times["krippendorff"], strict=True
+        )
+    ]
     judgments = Judgment.objects.filter(sprint=sprint).count()
     figures = {
         "items": args.items,
@@ -261,13 +322,19 @@ def main() -> None:
         "db_share": round(db_seconds / seconds, 3),
         "db_rows": rows,
         "db_bytes": copied_bytes,
-        "fetch_seconds": round(fetch_seconds, 4),
-        "serial_fetch_seconds": round(serial_fetch_seconds, 4),
-        "bare_select_seconds": round(bare_select_seconds, 4),
-        "no_bootstrap_seconds": round(no_bootstrap_seconds, 4),
-        "krippendorff_seconds": round(krippendorff_seconds, 4),
-        "baseline_seconds": round(bare_select_seconds + krippendorff_seconds, 4),
-        "ratio": round(seconds / (bare_select_seconds + krippendorff_seconds), 3),
+        "fetch_seconds": round(median["fetch"], 4),
+        "serial_fetch_seconds": round(median["serial_fetch"], 4),
+        "bare_select_seconds": round(median["bare_select"], 4),
+        "no_bootstrap_seconds": round(median["no_bootstrap"], 4),
+        "krippendorff_seconds": round(median["krippendorff"], 4),
+        "baseline_seconds": round(baseline, 4),
+        "ratio": round(seconds / baseline, 3),
+        "round_ratios": [round(r, 3) for r in round_ratios],
+        "report_runs": [round(t, 3) for t in times["report"]],
+        "baseline_runs": [
+            round(b + k, 3)
+            for b, k in zip(times["bare_select"], times["krippendorff"], strict=True)
+        ],
         "goal_seconds": 2.0,
         "goal_ratio": 1.25,
         "alpha": {name: c["alpha"] for name, c in report["criteria"].items()},

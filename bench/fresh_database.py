@@ -10,9 +10,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def setup_fresh_database(script: str) -> str:
+def setup_fresh_database(script: str, keep: bool = False) -> str:
     """Recreate the database of DATABASE_URL, set Django up on it and migrate; returns the URL.
-    Exits with a message when DATABASE_URL is not PostgreSQL, since the figures are for it."""
+    With ``keep``, a database of that name that already exists is kept as it is (only migrated),
+    for a script that can reuse what an earlier run filled. Exits with a message when
+    DATABASE_URL is not PostgreSQL, since the figures are for it."""
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         sys.exit(f"{script} needs DATABASE_URL pointing at PostgreSQL (it recreates that database)")
@@ -28,8 +30,10 @@ def setup_fresh_database(script: str) -> str:
     name = url.rsplit("/", 1)[1].split("?")[0]
     admin_url = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not (keep and exists):
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
 
     import django
 
