@@ -8,6 +8,7 @@ from annotation.api.schema import ClosedBodySerializer
 from annotation.services.jobs import queue_warning
 from exports.models import DatasetVersion, ExportFormat, ExportKind, ExportStatus
 from exports.services.build import EXPORT_JOB
+from exports.services.empty import why_empty
 from exports.services.requests import FORMS
 
 
@@ -54,18 +55,25 @@ class DatasetVersionSerializer(serializers.ModelSerializer):
     warning = serializers.SerializerMethodField(
         help_text="Set while the build is queued but the workers are unreachable."
     )
+    note = serializers.SerializerMethodField(
+        help_text="Set when a finished export kept no rows: why, and what to do."
+    )
 
     class Meta:
         model = DatasetVersion
         fields = [
             "id", "status", "kind", "format", "sprints", "filters", "rows", "sha256",
             "manifest", "error", "created_at", "started_at", "finished_at", "download", "warning",
+            "note",
         ]  # fmt: skip
 
     def get_warning(self, obj: DatasetVersion) -> str | None:
         if obj.status != ExportStatus.QUEUED:
             return None
         return queue_warning(EXPORT_JOB, obj.pk)
+
+    def get_note(self, obj: DatasetVersion) -> str | None:
+        return why_empty(obj)
 
     def get_download(self, obj: DatasetVersion) -> str | None:
         if obj.status != ExportStatus.DONE:

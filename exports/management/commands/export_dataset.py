@@ -18,6 +18,7 @@ from tqdm import tqdm
 from annotation.models import Sprint
 from exports.models import ExportStatus
 from exports.services.build import build_dataset, start_export
+from exports.services.empty import why_empty
 from exports.services.requests import ExportRejected
 
 
@@ -66,6 +67,9 @@ class Command(BaseCommand):
             f"dataset {dataset.pk}: {dataset.rows} rows, sha256 {dataset.sha256}\n"
             f"{dataset.file_path} in the artifact store"
         )
+        note = why_empty(dataset)
+        if note:
+            self.stdout.write(self.style.WARNING(note))
 
     @staticmethod
     def _sprint_id(ref: str) -> int:
