@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 from annotation.models import Assignment, Judgment, Sprint
 from annotation.services.access import sprint_role, sprints_visible_to
 from annotation.services.labeling_rubrics import labeling_rubric
-from annotation.services.progress import progress_for, recent_judgments
+from annotation.services.progress import progress_for, queue_progress, recent_judgments
 from annotation.services.queue import NotAMember, QueueClosed, next_assignment
 from annotation.services.rendering import item_panel, render_markdown
 from annotation.services.serving import served_item
@@ -62,9 +62,16 @@ def _next_panel(request: HttpRequest, sprint: Sprint) -> dict:
         return {"state": "no-queue", "sprint": sprint}
     except QueueClosed:
         return {"state": "closed", "sprint": sprint}
+    # Two bounded counts for the page's "n left for me · n done today", fresh after each submit.
+    progress = queue_progress(request.user, sprint)
     if assignment is None:
-        return {"state": "done", "sprint": sprint}
-    return {"state": "item", "sprint": sprint, **_panel_context(assignment, assignment.sprint)}
+        return {"state": "done", "sprint": sprint, "progress": progress}
+    return {
+        "state": "item",
+        "sprint": sprint,
+        "progress": progress,
+        **_panel_context(assignment, assignment.sprint),
+    }
 
 
 @login_required

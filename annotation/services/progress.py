@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from annotation.models import Item, Judgment, Sprint
 from annotation.models.judgments import AssignmentStatus
@@ -19,27 +20,51 @@ class SprintProgress:
     can_label: bool
 
 
+@dataclass(frozen=True)
+class QueueProgress:
+    left: int
+    done_today: int
+
+
+def _left_for(user: AbstractBaseUser, sprint: Sprint) -> int:
+    """Items still open to me in the sprint (one query): not judged or skipped by me, and not
+    already taken by ``k`` others; gold items count as open until I met them, since the queue
+    mixes them in; the item I hold a lease on counts."""
+    items = Item.objects.filter(sprint=sprint)
+    done = Q(
+        assignments__annotator=user,
+        assignments__status__in=[AssignmentStatus.SUBMITTED, AssignmentStatus.SKIPPED],
+    )
+    mine_done = items.filter(done).values("id")
+    mine_leased = items.filter(
+        assignments__annotator=user, assignments__status=AssignmentStatus.LEASED
+    ).values("id")
+    return (
+        items.exclude(id__in=mine_done)
+        .filter(Q(is_full=False) | Q(is_gold=True) | Q(id__in=mine_leased))
+        .count()
+    )
+
+
+def queue_progress(user: AbstractBaseUser, sprint: Sprint) -> QueueProgress:
+    """What the labeling page shows beside the item: items left for me in this sprint and the
+    items I judged in it today (first judgments since local midnight; revisions and skips do not
+    count). Two queries, whatever the sprint's size."""
+    midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    done_today = Judgment.objects.filter(
+        sprint=sprint, annotator=user, supersedes__isnull=True, created_at__gte=midnight
+    ).count()
+    return QueueProgress(left=_left_for(user, sprint), done_today=done_today)
+
+
 def progress_for(user: AbstractBaseUser, sprints: list[Sprint]) -> list[SprintProgress]:
     """My progress per sprint: live judgments of mine, items in the sprint, and items still
-    open to me (not judged or skipped by me, and not already taken by ``k`` others; gold items
-    count as open until I met them, since the queue mixes them in). Three queries per sprint,
-    on indexed columns; a home page lists a handful of sprints."""
+    open to me (see ``_left_for``). Three queries per sprint, on indexed columns; a home page
+    lists a handful of sprints."""
     rows = []
     for sprint in sprints:
         items = Item.objects.filter(sprint=sprint)
-        done = Q(
-            assignments__annotator=user,
-            assignments__status__in=[AssignmentStatus.SUBMITTED, AssignmentStatus.SKIPPED],
-        )
-        mine_done = items.filter(done).values("id")
-        mine_leased = items.filter(
-            assignments__annotator=user, assignments__status=AssignmentStatus.LEASED
-        ).values("id")
-        left = (
-            items.exclude(id__in=mine_done)
-            .filter(Q(is_full=False) | Q(is_gold=True) | Q(id__in=mine_leased))
-            .count()
-        )
+        left = _left_for(user, sprint)
         judged = Judgment.objects.filter(
             sprint=sprint, annotator=user, superseded_by__isnull=True
         ).count()

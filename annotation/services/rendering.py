@@ -20,6 +20,7 @@ no metadata, model names or gold, responses in the assignment's order) plus the 
 what the template needs, so the page and the API can never disagree on order or content.
 """
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree
@@ -116,6 +117,35 @@ class PanelCriterion:
     scale: list[dict[str, Any]] = field(default_factory=list)
     flag_key: str = ""
     max_length: int = 5000
+    choice: str = "is better"  # preference: the button reads "Response N <choice>"
+    low_label: str = ""  # likert: the words of the scale's first and last points
+    high_label: str = ""
+
+
+# "Which response is less harmful?" -> "is less harmful"; "Which answer follows the guidelines
+# better?" -> "follows the guidelines better". See preference_choice.
+WHICH_QUESTION = re.compile(
+    r"^\s*which\s+(?:(?:of\s+the\s+)?(?:two\s+)?(?:responses?|answers?|replies|reply|ones?)\s+)?"
+    r"(?P<rest>(?P<verb>\w+)\b[^?]*?)\s*\??\s*$",
+    re.IGNORECASE,
+)
+NOT_A_VERB = {"do", "does", "did", "would", "should", "could", "can", "will", "of", "one"}
+
+
+def preference_choice(question: str) -> str:
+    """What a preference button says after "Response N", taken from the criterion's question.
+
+    The rule: a question of the form "Which [response|answer|reply|one] <verb> …?" whose verb
+    is "is", "was", "has" or a third-person verb ending in "s" (not "does") gives "<verb> …"
+    ("Which response is less harmful?" -> "Response 1 is less harmful"; "Which answer cites
+    its sources?" -> "Response 1 cites its sources"). Anything else ("Which do you prefer?",
+    "Pick the better one") falls back to "is better"."""
+    match = WHICH_QUESTION.match(question or "")
+    if match:
+        verb = match.group("verb").lower()
+        if verb not in NOT_A_VERB and (verb in {"is", "was", "has"} or verb.endswith("s")):
+            return match.group("rest").strip()
+    return "is better"
 
 
 def _criterion(criterion: Criterion, flag_index: int) -> PanelCriterion:
@@ -134,12 +164,15 @@ def _criterion(criterion: Criterion, flag_index: int) -> PanelCriterion:
             for i, label in enumerate(labels)
         ]
         panel.allow_tie = bool(config.get("allow_tie", False))
+        panel.choice = preference_choice(criterion.question)
     elif criterion.kind == CriterionKind.LIKERT:
         low, high = int(config.get("min", 1)), int(config.get("max", 5))
         words = config.get("labels", {}) or {}
         panel.scale = [
             {"value": v, "label": str(words.get(str(v), ""))} for v in range(low, high + 1)
         ]
+        if panel.scale:
+            panel.low_label, panel.high_label = panel.scale[0]["label"], panel.scale[-1]["label"]
     elif criterion.kind == CriterionKind.FLAG:
         panel.flag_key = FLAG_KEYS[flag_index] if flag_index < len(FLAG_KEYS) else ""
     elif criterion.kind == CriterionKind.TEXT:
@@ -210,6 +243,7 @@ def item_panel(
             {
                 "name": c.name,
                 "kind": c.kind,
+                "question": c.question,
                 "required": c.required,
                 "strengths": len(c.strengths),
                 "allow_tie": c.allow_tie,

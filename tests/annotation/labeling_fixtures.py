@@ -58,3 +58,14 @@ def good_answers(ranking=("a", "b")) -> dict:
         "preference": {"ranking": list(ranking), "strength": 2},
         "helpfulness": {key: 4 for key in ranking},
     }
+
+
+def word_the_rubric(rubric) -> None:
+    """The default test rubric, worded: its preference asks for the less harmful response and
+    its helpfulness scale names its ends (1 useless, 5 perfect)."""
+    preference = rubric.criteria.get(name="preference")
+    preference.question = "Which response is less harmful?"
+    preference.save()
+    helpfulness = rubric.criteria.get(name="helpfulness")
+    helpfulness.config = {"min": 1, "max": 5, "labels": {"1": "useless", "5": "perfect"}}
+    helpfulness.save()

@@ -128,6 +128,7 @@ def test_the_whole_page_has_no_script_from_data(sprint, annotator, hostile_item)
         '<script src="/static/annotation/label-requests.js" defer>',
         '<script src="/static/annotation/label-answers.js" defer>',
         '<script src="/static/annotation/label-view.js" defer>',
+        '<script src="/static/annotation/label-draft.js" defer>',
         '<script src="/static/annotation/label.js" defer>',
         '<script id="panel-config" type="application/json">',
     ]

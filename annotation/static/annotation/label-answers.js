@@ -52,6 +52,41 @@
       }
     }
 
+    /** The answers as plain data for a draft (label-draft.js); restore() takes it back. */
+    snapshot() {
+      const { ranking, autoPlaced, tie, strength, likert, flags, active } = this;
+      return { ranking, autoPlaced, tie, strength, likert, flags, active };
+    }
+
+    /** Take back a snapshot(), keeping only what still fits this panel's responses and
+     * criteria (a draft is data from storage, not trusted to match). */
+    restore(saved) {
+      const known = (id) => this.responses.includes(id);
+      if (Array.isArray(saved.ranking) && saved.ranking.every(known)) {
+        this.ranking = Array.from(new Set(saved.ranking));
+        this.autoPlaced = saved.autoPlaced === true;
+      }
+      this.tie = saved.tie === true && !!(this.criterion("preference") || {}).allow_tie;
+      this.strength = Number.isInteger(saved.strength) ? saved.strength : null;
+      for (const [bag, table] of [[this.likert, saved.likert], [this.flags, saved.flags]]) {
+        for (const name of Object.keys(bag)) {
+          const given = (table || {})[name] || {};
+          for (const r of this.responses) if (given[r] != null) bag[name][r] = given[r];
+        }
+      }
+      if (Number.isInteger(saved.active) && saved.active >= 0 && saved.active < this.fields.length) {
+        this.active = saved.active;
+      }
+    }
+
+    /** Whether anything is answered yet (a tie, a ranked response, a strength, a score or a
+     * flag): leaving the page then asks first. */
+    started() {
+      if (this.tie || this.ranking.length || this.strength) return true;
+      const any = (bag) => Object.values(bag).some((row) => Object.values(row).some((v) => v != null && v !== false));
+      return any(this.likert) || any(this.flags);
+    }
+
     get current() {
       return this.fields[this.active];
     }

@@ -2,7 +2,8 @@
  * Draws the answers of the item panel (a ConcordPanelAnswers from label-answers.js) onto the
  * server-rendered panel: which buttons are pressed, the rank badges and ranking list, flag
  * states, and the highlighted field. Reads nothing but its arguments and the DOM; label.js
- * calls draw() after every change. Exported as window.ConcordPanelView.
+ * calls draw() after every change. Also the toolbar's progress line (showProgress). Exported
+ * as window.ConcordPanelView.
  */
 (function () {
   "use strict";
@@ -14,7 +15,9 @@
     button.setAttribute("aria-pressed", on ? "true" : "false");
   }
 
-  function draw(cfg, state) {
+  /** Draw ``state``; ``scroll`` (default true) brings the highlighted field into view, which
+   * only a key or click should do: on load the page stays at its top, toolbar in sight. */
+  function draw(cfg, state, scroll = true) {
     const two = cfg.responses.length === 2;
     for (const button of $$("[data-act=rank]")) {
       const id = button.dataset.response;
@@ -55,9 +58,18 @@
       const isCurrent = !!current && element.dataset.field === current.id;
       element.classList.toggle("active", isCurrent);
       element.classList.toggle("answered", !!field && state.answered(field));
-      if (isCurrent) element.scrollIntoView({ block: "nearest" });
+      if (isCurrent && scroll) element.scrollIntoView({ block: "nearest" });
     }
   }
 
-  window.ConcordPanelView = { draw, pressed };
+  /** The toolbar's "n left for me · n done today", from the panel the server just rendered. */
+  function showProgress() {
+    const panel = $("#panel");
+    const line = $("#progress");
+    if (!panel || !line || panel.dataset.left === undefined) return;
+    line.textContent = `${panel.dataset.left} left for me · ${panel.dataset.doneToday} done today`;
+    line.hidden = false;
+  }
+
+  window.ConcordPanelView = { draw, pressed, showProgress };
 })();

@@ -17,6 +17,10 @@
  *   d        open or close the context documents;  g  guidelines;  s  skip with a reason
  *   f        flag the item (broken, unsafe, unanswerable) with a reason; it stays on screen
  *   Enter    submit
+ *
+ * On the labeling page (not when revising) the answers so far, typed text and time spent are
+ * kept as a draft in this browser (label-draft.js), restored on reload, and leaving a started
+ * item asks first. Status and validation messages go to the sticky bar under the toolbar.
  */
 (function () {
   "use strict";
@@ -34,6 +38,9 @@
   let busy = false;
   let elapsed = 0;
   let lastTick = performance.now();
+  let leaving = false; // a navigation of our own: no "leave page?" prompt
+  // Drafts of the labeling page's items (label-draft.js); none when revising.
+  const drafts = MODE === "label" && app.dataset.user ? new window.ConcordDraft.PageDrafts(app.dataset.user) : null;
 
   const $ = (selector, root) => (root || document).querySelector(selector);
   const $$ = (selector, root) => Array.from((root || document).querySelectorAll(selector));
@@ -46,13 +53,36 @@
 
   // --- time on the item: counted only while the page is visible --------------------------
 
+  // Stopped, and hidden, while no item is shown (queue empty, sprint closed).
   function tick() {
     const now = performance.now();
-    if (!document.hidden) elapsed += now - lastTick;
+    const before = Math.floor(elapsed / 1000);
+    if (!document.hidden && cfg) elapsed += now - lastTick;
     lastTick = now;
     const seconds = Math.floor(elapsed / 1000);
     const timer = $("#timer");
-    if (timer) timer.textContent = Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
+    if (timer) {
+      timer.textContent = Math.floor(seconds / 60) + ":" + String(seconds % 60).padStart(2, "0");
+      timer.parentElement.hidden = !cfg;
+    }
+    if (seconds !== before) saveDraft();
+  }
+
+  // --- the draft of the item shown (label-draft.js) -------------------------------------------
+
+  function saveDraft() {
+    if (drafts && cfg) drafts.save(cfg.assignment, answers, elapsed);
+  }
+
+  function clearDraft(assignment) {
+    if (drafts) drafts.clear(assignment);
+  }
+
+  function restoreDraft() {
+    const saved = drafts ? drafts.restore(cfg.assignment, answers) : null;
+    if (saved === null) return;
+    elapsed = saved;
+    if (drafts.started(answers)) setStatus("Your unsent answers to this item are back.", "ok");
   }
 
   function resetTimer() {
@@ -75,16 +105,19 @@
     closeItemFlag();
     for (const button of $$("[data-act=item-flag]")) pressed(button, false);
     resetTimer();
+    showProgress();
     const panel = $("#panel");
     const data = $("#panel-config");
-    if (!panel || panel.dataset.state !== "item" || !data) return;
+    if (!panel || panel.dataset.state !== "item" || !data) return tick();
     cfg = JSON.parse(data.textContent);
     answers = new window.ConcordPanelAnswers(cfg);
     for (const c of cfg.criteria) {
       const box = c.kind === "text" && cfg.answers ? textBox(c.name) : null;
       if (box && typeof cfg.answers[c.name] === "string") box.value = cfg.answers[c.name];
     }
-    render();
+    restoreDraft();
+    tick();
+    draw(cfg, answers, false); // no scrolling: the page opens at its top
   }
 
   function answerDigit(key) {
@@ -101,10 +134,37 @@
 
   // --- showing the state (label-view.js draws it) ------------------------------------------
 
-  const { pressed, draw } = window.ConcordPanelView;
+  const { pressed, draw, showProgress } = window.ConcordPanelView;
 
   function render() {
     if (cfg) draw(cfg, answers);
+    saveDraft();
+  }
+
+  function question(name) {
+    const criterion = cfg && cfg.criteria.find((c) => c.name === name);
+    return criterion ? criterion.question || name : name;
+  }
+
+  /** Early Enter: name the missing questions in their own words, highlight the first one and
+   * move the focus there (its text box, for a text question). */
+  function showMissing(missing) {
+    setStatus("Still to answer: " + missing.map(question).join(" · "), "error");
+    const first = cfg.criteria.find((c) => c.name === missing[0]);
+    let target = null;
+    if (first.kind === "text") target = textBox(first.name);
+    else {
+      const index = answers.fields.findIndex(
+        (f) => (f.kind === "preference" || f.name === first.name) && !answers.answered(f)
+      );
+      if (index >= 0) answers.active = index;
+      if (answers.current) target = $(`[data-field="${answers.current.id}"]`);
+    }
+    render();
+    if (target) {
+      target.focus({ preventScroll: true });
+      target.scrollIntoView({ block: "center" });
+    }
   }
 
   // --- talking to the server ----------------------------------------------------------------
@@ -113,6 +173,7 @@
 
   function describe(field) {
     const parts = field.replace(/^answers\./, "").split(".");
+    if (parts[0]) parts[0] = question(parts[0]);
     const index = cfg ? cfg.responses.indexOf(parts[1]) : -1;
     if (index >= 0) parts[1] = "response " + (index + 1);
     return parts.join(" · ");
@@ -135,13 +196,7 @@
   async function submit() {
     if (busy || !cfg) return;
     const [given, missing] = answers.collect((name) => (textBox(name) || { value: "" }).value);
-    if (missing.length) {
-      setStatus("Still to answer: " + missing.join(", "), "error");
-      const first = answers.nextUnanswered(0);
-      if (first >= 0) answers.active = first;
-      render();
-      return;
-    }
+    if (missing.length) return showMissing(missing);
     // A retry by hand of an attempt that got no answer reuses it whole, key and body.
     const same = pendingSubmit && pendingSubmit.answers === JSON.stringify(given);
     const attempt = same
@@ -163,11 +218,13 @@
       if (!response.ok) return await showProblems(response);
       const saved = await response.json();
       if (MODE === "revise") {
+        leaving = true;
         window.location.assign(app.dataset.homeUrl + "?revised=" + saved.id);
         return;
       }
+      clearDraft(cfg.assignment);
       await loadPanel();
-      setStatus("Saved. Next item.", "ok");
+      setStatus(cfg ? "Saved. Next item." : "Saved. Your queue is empty.", "ok");
     } catch (error) {
       pendingSubmit = attempt;
       setStatus("Could not reach the server (" + error.message + "). Press Enter to try again.", "error");
@@ -183,6 +240,7 @@
       cache: "no-store",
     });
     if (response.redirected && !new URL(response.url).pathname.endsWith("/label/panel")) {
+      leaving = true; // the draft stays in this browser for after the login
       window.location.assign(response.url); // the session ended: off to the login page
       return;
     }
@@ -219,8 +277,9 @@
       const response = await postJson(url, JSON.stringify({ reason }), null, 1);
       if (!response.ok) return await showProblems(response);
       closeSkip();
+      clearDraft(cfg.assignment);
       await loadPanel();
-      setStatus("Skipped. Next item.", "ok");
+      setStatus(cfg ? "Skipped. Next item." : "Skipped. Your queue is empty.", "ok");
     } catch (error) {
       setStatus("Could not skip (" + error.message + ").", "error");
     } finally {
@@ -368,6 +427,19 @@
     else if (event.target.id === "item-flag-form") sendItemFlag($("#item-flag-reason").value.trim());
     else submit();
   });
+  app.addEventListener("input", (event) => {
+    if (event.target.matches("textarea[data-criterion]")) saveDraft();
+  });
+  // The draft already holds every answer; the browser's own prompt says there is one to lose.
+  window.addEventListener("beforeunload", (event) => {
+    if (!drafts || leaving || !answers || !drafts.started(answers)) return;
+    saveDraft();
+    event.preventDefault();
+    event.returnValue = "";
+  });
+  window.addEventListener("pagehide", saveDraft);
+  if ("scrollRestoration" in history) history.scrollRestoration = "manual";
+  if (drafts) drafts.prune();
   setInterval(tick, 250);
   initPanel();
 })();
