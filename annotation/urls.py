@@ -1,9 +1,9 @@
 from django.urls import path
 
-from annotation import invitation_views, views
+from annotation import home, invitation_views, views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", home.home, name="home"),
     path("sprints/<int:sprint_id>/label", views.label, name="label"),
     path("sprints/<int:sprint_id>/label/panel", views.label_panel, name="label-panel"),
     path("judgments/<int:judgment_id>/revise", views.revise, name="revise"),

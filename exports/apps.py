@@ -9,6 +9,8 @@ class ExportsConfig(AppConfig):
         from annotation.services.jobs import JobKind, register_job_kind
         from exports.services import build
 
+        _register_navigation()
+
         register_job_kind(
             JobKind(
                 build.EXPORT_JOB,
@@ -19,3 +21,18 @@ class ExportsConfig(AppConfig):
                 sweep=build.resume_stalled_exports,
             )
         )
+
+
+def _register_navigation() -> None:
+    """The exports page (the admin's, where leads start and download exports)."""
+    from annotation.services.navigation import ToolLink, register_tool_link, staff_lead
+
+    register_tool_link(
+        ToolLink(
+            "Exports",
+            "admin:exports_datasetversion_changelist",
+            staff_lead,
+            "datasets of the sprints you lead: start, follow, download",
+            position=20,
+        )
+    )

@@ -10,6 +10,8 @@ class ReviewsConfig(AppConfig):
         from annotation.services.jobs import JobKind, register_job_kind
         from reviews import signals
 
+        _register_navigation()
+
         register_job_kind(
             JobKind(signals.REVIEW_JOB, task="reviews.tasks.review_item", max_attempts=5)
         )
@@ -24,3 +26,28 @@ class ReviewsConfig(AppConfig):
             sender="annotation.ItemFlag",
             dispatch_uid="reviews.item_flag_saved",
         )
+
+
+def _open_disputes(sprint_ids: list[int]) -> dict[int, int]:
+    from django.db.models import Count
+
+    from reviews.models import Dispute, DisputeStatus
+
+    rows = (
+        Dispute.objects.filter(sprint_id__in=sprint_ids, status=DisputeStatus.OPEN)
+        .values("sprint_id")
+        .annotate(n=Count("id"))
+    )
+    return {row["sprint_id"]: row["n"] for row in rows}
+
+
+def _register_navigation() -> None:
+    """The dispute queue (reviewers and leads, with its open count) and the dashboard (leads)
+    on the home page and the sprint bar (annotation.services.navigation)."""
+    from annotation.models import SprintRole
+    from annotation.services.navigation import SprintLink, register_sprint_link
+
+    register_sprint_link(
+        SprintLink("Disputes", "dispute-queue", SprintRole.REVIEWER, count=_open_disputes)
+    )
+    register_sprint_link(SprintLink("Dashboard", "sprint-dashboard", SprintRole.LEAD))

@@ -9,6 +9,8 @@ class TrainingConfig(AppConfig):
         from annotation.services.jobs import JobKind, register_job_kind
         from training.services import runs, selection_jobs
 
+        _register_navigation()
+
         # A run whose worker died (no heartbeat for CONCORD_TRAINING_STALL_SECONDS) is trained
         # again from scratch with the same seed, once; after a second loss it is failed with the
         # reason (see training.tasks).
@@ -32,3 +34,28 @@ class TrainingConfig(AppConfig):
                 on_abandoned=lambda key, reason: selection_jobs.fail_selection(int(key), reason),
             )
         )
+
+
+def _register_navigation() -> None:
+    """The models page (every lead) and the training runs in the admin (staff leads)."""
+    from annotation.services.navigation import ToolLink, register_tool_link, staff_lead
+    from training.services.datasets import leads_any_sprint
+
+    register_tool_link(
+        ToolLink(
+            "Models",
+            "training-models",
+            leads_any_sprint,
+            "reward-model versions side by side; promote one",
+            position=30,
+        )
+    )
+    register_tool_link(
+        ToolLink(
+            "Training runs",
+            "admin:training_trainingrun_changelist",
+            staff_lead,
+            "live status of each run",
+            position=40,
+        )
+    )
