@@ -9,9 +9,9 @@ as the API's. Exports are immutable, so nobody changes or deletes one here.
 """
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -59,7 +59,7 @@ class DatasetVersionAdmin(AllowListedLookups, admin.ModelAdmin):
 
     @admin.display(description="workers")
     def workers(self, obj: DatasetVersion) -> str:
-        """"queued, the workers are unreachable" while the broker refused the build's job."""
+        """ "queued, the workers are unreachable" while the broker refused the build's job."""
         return queue_warning(EXPORT_JOB, obj.pk) or "-"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DatasetVersion]:
@@ -140,3 +140,43 @@ class DatasetVersionAdmin(AllowListedLookups, admin.ModelAdmin):
             return "-"
         url = reverse("api-export-download", args=[obj.pk])
         return format_html('<a href="{}">download</a> ({} rows)', url, obj.rows)
+
+
+# --- "Export selected sprints" on the sprint list --------------------------------------------
+# The action lives here, not in annotation's sprint admin: annotation may not import exports.
+
+
+@admin.action(description="Export selected sprints…")
+def export_sprints(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet):
+    """Open the start-export page with the selected sprints filled in: the lead picks the
+    kind, format and filters there, and the page starts it through ``start_export``. Sprints
+    the user does not lead are named and left out; none led, and nothing opens."""
+    selected = list(queryset.order_by("name"))
+    led = set(
+        sprints_led_by(request.user)
+        .filter(pk__in=[s.pk for s in selected])
+        .values_list("pk", flat=True)
+    )
+    refused = [sprint.name for sprint in selected if sprint.pk not in led]
+    if refused:
+        modeladmin.message_user(
+            request,
+            f"Only a sprint's leads export it; left out: {', '.join(refused)}.",
+            messages.WARNING,
+        )
+    if not led:
+        return None
+    url = reverse("admin:exports_datasetversion_add")
+    return HttpResponseRedirect(f"{url}?sprints={','.join(str(pk) for pk in sorted(led))}")
+
+
+def register_sprint_export_action(site: admin.AdminSite) -> None:
+    """Add the action to the sprint admin, for users who may start exports."""
+    from annotation.models import Sprint
+
+    sprint_admin = site.get_model_admin(Sprint)
+    if export_sprints not in sprint_admin.actions:
+        sprint_admin.actions = [*sprint_admin.actions, export_sprints]
+
+
+register_sprint_export_action(admin.site)
