@@ -62,8 +62,8 @@ def _next_panel(request: HttpRequest, sprint: Sprint) -> dict:
         return {"state": "no-queue", "sprint": sprint}
     except QueueClosed:
         return {"state": "closed", "sprint": sprint}
-    # Two bounded counts for the page's "n left for me · n done today", fresh after each submit.
-    progress = queue_progress(request.user, sprint)
+    # Two indexed counts for the page's "n left for me · n done today", fresh after each submit.
+    progress = queue_progress(request.user, sprint, queue_empty=assignment is None)
     if assignment is None:
         return {"state": "done", "sprint": sprint, "progress": progress}
     return {

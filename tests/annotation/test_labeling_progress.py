@@ -41,14 +41,18 @@ def test_progress_counts_what_is_left_and_first_judgments_of_today(
     sprint, annotator, django_assert_num_queries, monkeypatch
 ):
     add_items(sprint, 4)
-    progress = queue_progress(annotator, sprint)
+    with django_assert_num_queries(3):  # the first call counts the items left in full
+        progress = queue_progress(annotator, sprint)
     assert (progress.left, progress.done_today) == (4, 0)
     first = submitted(sprint, annotator, key="k1")
     revision = submitted(sprint, annotator, key="k2")  # the same item again: not one more done
     assert revision.supersedes_id == first.pk
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(2):  # then only what I finished since, and today's
         progress = queue_progress(annotator, sprint)
     assert (progress.left, progress.done_today) == (3, 1)
+    assert queue_progress(annotator, sprint, queue_empty=True).left == 0
+    with django_assert_num_queries(3):  # counted afresh after an empty queue
+        assert queue_progress(annotator, sprint).left == 3
     two_days_on = timezone.localtime() + timedelta(days=2)
     monkeypatch.setattr(progress_module.timezone, "localtime", lambda: two_days_on)
     assert queue_progress(annotator, sprint).done_today == 0, "judged two days ago"
