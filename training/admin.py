@@ -67,6 +67,18 @@ class LeadTrainingAdmin(AllowListedLookups, admin.ModelAdmin):
             self.readonly_fields
         )
 
+    def form_page(self, request: HttpRequest, title: str, form: forms.Form) -> TemplateResponse:
+        """A start page (``admin/training/<model>/start.html``) showing ``form``."""
+        context = {**self.admin_site.each_context(request), "title": title, "opts": self.opts,
+                   "form": form}  # fmt: skip
+        template = f"admin/training/{self.opts.model_name}/start.html"
+        return TemplateResponse(request, template, context)
+
+
+def progress_html(title: str, fraction: float) -> str:
+    """A progress cell: the percentage, with ``title`` (what it counts) on hover."""
+    return format_html('<span title="{}">{}%</span>', title, f"{100 * fraction:.0f}")
+
 
 class StartRunForm(forms.Form):
     dataset = forms.ModelChoiceField(
@@ -126,12 +138,7 @@ class TrainingRunAdmin(LeadTrainingAdmin):
 
     @admin.display(description="progress")
     def progress_column(self, run: TrainingRun) -> str:
-        return format_html(
-            '<span title="step {} of {}">{}%</span>',
-            run.current_step,
-            run.total_steps,
-            f"{100 * run.progress:.0f}",
-        )
+        return progress_html(f"step {run.current_step} of {run.total_steps}", run.progress)
 
     @admin.display(description="held-out accuracy")
     def accuracy_column(self, run: TrainingRun) -> str:
@@ -188,13 +195,7 @@ class TrainingRunAdmin(LeadTrainingAdmin):
                 user=request.user,
                 initial={key: defaults[key] for key in StartRunForm.base_fields if key in defaults},
             )
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Start a training run",
-            "opts": self.opts,
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/training/trainingrun/start.html", context)
+        return self.form_page(request, "Start a training run", form)
 
 
 @admin.register(ModelVersion)

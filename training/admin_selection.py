@@ -13,7 +13,6 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
@@ -21,7 +20,7 @@ from annotation.models import Sprint
 from annotation.services.access import sprints_led_by
 from annotation.services.errors import ConcordError
 from annotation.services.jobs import queue_warning
-from training.admin import LeadTrainingAdmin
+from training.admin import LeadTrainingAdmin, progress_html
 from training.models import ModelStage, ModelVersion, RunStatus, SelectionRun
 from training.services.registry import models_led_by
 from training.services.selection_jobs import SELECTION_JOB, start_selection
@@ -66,11 +65,8 @@ class SelectionRunAdmin(LeadTrainingAdmin):
 
     @admin.display(description="progress")
     def progress_column(self, selection: SelectionRun) -> str:
-        return format_html(
-            '<span title="{} of {} items scored">{}%</span>',
-            selection.scored,
-            selection.total,
-            f"{100 * selection.progress:.0f}",
+        return progress_html(
+            f"{selection.scored} of {selection.total} items scored", selection.progress
         )
 
     @admin.display(description="new sprint")
@@ -108,10 +104,4 @@ class SelectionRunAdmin(LeadTrainingAdmin):
             else:
                 self.message_user(request, f"Selection {selection.pk} is queued.", messages.SUCCESS)
                 return redirect(reverse("admin:training_selectionrun_change", args=[selection.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Select the next sprint",
-            "opts": self.opts,
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/training/selectionrun/start.html", context)
+        return self.form_page(request, "Select the next sprint", form)
