@@ -74,6 +74,9 @@ class Judgment(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The answers coded for the agreement report when the judgment is written
+    # (reviews.services.agreement_codes); None for judgments stored before, read as JSON.
+    agreement_codes = models.BinaryField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["item", "annotator", "created_at"]

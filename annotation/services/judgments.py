@@ -27,6 +27,7 @@ from annotation.services.errors import ConcordError
 from annotation.services.json_limits import text_field_problem, value_problem
 from annotation.services.labeling_rubrics import labeling_rubric
 from annotation.services.queue import reopen_item
+from reviews.services.agreement_codes import encode as agreement_record
 
 MAX_SECONDS = 24 * 3600
 
@@ -157,6 +158,15 @@ def _store(
             idempotency_key=key,
             request_sha256=digest,
             supersedes=live,
+            # Coded for the agreement report in the same INSERT (the row is never updated).
+            agreement_codes=agreement_record(
+                rubric.criteria,
+                keys,
+                clean,
+                item_id=assignment.item_id,
+                annotator_id=annotator.pk,
+                seconds=seconds,
+            ),
         )
         if live is None:
             Assignment.objects.filter(pk=assignment.pk).update(status=AssignmentStatus.SUBMITTED)

@@ -23,6 +23,7 @@ straight into arrays, keys dictionary-encoded as they are read; SQLite, the embe
 runs the same statements written with its JSON functions through the cursor.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 
 from annotation.models import Criterion, CriterionKind, Judgment, Sprint
+from reviews.services.agreement_codes_read import codes_statement, read_codes
 from reviews.services.agreement_sql import (
     WIDE_PLACES,
     Statement,
@@ -51,7 +53,10 @@ class JudgmentRows:
     into ``keys``), ``entry_place`` (0 best, -1 unranked) and ``answers[name]`` for each
     ``score_<criterion id>`` (float64, NaN when missing) and ``flag_<criterion id>`` (bool).
     ``keys`` are the distinct response keys in code point order (Python's ``sorted``), which
-    fixes which response of a pair is "first"."""
+    fixes which response of a pair is "first". Read from the judgments' agreement records,
+    ``item_keys`` is set and ``entry_key`` is instead the response's rank among its own item's
+    keys in that order (the same pairs come first, and units sort the same), ``keys`` mere
+    placeholders, one per rank, and ``item_keys(item id)`` the item's keys in that order."""
 
     item: np.ndarray
     annotator: np.ndarray
@@ -63,6 +68,7 @@ class JudgmentRows:
     entry_place: np.ndarray
     answers: dict[str, np.ndarray]
     keys: list[str]
+    item_keys: Callable[[int], list[str]] | None = None
 
 
 def read_rows(
@@ -70,15 +76,26 @@ def read_rows(
     until: datetime | None = None,
     parallel: bool = True,
     ran: list[Statement] | None = None,
+    *,
+    codes: bool = True,
 ) -> tuple[JudgmentRows, list[Criterion]]:
     """The live judgments of ``sprint`` (as it stood at ``until``) as :class:`JudgmentRows`,
-    and the sprint's criteria. Reads without locking; both statements see one snapshot. The
-    statements run are appended to ``ran`` when given (the benchmark times them bare)."""
+    and the sprint's criteria. From the judgments' agreement records when every live one has
+    one coded for the sprint's criteria (and ``codes``), else from their JSON answers: the
+    figures built on either are the same. Reads without locking; the JSON statements see one
+    snapshot. The statements run are appended to ``ran`` when given (the benchmark times them
+    bare; the records' statement is named by its one column, ``codes``)."""
     criteria = list(Criterion.objects.filter(rubric_id=sprint.rubric_id))
     using = Judgment.objects.db
+    names = answer_names(criteria)
+    if codes:
+        fields = read_codes(sprint, criteria, names, until, using, parallel)
+        if ran is not None:
+            ran.append((*codes_statement(sprint, until, using), ["codes"]))
+        if fields is not None:
+            return JudgmentRows(**fields), criteria
     preference = any(c.kind == CriterionKind.PREFERENCE for c in criteria)
     width = min(ranking_width(sprint), WIDE_PLACES) if preference else 0
-    names = answer_names(criteria)
     with snapshot(using, parallel, ran) as read:
         if not width:
             table = read(response_statement(sprint, criteria, until, using))

@@ -291,6 +291,15 @@ def copy_bytes(connection, sql: str, params, parallel: bool = True) -> bytearray
     a transaction-local setting made inside an enclosing transaction would outlive this
     statement.
     """
+    return copy_out(connection, sql, params, parallel, "csv")[0]
+
+
+def copy_out(
+    connection, sql: str, params, parallel: bool, form: str
+) -> tuple[bytearray, list[int] | None]:
+    """``COPY (sql) TO STDOUT`` in ``form`` (``csv``, or ``binary``: then also the size of each
+    message libpq received, one per row, the first one holding the file header too and the
+    last one the trailer), planned as :func:`copy_bytes` says."""
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         cursor.execute(
             "SELECT current_setting('jit'), current_setting('parallel_setup_cost'), "
@@ -299,12 +308,18 @@ def copy_bytes(connection, sql: str, params, parallel: bool = True) -> bytearray
         before = list(cursor.fetchone())
         costs = ["0", "0"] if parallel else before[1:]
         cursor.execute(_SET_PLANNER, ["off", *costs])
-        statement = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)"
+        statement = (
+            f"COPY ({sql}) TO STDOUT WITH (FORMAT {'binary' if form == 'binary' else 'csv'})"
+        )
         with connection.wrap_database_errors, cursor.cursor.copy(statement, params):
-            data = _drain_copy(cursor.cursor.connection.pgconn)
+            pgconn = cursor.cursor.connection.pgconn
+            if form == "binary":
+                data, sizes = _drain_sized(pgconn)
+            else:
+                data, sizes = _drain_copy(pgconn), None
         # Not on an error: the atomic block's rollback undoes the settings then.
         cursor.execute(_SET_PLANNER, before)
-    return data
+    return data, sizes
 
 
 def _drain_copy(pgconn) -> bytearray:
@@ -320,6 +335,26 @@ def _drain_copy(pgconn) -> bytearray:
         if size < 0:
             break
         data += row
+    _end_copy(pgconn, size)
+    return data
+
+
+def _drain_sized(pgconn) -> tuple[bytearray, list[int]]:
+    """:func:`_drain_copy`, keeping the size of every message too."""
+    data = bytearray()
+    sizes: list[int] = []
+    read, keep = pgconn.get_copy_data, sizes.append
+    while True:
+        size, row = read(0)
+        if size < 0:
+            break
+        data += row
+        keep(size)
+    _end_copy(pgconn, size)
+    return data, sizes
+
+
+def _end_copy(pgconn, size: int) -> None:
     error = None
     while (result := pgconn.get_result()) is not None:
         if error is None and result.status != pq.ExecStatus.COMMAND_OK:
@@ -328,7 +363,6 @@ def _drain_copy(pgconn) -> bytearray:
         error = psycopg.OperationalError(pgconn.get_error_message())
     if error is not None:
         raise error
-    return data
 
 
 _SET_PLANNER = (

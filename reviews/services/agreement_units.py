@@ -18,6 +18,7 @@ Units of analysis, by criterion kind (see :mod:`reviews.services.agreement`):
   response out (or the whole flag) says false.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -66,6 +67,8 @@ class SprintJudgments:
     entry_key: np.ndarray
     entry_place: np.ndarray
     criteria: list[CriterionAnswers] = field(default_factory=list)
+    # Set when entry_key is a rank among the row's own item's keys (agreement records).
+    item_keys: Callable[[int], list[str]] | None = None
 
     @property
     def count(self) -> int:
@@ -81,7 +84,9 @@ class SprintJudgments:
         places = self.entry_place[start:stop]
         ranked = places >= 0
         order = np.argsort(places[ranked], kind="stable")
-        return [self.keys[key] for key in self.entry_key[start:stop][ranked][order]]
+        codes = self.entry_key[start:stop][ranked][order].tolist()
+        keys = self.keys if self.item_keys is None else self.item_keys(int(self.item_ids[row]))
+        return [keys[key] for key in codes]
 
 
 @dataclass
@@ -111,6 +116,7 @@ def load_judgments(sprint: Sprint, until: datetime | None = None) -> SprintJudgm
         entry_row=rows.entry_row,
         entry_key=rows.entry_key,
         entry_place=rows.entry_place,
+        item_keys=rows.item_keys,
     )
     blocks = _blocks(judgments)
     for criterion in criteria:

@@ -17,6 +17,7 @@ from annotation.models import (
     SprintRole,
 )
 from annotation.models.judgments import AssignmentStatus
+from reviews.services.agreement_codes import encode
 from tests.annotation.labeling_fixtures import add_items
 
 NAN = math.nan
@@ -60,7 +61,15 @@ def store_judgment(item, user, answers: dict, *, seconds: float | None = 10.0) -
         seconds=seconds,
         idempotency_key=f"{item.pk}-{user.pk}-{Judgment.objects.count()}",
         supersedes=previous,
+        agreement_codes=agreement_record(item, user, answers, seconds),
     )
+
+
+def agreement_record(item, user, answers: dict, seconds: float | None) -> bytes | None:
+    """The agreement record submit_judgment stores with these answers."""
+    keys = list(item.responses.order_by("position").values_list("key", flat=True))
+    criteria = list(Criterion.objects.filter(rubric_id=item.sprint.rubric_id))
+    return encode(criteria, keys, answers, item_id=item.pk, annotator_id=user.pk, seconds=seconds)
 
 
 def skip_item(item, user) -> Assignment:

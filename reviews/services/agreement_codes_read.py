@@ -1,0 +1,224 @@
+"""Reading a sprint's agreement records (:mod:`reviews.services.agreement_codes`) as arrays.
+
+One narrow statement reads the ``agreement_codes`` of the live judgments: on PostgreSQL a
+``COPY ... TO STDOUT (FORMAT binary)``, each row one libpq message whose size gives the record's
+place in the stream, so the records are cut apart with numpy and never parsed one by one; on
+SQLite the same SELECT through the cursor. Records of one length (a sprint's items mostly have
+the same number of responses) are decoded together as one (judgments x words) int16 matrix.
+
+:func:`read_codes` answers ``None`` whenever the records cannot stand for the JSON: a live
+judgment without a record (stored before records were written, or not codable), a record coded
+for other criteria than the sprint's rubric now has, or no item with two responses or more
+(whether the strength criterion is reported then depends on the sprint's distinct response
+keys, which records do not hold). The caller then reads the JSON
+(:mod:`reviews.services.agreement_rows`), which gives the same figures.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+
+import numpy as np
+from django.db import connections
+
+from annotation.models import Criterion, Response, Sprint
+from reviews.services.agreement_codes import HEAD, MISSING, VERSION, signature
+from reviews.services.agreement_sql import copy_out, live_judgments
+
+BINARY_HEADER, BINARY_TRAILER, TUPLE_PREFIX = 19, 2, 6
+
+
+def codes_statement(sprint: Sprint, until: datetime | None, using: str) -> tuple[str, list]:
+    """The SELECT of the live judgments' records (one column)."""
+    query = live_judgments(sprint, until).order_by().values_list("agreement_codes")
+    sql, params = query.query.get_compiler(using=using).as_sql()
+    return sql, list(params)
+
+
+def read_codes(
+    sprint: Sprint,
+    criteria: list[Criterion],
+    names: list[str],
+    until: datetime | None,
+    using: str,
+    parallel: bool = True,
+) -> dict | None:
+    """The fields of a :class:`reviews.services.agreement_rows.JudgmentRows` from the records
+    of the live judgments, ``answers`` under ``names`` (the Likert and flag criteria in rubric
+    order), or None (see the module). ``entry_key`` is then the response's rank among its own
+    item's keys in code point order, ``keys`` placeholders as many as the most responses of an
+    item, and ``item_keys`` gives an item's keys in that order (for rankings of gold items)."""
+    sql, params = codes_statement(sprint, until, using)
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        data, sizes = copy_out(connection, sql, params, parallel, "binary")
+        cut = _binary_records(data, sizes)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            records = [row[0] for row in cursor.fetchall()]
+        cut = _joined_records(records)
+    if cut is None:
+        return None
+    fields = decode(*cut, signature(criteria), names)
+    if fields is not None:
+        fields["item_keys"] = gold_keys(sprint)
+    return fields
+
+
+def _joined_records(records: list) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    if any(record is None for record in records):
+        return None
+    lengths = np.fromiter(map(len, records), np.int64, len(records))
+    if (lengths % 2).any():
+        return None
+    lengths //= 2
+    starts = np.r_[0, np.cumsum(lengths)[:-1]] if len(lengths) else lengths
+    return np.frombuffer(b"".join(map(bytes, records)), "<i2"), starts, lengths
+
+
+def _binary_records(data: bytearray, sizes: list[int]):
+    """(words, start, length) of each record of a binary COPY stream, or None when a row is
+    NULL. The first message holds the 19-byte file header before its row, the last one is the
+    2-byte trailer alone (both together, 21 bytes, when there are no rows); every row is a
+    field count (2 bytes), a length (4) and the record."""
+    if len(data) == BINARY_HEADER + BINARY_TRAILER:
+        empty = np.zeros(0, np.int64)
+        return np.zeros(0, "<i2"), empty, empty
+    message = np.array(sizes, np.int64)
+    if len(message) < 2 or message[-1] != BINARY_TRAILER:
+        raise ValueError("unexpected COPY stream layout")
+    message[0] -= BINARY_HEADER
+    rows = message[:-1]
+    if ((rows - TUPLE_PREFIX) % 2).any() or (rows <= TUPLE_PREFIX).any():
+        return None  # a NULL (or empty) record
+    body = np.frombuffer(data, np.uint8, len(data) - BINARY_HEADER - BINARY_TRAILER, BINARY_HEADER)
+    words = body.copy().view("<i2")
+    starts = (np.r_[0, np.cumsum(rows)[:-1]] + TUPLE_PREFIX) // 2
+    return words, starts, (rows - TUPLE_PREFIX) // 2
+
+
+def decode(
+    words: np.ndarray, starts: np.ndarray, lengths: np.ndarray, sign: bytes, names: list[str]
+) -> dict | None:
+    """The records at ``starts`` (word offsets into ``words``, ``lengths`` words each) as
+    arrays, rows in record order within each length, or None when one was coded for other
+    criteria than those of ``sign``."""
+    expected = np.frombuffer(sign, "<i2")
+    parts = []
+    for width in np.unique(lengths).tolist():
+        chosen = np.flatnonzero(lengths == width)
+        matrix = _matrix(words, starts[chosen], width)
+        part = _decode_block(matrix, expected, names)
+        if part is None:
+            return None
+        parts.append(part)
+    if not parts or max(part["n"] for part in parts) < 2:
+        return None
+    return _joined(parts, names)
+
+
+def _matrix(words: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """The records of one ``width`` as rows of a matrix: a strided view where they lie at one
+    stride (one length throughout the stream), a gather otherwise."""
+    if width < HEAD or starts[-1] + width > len(words):
+        raise ValueError("a record runs past the stream")
+    steps = np.diff(starts)
+    if len(starts) == 1 or (steps == steps[0]).all():
+        stride = int(steps[0]) if len(steps) else width
+        base = words[int(starts[0]) :]
+        return np.lib.stride_tricks.as_strided(
+            base,
+            shape=(len(starts), width),
+            strides=(stride * words.itemsize, words.itemsize),
+            writeable=False,
+        )
+    return words[starts[:, None] + np.arange(width)]
+
+
+def _decode_block(matrix: np.ndarray, expected: np.ndarray, names: list[str]) -> dict | None:
+    width = matrix.shape[1]
+    coded, count = len(expected) // 2, int(matrix[0, 14])
+    columns = 2 + len(names)
+    body = HEAD + len(expected)
+    if (
+        width != body + count * columns
+        or (matrix[:, 0] != VERSION).any()
+        or (matrix[:, 1] != width).any()
+        or (matrix[:, 14] != count).any()
+        or (matrix[:, 15] != coded).any()
+        or (matrix[:, HEAD:body] != expected).any()
+    ):
+        return None
+    ids = np.ascontiguousarray(matrix[:, 2:10]).view("<i8")
+    strength = matrix[:, 17].astype(np.float64)
+    strength[matrix[:, 17] == MISSING] = np.nan
+    entries = matrix[:, body:].reshape(len(matrix), count, columns)
+    answers = {}
+    for number, name in enumerate(names):
+        values = entries[:, :, 2 + number].ravel()
+        if name.startswith("flag_"):
+            answers[name] = values != 0
+        else:
+            scores = values.astype(np.float64)
+            scores[values == MISSING] = np.nan
+            answers[name] = scores
+    return {
+        "n": count,
+        "item": ids[:, 0].astype(np.int64),
+        "annotator": ids[:, 1].astype(np.int64),
+        "seconds": np.ascontiguousarray(matrix[:, 10:14]).view("<f8")[:, 0].copy(),
+        "strength": strength,
+        "tie": matrix[:, 16] != 0,
+        "entry_key": entries[:, :, 0].ravel().astype(np.int64),
+        "entry_place": entries[:, :, 1].ravel().astype(np.int64),
+        "answers": answers,
+    }
+
+
+def _joined(parts: list[dict], names: list[str]) -> dict:
+    rows, offset = [], 0
+    for part in parts:
+        count = len(part["item"])
+        rows.append(np.repeat(np.arange(offset, offset + count, dtype=np.int64), part["n"]))
+        offset += count
+
+    def joined(name: str) -> np.ndarray:
+        return np.concatenate([part[name] for part in parts])
+
+    return {
+        "item": joined("item"),
+        "annotator": joined("annotator"),
+        "seconds": joined("seconds"),
+        "strength": joined("strength"),
+        "tie": joined("tie"),
+        "entry_row": np.concatenate(rows),
+        "entry_key": joined("entry_key"),
+        "entry_place": joined("entry_place"),
+        "answers": {name: np.concatenate([p["answers"][name] for p in parts]) for name in names},
+        "keys": [f"#{rank}" for rank in range(max(part["n"] for part in parts))],
+    }
+
+
+def gold_keys(sprint: Sprint) -> Callable[[int], list[str]]:
+    """An item's response keys in code point order, for the ranking of a row of records: the
+    keys of every gold item of ``sprint`` are read once, on the first call; any other item is
+    read alone."""
+    known: dict[int, list[str]] = {}
+
+    def keys(item_id: int) -> list[str]:
+        if not known:
+            pairs = Response.objects.filter(item__sprint=sprint, item__is_gold=True).values_list(
+                "item_id", "key"
+            )
+            for item, key in pairs:
+                known.setdefault(item, []).append(key)
+            for listed in known.values():
+                listed.sort()
+            known.setdefault(-1, [])
+        if item_id not in known:
+            known[item_id] = sorted(
+                Response.objects.filter(item_id=item_id).values_list("key", flat=True)
+            )
+        return known[item_id]
+
+    return keys
