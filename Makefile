@@ -16,10 +16,12 @@ PORT ?= 8000
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml clients/python/pyproject.toml | $(BIN)/python
 	# torch first and pinned exactly: a looser spec pulls gigabytes of CUDA packages.
 	$(BIN)/pip install torch==2.13.0
 	$(BIN)/pip install -e '.[dev]'
+	# The Python client (clients/python), whose tests run against a live server in the suite.
+	$(BIN)/pip install -e './clients/python[datasets]'
 	touch $(STAMP)
 
 install: $(STAMP)
