@@ -6,9 +6,12 @@ sprint of N items x 5 annotators read from PostgreSQL, beside baselines measured
 
 The database named in DATABASE_URL is dropped and created afresh, then filled with COPY: items of
 two responses, 5 annotators of known accuracy answering a preference (with tie and strength), two
-Likert scores and a flag, noisily around a hidden truth. With ``--reuse``, a database that an
-earlier run filled with the same ``--items`` and ``--seed`` is measured as it is (the fill takes
-minutes; what is measured is the same either way).
+Likert scores and a flag, noisily around a hidden truth; each judgment with the agreement record
+``submit_judgment`` stores with it (:mod:`reviews.services.agreement_codes`), which the report
+reads. With ``--reuse``, a database that an earlier run filled with the same ``--items`` and
+``--seed`` is measured as it is (the fill takes minutes; what is measured is the same either
+way, except that a database filled before records were written has none: its report reads the
+JSON answers, as before).
 
 Figures (last line, one JSON object): ``seconds`` (the report, end to end, median of
 ``--repeat`` runs), ``db_seconds`` (the report's own statements, their COPY run bare and the
@@ -23,11 +26,18 @@ and ``ratio`` (``seconds / baseline_seconds``; the goal is at most ``goal_ratio`
 measurement runs ``--repeat`` times in rounds, one of each per round with the report and its two
 baselines back to back, so that a change in the machine's load falls on both sides of the ratio;
 ``round_ratios`` are each round's report over its own baseline, ``report_runs`` and
-``baseline_runs`` the seconds behind them.
+``baseline_runs`` the seconds behind them. ``cpu`` gives the CPU seconds of the report and of
+the baselines' parts (client, database backend, total; medians of ``--repeat`` more rounds with
+parallel workers off, so the backend does all of the database's work) and ``cpu_ratio`` the
+report's total over the baseline's, which the machine's load moves less than wall-clock time;
+``loadavg`` is the load when the figures were printed. With ``--json-report``, the report read
+from the JSON answers (as before records) is timed too (``json_report_seconds``), and
+``same_as_json`` says whether both reports are equal.
 """
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -53,6 +63,7 @@ def fill(items: int, seed: int):
     from django.db import connection
 
     from annotation.models import Criterion, Rubric, Sprint, SprintMember
+    from reviews.services.agreement_codes import encode
 
     rubric = Rubric.objects.create(name="bench agreement")
     Criterion.objects.create(
@@ -87,6 +98,7 @@ def fill(items: int, seed: int):
     ]
     for n, user in enumerate(users):
         SprintMember.objects.create(sprint=sprint, user=user, pseudonym=f"A{n}")
+    criteria = list(Criterion.objects.filter(rubric=rubric))
     rng = np.random.default_rng(seed)
     now = datetime.now(UTC)
     with connection.cursor() as cursor:
@@ -139,8 +151,8 @@ def fill(items: int, seed: int):
         truth_unsafe = rng.random((items, 2)) < 0.05
         with cur.copy(
             "COPY annotation_judgment (sprint_id, item_id, assignment_id, annotator_id,"
-            " rubric_id, answers, seconds, idempotency_key, request_sha256, created_at)"
-            " FROM STDIN"
+            " rubric_id, answers, seconds, idempotency_key, request_sha256, created_at,"
+            " agreement_codes) FROM STDIN"
         ) as copy:
             for n, item_id in enumerate(item_ids):
                 for a, (user, accuracy) in enumerate(zip(users, ACCURACY, strict=True)):
@@ -168,6 +180,16 @@ def fill(items: int, seed: int):
                     flags = truth_unsafe[n] ^ (draw[3:5] > accuracy + 0.05)
                     if flags.any():
                         answers["unsafe"] = {"a": bool(flags[0]), "b": bool(flags[1])}
+                    seconds = float(5 + 60 * draw[5])
+                    # The agreement record submit_judgment stores with the judgment.
+                    record = encode(
+                        criteria,
+                        ["a", "b"],
+                        answers,
+                        item_id=item_id,
+                        annotator_id=user.pk,
+                        seconds=seconds,
+                    )
                     copy.write_row(
                         (
                             sprint.pk,
@@ -176,10 +198,11 @@ def fill(items: int, seed: int):
                             user.pk,
                             rubric.pk,
                             json.dumps(answers),
-                            float(5 + 60 * draw[5]),
+                            seconds,
                             f"k-{item_id}-{a}",
                             "",
                             now,
+                            record,
                         )
                     )
         cur.execute("ANALYZE")
@@ -213,12 +236,77 @@ def rounds(runs: dict, repeat: int) -> tuple[dict[str, list[float]], dict[str, o
     return times, results
 
 
+def json_report(sprint, bootstrap: int) -> dict:
+    """The report read from the JSON answers, as before agreement records (the oracle path)."""
+    import functools
+
+    from reviews.services import agreement_units
+    from reviews.services.agreement import sprint_agreement
+
+    original = agreement_units.read_rows
+    agreement_units.read_rows = functools.partial(original, codes=False)
+    try:
+        return sprint_agreement(sprint, bootstrap=bootstrap)
+    finally:
+        agreement_units.read_rows = original
+
+
+def backend_cpu() -> float:
+    """CPU seconds this session's PostgreSQL backend has used (it must run on this machine)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_rounds(runs: dict, repeat: int) -> dict[str, dict[str, float]]:
+    """CPU seconds of each of ``runs`` (medians of ``repeat`` rounds): ``client`` (this
+    process), ``database`` (the backend) and ``total``. Parallel workers are turned off for
+    the session meanwhile, so that the backend does all of the database's work; CPU time moves
+    less with the machine's load than wall-clock time does."""
+    from django.db import connection
+
+    spent: dict[str, dict[str, list[float]]] = {
+        name: {"client": [], "database": []} for name in runs
+    }
+    with connection.cursor() as cursor:
+        cursor.execute("SET max_parallel_workers_per_gather = 0")
+    try:
+        for _ in range(repeat):
+            for name, run in runs.items():
+                client, database = time.process_time(), backend_cpu()
+                run()
+                spent[name]["client"].append(time.process_time() - client)
+                spent[name]["database"].append(backend_cpu() - database)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET max_parallel_workers_per_gather")
+    figures = {}
+    for name, parts in spent.items():
+        totals = [c + d for c, d in zip(parts["client"], parts["database"], strict=True)]
+        figures[name] = {
+            "client": round(statistics.median(parts["client"]), 3),
+            "database": round(statistics.median(parts["database"]), 3),
+            "total": round(statistics.median(totals), 3),
+        }
+    print("cpu: " + json.dumps(figures), flush=True)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--json-report",
+        action="store_true",
+        help="also time the report read from the JSON answers (as before agreement records)",
+    )
     parser.add_argument(
         "--reuse",
         action="store_true",
@@ -233,7 +321,7 @@ def main() -> None:
     from annotation.models import Judgment, Sprint
     from reviews.services.agreement import sprint_agreement
     from reviews.services.agreement_rows import live_judgments, read_rows
-    from reviews.services.agreement_sql import copy_bytes
+    from reviews.services.agreement_sql import copy_bytes, copy_out
     from reviews.services.agreement_units import load_judgments
 
     sprint = Sprint.objects.filter(name=sprint_name(args.items, args.seed)).first()
@@ -241,6 +329,8 @@ def main() -> None:
         ACCURACY
     ):
         print(f"reusing the filled database ({args.items:,} items)", flush=True)
+        if Judgment.objects.filter(sprint=sprint, agreement_codes__isnull=True).exists():
+            print("its judgments have no agreement records: the report reads JSON", flush=True)
     else:
         if args.reuse:
             connection.close()
@@ -257,7 +347,13 @@ def main() -> None:
     read_rows(sprint, ran=statements)
 
     def bare_copy() -> int:
-        return sum(len(copy_bytes(connection, sql, params)) for sql, params, _ in statements)
+        total = 0
+        for sql, params, names in statements:
+            if names == ["codes"]:  # the agreement records' statement, read as the report does
+                total += len(copy_out(connection, sql, params, True, "binary")[0])
+            else:
+                total += len(copy_bytes(connection, sql, params))
+        return total
 
     answers_sql, answers_params = (
         live_judgments(sprint).order_by().values_list("item_id", "annotator_id", "answers").query
@@ -298,7 +394,18 @@ def main() -> None:
         "serial_fetch": lambda: read_rows(sprint, parallel=False),
         "no_bootstrap": lambda: sprint_agreement(sprint, bootstrap=0),
     }
+    if args.json_report:
+        runs["json_report"] = lambda: json_report(sprint, args.bootstrap)
     times, results = rounds(runs, args.repeat)
+    cpu = cpu_rounds(
+        {
+            "report": runs["report"],
+            "bare_select": bare_select,
+            "krippendorff": plain_alpha,
+            **({"json_report": runs["json_report"]} if args.json_report else {}),
+        },
+        args.repeat,
+    )
     median = {name: statistics.median(values) for name, values in times.items()}
     seconds, report = median["report"], results["report"]
     db_seconds, copied_bytes = median["db"], results["db"]
@@ -326,6 +433,7 @@ def main() -> None:
         "serial_fetch_seconds": round(median["serial_fetch"], 4),
         "bare_select_seconds": round(median["bare_select"], 4),
         "no_bootstrap_seconds": round(median["no_bootstrap"], 4),
+        "json_report_seconds": round(median["json_report"], 4) if args.json_report else None,
         "krippendorff_seconds": round(median["krippendorff"], 4),
         "baseline_seconds": round(baseline, 4),
         "ratio": round(seconds / baseline, 3),
@@ -339,6 +447,14 @@ def main() -> None:
         "goal_ratio": 1.25,
         "alpha": {name: c["alpha"] for name, c in report["criteria"].items()},
         "ci": {name: c["ci"] for name, c in report["criteria"].items()},
+        "same_as_json": report == results["json_report"] if args.json_report else None,
+        "codes": not Judgment.objects.filter(sprint=sprint, agreement_codes__isnull=True).exists(),
+        "cpu": cpu,
+        "cpu_ratio": round(
+            cpu["report"]["total"] / (cpu["bare_select"]["total"] + cpu["krippendorff"]["total"]),
+            3,
+        ),
+        "loadavg": Path("/proc/loadavg").read_text().split()[:3],
         "alpha_matches_krippendorff": all(
             abs(report["criteria"][name]["alpha"] - value) < 1e-9 for name, value in plain.items()
         ),
