@@ -199,11 +199,17 @@ def test_csv_errors_name_the_line(sprint, lead, api_client_for, tmp_path):
     _nothing_stored()
 
 
-def test_csv_with_unknown_column_and_ragged_row(sprint, lead, api_client_for):
-    content = b"external_id,prompt,response_a,response_b,colour\nc-1,Q?,a,b,red\nc-2,Q?,a\n"
+def test_csv_with_unknown_column_is_named_once_at_the_header(sprint, lead, api_client_for):
+    content = b"external_id,prompt,response_a,response_b,colour\nc-1,Q?,a,b,red\nc-2,Q?,a,b,x\n"
     errors = _post(api_client_for(lead), sprint, content, name="x.csv").json()["errors"]
-    assert errors[0]["line"] == 2 and "unknown column" in errors[0]["message"]
-    assert errors[1]["line"] == 3 and "cells" in errors[1]["message"]
+    assert [(e["line"], e["field"]) for e in errors] == [(1, "colour")]
+    assert "unknown column 'colour'" in errors[0]["message"]
+
+
+def test_csv_ragged_row_is_named(sprint, lead, api_client_for):
+    content = b"external_id,prompt,response_a,response_b\nc-1,Q?,a,b\nc-2,Q?,a\n"
+    errors = _post(api_client_for(lead), sprint, content, name="x.csv").json()["errors"]
+    assert errors[0]["line"] == 3 and "has 3 cells but the header has 4" in errors[0]["message"]
 
 
 def test_import_into_closed_sprint_is_refused(sprint, lead, api_client_for):

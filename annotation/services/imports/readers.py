@@ -12,6 +12,7 @@ from typing import BinaryIO
 import orjson
 
 from annotation.services.imports.errors import ImportProblem
+from annotation.services.imports.sniff import header_problems
 
 Row = dict[str, object]
 ProgressCallback = Callable[[int], None]
@@ -130,6 +131,11 @@ def read_csv(
                 header = [cell.strip() for cell in cells]
                 if len(set(header)) != len(header):
                     yield start, ImportProblem(start, "the header repeats a column name")
+                    return
+                wrong = header_problems(header, start)
+                if wrong:  # every row would repeat them: name them once, at the header
+                    for problem in wrong:
+                        yield start, problem
                     return
                 continue
             if len(cells) != len(header):

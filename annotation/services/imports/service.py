@@ -14,6 +14,7 @@ from annotation.services.audit import record_event
 from annotation.services.imports.errors import ImportProblem, ImportRejected, RowError
 from annotation.services.imports.readers import ProgressCallback, read_csv, read_jsonl
 from annotation.services.imports.records import parse_row
+from annotation.services.imports.sniff import HEAD_BYTES, file_problem
 from annotation.services.imports.writer import ItemWriter
 
 log = logging.getLogger(__name__)
@@ -54,20 +55,25 @@ def import_items(
 ) -> ImportResult:
     """Import every item of ``stream`` into ``sprint``, all or nothing.
 
-    Guarantees: the whole file is validated; if any line is bad, :class:`ImportRejected` lists
+    Guarantees: a file that cannot be read as ``file_format`` at all (a spreadsheet, UTF-16,
+    one JSON array, ...; annotation.services.imports.sniff) is refused with that one problem;
+    otherwise the whole file is validated; if any line is bad, :class:`ImportRejected` lists
     every problem by line (the first ``MAX_LISTED_PROBLEMS``) and nothing is stored. Importing
     the same file again creates nothing and counts each item as unchanged. The sprint row is
     locked for the duration, so two imports into one sprint run one after the other. Memory
     holds one chunk of records, never the file.
     """
+    head = stream.read(min(HEAD_BYTES, max_line_bytes))
+    stream.seek(0)
     if file_format is None:
-        head = stream.read(64)
-        stream.seek(0)
         file_format = detect_format(filename, head)
     if file_format not in FORMATS:
         raise ImportRejected(
             [ImportProblem(0, f"unknown format {file_format!r}; use jsonl or csv")]
         )
+    unreadable = file_problem(filename, head, file_format)
+    if unreadable is not None:
+        raise ImportRejected([unreadable])
     reader = read_jsonl if file_format == "jsonl" else read_csv
     flat = file_format == "csv"
     digest = hashlib.sha256()
