@@ -1,4 +1,5 @@
-"""The annotator's pages: my sprints and judgments, the labeling page, its item panel, revising.
+"""The annotator's pages: the labeling page, its item panel, revising (the home page, my
+sprints and judgments, is annotation.home).
 
 Pages render on the server; label.js only swaps the item panel and talks to the JSON API
 (``/api/v1/judgments``, ``/api/v1/assignments/<id>/skip`` and ``.../flag``), so there is one
@@ -13,29 +14,12 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from annotation.models import Assignment, Judgment, Sprint
-from annotation.services.access import sprint_role, sprints_visible_to
+from annotation.services.access import sprint_role
 from annotation.services.labeling_rubrics import labeling_rubric
-from annotation.services.progress import progress_for, queue_progress, recent_judgments
+from annotation.services.progress import queue_progress
 from annotation.services.queue import NotAMember, QueueClosed, next_assignment
 from annotation.services.rendering import item_panel, render_markdown
 from annotation.services.serving import served_item
-
-
-@login_required
-@require_GET
-def home(request: HttpRequest) -> HttpResponse:
-    """My sprints with my progress, and my latest live judgments to revise."""
-    sprints = list(
-        sprints_visible_to(request.user).select_related("rubric").order_by("-created_at")
-    )
-    return render(
-        request,
-        "annotation/home.html",
-        {
-            "progress": progress_for(request.user, sprints),
-            "judgments": recent_judgments(request.user),
-        },
-    )
 
 
 def _member_sprint(request: HttpRequest, sprint_id: int) -> Sprint:
