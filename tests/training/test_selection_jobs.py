@@ -136,6 +136,23 @@ def test_only_leads_of_the_source_start_or_read_a_selection(
     assert api_client_for(lead).get("/api/v1/selections/999999").status_code == 404
 
 
+def test_the_service_refuses_a_model_of_another_team(
+    lead, lead_b, sprint, other_sprint, pool, make_dataset, make_model_version, dataset
+):
+    """The service is the door: a lead of the source sprint may not score its pool with a
+    production model trained from another team's sprint (the API and the admin form filter
+    models too, but the management command and any other caller reach the service)."""
+    theirs = make_model_version(
+        make_dataset([other_sprint], created_by=lead_b),
+        name="reward-b",
+        stage=ModelStage.PRODUCTION,
+    )
+    with pytest.raises(SelectionRejected) as refused:
+        start_selection(sprint, theirs, actor=lead, size=2)
+    assert refused.value.problems[0]["field"] == "model"
+    assert not SelectionRun.objects.exists()
+
+
 def test_a_second_selection_gets_its_own_slug_and_a_reserved_one_is_refused(queue):
     first, second = queue(size=2), queue(size=2)
     assert (first.params["slug"], second.params["slug"]) == ("sprint-a-next-2", "sprint-a-next-3")

@@ -31,6 +31,7 @@ from annotation.services.audit import record_event
 from annotation.services.errors import ConcordError
 from annotation.services.jobs import beat, enqueue_on_commit
 from training.models import ModelStage, ModelVersion, RunStatus, SelectionRun
+from training.services.registry import models_led_by
 from training.services.scoring import NotInProduction
 from training.services.selection import (
     SelectionRejected,
@@ -73,12 +74,17 @@ def start_selection(
     enqueue: bool = True,
 ) -> SelectionRun:
     """Store a queued selection and enqueue its job once the transaction commits. Nothing is
-    stored when the actor does not lead ``source`` (:class:`SelectionForbidden`), the model is
+    stored when the actor does not lead ``source`` (:class:`SelectionForbidden`) or may not
+    use ``model`` (one of another team's: :class:`SelectionRejected` on ``model``), the model is
     not in production (``NotInProduction``) or a parameter, the slug or the pool is refused
     (:class:`SelectionRejected`). The slug is fixed now (``<source>-next-<n>`` when empty), so a
     second selection asked before this one finishes gets another. ``enqueue=False`` stores it
     for the caller to run with :func:`execute_selection`."""
     check_lead(actor, source)
+    if actor is not None and not models_led_by(actor).filter(pk=model.pk).exists():
+        raise SelectionRejected(
+            [{"field": "model", "message": "No model version with this id that you lead."}]
+        )
     if model.stage != ModelStage.PRODUCTION:
         raise NotInProduction(
             f"{model.name} v{model.version} is {model.stage}; only a production model scores."
