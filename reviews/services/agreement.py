@@ -1,8 +1,11 @@
 """Inter-annotator agreement: per item, and per criterion of a sprint (Krippendorff's alpha).
 
 The sprint report is built in four parts: :mod:`reviews.services.agreement_rows` reads the live
-judgments (the statements of :mod:`reviews.services.agreement_sql`, one snapshot) as entries,
-one per (judgment, response), whatever the number of distinct response keys;
+judgments as entries, one per (judgment, response), whatever the number of distinct response
+keys: from the agreement record each judgment stores when it is submitted
+(:mod:`reviews.services.agreement_codes`, read by :mod:`reviews.services.agreement_codes_read`),
+or, for a sprint with judgments stored before records, from their JSON answers (the statements
+of :mod:`reviews.services.agreement_sql`, one snapshot), which gives the same figures;
 :mod:`reviews.services.agreement_units` lays each criterion out as (unit, value) answers at its
 level of measurement (the units and the signed strength scale are documented there);
 :mod:`reviews.services.agreement_alpha` computes alpha with the ``krippendorff`` package, the

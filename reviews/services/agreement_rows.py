@@ -7,7 +7,10 @@ a judgment's ranking places, never the sprint's response keys, so a sprint may u
 distinct keys (the first version had one column per key and criterion, and ~500 distinct keys
 could no longer be read).
 
-Two statements, read in one snapshot:
+Judgments submitted with an agreement record are read from those records
+(:mod:`reviews.services.agreement_codes_read`: one narrow statement, no JSON); when any live
+judgment of the sprint has none, or one coded for other criteria, the JSON answers are read
+instead, with two statements in one snapshot:
 
 - the *wide* statement, one row per live judgment: the key at each of the first
   ``WIDE_PLACES`` places of its ranking, and each criterion's answer about the response at that
