@@ -9,9 +9,11 @@ The database named in DATABASE_URL is dropped and created afresh, then filled wi
 of two responses (and ``--ranked-share`` of items with four, ranked), five annotators of known
 accuracy around a hidden truth, one of them adversarial (right 10% of the time).
 
-Figures (last line, one JSON object): ``seconds`` (compute_consensus auto, first run: every
-label inserted), ``recompute_seconds`` (the same again on the settled sprint: nothing to write),
-``select_seconds`` (baseline: a bare SELECT of the sprint's judgments, answers as text),
+Figures (last line, one JSON object): ``seconds`` (compute_consensus auto, first run: every label
+inserted), ``cpu_seconds`` (this process's CPU time in that run, without the database server's:
+steadier than ``seconds`` on a loaded machine), ``recompute_seconds`` (the same again on the settled
+sprint: nothing to write), ``select_seconds`` (baseline: a bare SELECT of the sprint's judgments,
+answers as text),
 ``read_seconds`` (baseline: reading and parsing the sprint's live judgments in item chunks, what
 any sprint-wide method costs at least), ``majority_seconds`` (baseline: method=majority, one
 pass, no model), ``sweep_seconds`` (review_sprint: consensus and the dispute rules for every
@@ -232,6 +234,7 @@ def main() -> None:
     times: dict[str, list[float]] = {
         key: [] for key in ("select", "read", "majority", "auto", "recompute")
     }
+    cpu: list[float] = []
     digests = set()
     for round_ in range(max(args.repeat, 1)):
         ConsensusLabel.objects.filter(sprint=sprint).delete()
@@ -242,7 +245,9 @@ def main() -> None:
         times["majority"].append(timed(lambda: compute_consensus(sprint, method="majority"))[0])
         majority_accuracy = accuracy_of_labels(sprint, truth)
         ConsensusLabel.objects.filter(sprint=sprint).delete()
+        started = time.process_time()
         seconds, counts = timed(lambda: compute_consensus(sprint))
+        cpu.append(time.process_time() - started)
         times["auto"].append(seconds)
         ds_accuracy = accuracy_of_labels(sprint, truth)
         digests.add(labels_digest(sprint, args.labels_out if round_ == 0 else None))
@@ -272,6 +277,7 @@ def main() -> None:
                 "annotators": len(ACCURACY),
                 "repeat": len(times["auto"]),
                 "seconds": seconds,
+                "cpu_seconds": median(cpu),
                 "recompute_seconds": median(times["recompute"]),
                 "select_seconds": select_seconds,
                 "ratio_to_select": round(seconds / select_seconds, 2),

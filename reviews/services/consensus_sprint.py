@@ -22,11 +22,11 @@ from reviews.services.consensus_methods import (
     DawidSkeneParams,
     bradley_terry,
     bradley_terry_ranking,
-    class_ranking,
     vote_class,
     win_matrix,
 )
 from reviews.services.consensus_read import TIE_CODE, SprintVotes
+from reviews.services.consensus_rows import label_rows
 
 AUTO = "auto"
 
@@ -256,49 +256,8 @@ def label_sprint(
 
 
 def _rows(data: SprintVotes, votes: Votes, shape: RubricShape, labels: dict) -> list[dict]:
-    places = np.array(sorted(labels), dtype=np.int64)
     label_top = np.full(len(data.item_ids), -1, dtype=np.int64)
-    for place in places.tolist():
-        label = labels[place][0]
+    for place, (label, _, _) in labels.items():
         if label != TIE:
             label_top[place] = int(label.split(">", 1)[0])
-    strengths = _strengths(votes, label_top).tolist()
-    agreements = _agreement(data, votes).tolist()
-    means = {
-        name: (column.sums / np.maximum(column.counts, 1)).tolist()
-        for name, column in data.answers.items()
-    }
-    answered = {name: (column.counts > 0).tolist() for name, column in data.answers.items()}
-    judgment_start = np.searchsorted(data.item, np.arange(len(data.item_ids) + 1)).tolist()
-    judgment_ids = data.judgment_ids.tolist()
-    item_ids = data.item_ids.tolist()
-    rows = []
-    for place in places.tolist():
-        label, method, confidence = labels[place]
-        keys = data.keys[place]
-        ranking = class_ranking(keys, label)
-        answers = {}
-        base = place * data.width
-        for name in (*shape.likert, *shape.flags):
-            per_key = {
-                key: round(means[name][base + key_place], 4)
-                for key_place, key in enumerate(keys)
-                if answered[name][base + key_place]
-            }
-            if per_key:
-                answers[name] = per_key
-        strength, agreement = strengths[place], agreements[place]
-        rows.append(
-            {
-                "item_id": item_ids[place],
-                "ranking": ranking or [],
-                "tie": ranking is None,
-                "method": str(method),
-                "confidence": round(min(max(float(confidence), 0.0), 1.0), 6),
-                "strength": None if math.isnan(strength) else float(strength),
-                "answers": answers,
-                "agreement": None if math.isnan(agreement) else round(agreement, 6),
-                "judgment_ids": judgment_ids[judgment_start[place] : judgment_start[place + 1]],
-            }
-        )
-    return rows
+    return label_rows(data, shape, labels, _strengths(votes, label_top), _agreement(data, votes))

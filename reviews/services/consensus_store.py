@@ -35,6 +35,32 @@ BATCH_ROWS = 1000
 COPY_BATCH_ROWS = 20_000
 COPY_FROM_ROWS = 50
 JSON_FIELDS = ("ranking", "answers", "judgment_ids")
+NULL = "\\N"
+
+
+def _copy_text(rows: list[dict]) -> str:
+    """The rows as ``COPY`` text (tab-separated, ``\\N`` for null, backslashes doubled), in
+    the order ``item_id`` then :data:`CONTENT`. Rows may share ranking and answers objects,
+    so each object is serialised once (by identity: the rows keep them alive meanwhile)."""
+    texts: dict[int, str] = {}
+
+    def json_text(value) -> str:
+        text = texts.get(id(value))
+        if text is None:
+            text = texts[id(value)] = orjson.dumps(value).decode().replace("\\", "\\\\")
+        return text
+
+    def number(value) -> str:
+        return NULL if value is None else repr(float(value))
+
+    lines = [
+        f"{int(row['item_id'])}\t{json_text(row['ranking'])}\t{'t' if row['tie'] else 'f'}\t"
+        f"{number(row['strength'])}\t{json_text(row['answers'])}\t{row['method']}\t"
+        f"{number(row['confidence'])}\t{number(row['agreement'])}\t"
+        f"{orjson.dumps(row['judgment_ids']).decode()}\n"
+        for row in rows
+    ]
+    return "".join(lines)
 
 
 def _params(row: dict, sprint_id: int, now) -> list:
@@ -110,13 +136,7 @@ def _copy_upsert(rows: list[dict], sprint_id: int, now, head: str, conflict: str
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(create)
             with cursor.cursor.copy(f"COPY consensus_incoming ({columns}) FROM STDIN") as copy:
-                for row in rows[start : start + COPY_BATCH_ROWS]:
-                    copy.write_row(
-                        [
-                            orjson.dumps(row[name]).decode() if name in JSON_FIELDS else row[name]
-                            for name in names
-                        ]
-                    )
+                copy.write(_copy_text(rows[start : start + COPY_BATCH_ROWS]))
             cursor.execute(insert, [sprint_id, now])
             written += max(cursor.rowcount, 0)
             cursor.execute("DROP TABLE consensus_incoming")

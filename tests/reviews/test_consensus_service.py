@@ -12,6 +12,7 @@ from reviews.services.consensus import (
     compute_consensus,
     refresh_item_consensus,
 )
+from reviews.services.consensus_store import CONTENT, COPY_FROM_ROWS, upsert_labels
 from tests.reviews.dispute_fixtures import (
     bulk_votes,
     make_gold,
@@ -235,3 +236,35 @@ def test_a_sprint_without_items_or_without_votes_labels_nothing(sprint, make_use
     vote(item, ada, ["a", "z", "b"])  # not a permutation of the responses: no vote
     assert compute_consensus(sprint)["labelled"] == 0
     assert not ConsensusLabel.objects.filter(sprint=sprint).exists()
+
+
+def test_labels_written_in_bulk_keep_every_character_and_number(sprint):
+    """Enough rows for PostgreSQL's COPY path: keys with a backslash, a quote, a tab, a newline
+    and a non-ASCII letter, a null strength and agreement, a float confidence, come back as
+    written (SQLite writes the same rows through its plain statement)."""
+    items = make_items(sprint, COPY_FROM_ROWS + 5)
+    odd = ["a\\b", 'q"t', "t\tn\nl", "é☃"]
+    answers = {"helpfulness": {odd[0]: 4.5, odd[3]: 1.0}}
+    rows = [
+        {
+            "item_id": item.pk,
+            "ranking": odd if n % 2 else [],
+            "tie": not n % 2,
+            "strength": None if n % 3 else 2.5,
+            "answers": answers,
+            "method": "majority",
+            "confidence": 0.123456,
+            "agreement": None if n % 5 else 0.5,
+            "judgment_ids": [n, 7],
+        }
+        for n, item in enumerate(items)
+    ]
+    assert upsert_labels(rows, sprint.pk) == len(rows)
+    stored = {label.item_id: label for label in ConsensusLabel.objects.filter(sprint=sprint)}
+    for row in rows:
+        label = stored[row["item_id"]]
+        assert [
+            label.ranking, label.tie, label.strength, label.answers, label.method,
+            label.confidence, label.agreement, label.judgment_ids,
+        ] == [row[name] for name in CONTENT]  # fmt: skip
+    assert upsert_labels(rows, sprint.pk) == 0  # unchanged: nothing rewritten
