@@ -5,6 +5,7 @@ models page's promote button asks before it promotes."""
 import pytest
 
 from exports.models import DatasetVersion
+from tests.browser.helpers import log_in, watch_problems
 from tests.browser.test_training_models import versions  # noqa: F401 (a fixture)
 from tests.support.builders import export_of, training_run
 from training.models import ModelStage, ModelVersion, RunStatus, TrainingRun
@@ -13,21 +14,10 @@ pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect
 
 
-def log_in(page, problems: list[str]) -> None:
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on(
-        "console",
-        lambda message: (
-            message.type == "error"
-            and not message.location.get("url", "").endswith("/favicon.ico")
-            and problems.append(message.text)
-        ),
-    )
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill("lead")
-    page.get_by_label("Password").fill("pw-lead")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="My sprints")).to_be_visible()
+def log_in_as_lead(page) -> list[str]:
+    problems = watch_problems(page)
+    log_in(page, "lead")
+    return problems
 
 
 def mark_page(page) -> None:
@@ -55,8 +45,8 @@ def open_live(page, path: str):
 
 @pytest.mark.django_db(transaction=True)
 def test_an_exports_status_changes_on_screen(export, chromium_page, screenshot_path):
-    page, problems = chromium_page, []
-    log_in(page, problems)
+    page = chromium_page
+    problems = log_in_as_lead(page)
     box = open_live(page, f"/admin/exports/datasetversion/{export.pk}/change/")
 
     DatasetVersion.objects.filter(pk=export.pk).update(status="running", rows=40)
@@ -79,8 +69,8 @@ def run(export, lead):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_training_runs_progress_is_a_live_percentage(run, chromium_page, screenshot_path):
-    page, problems = chromium_page, []
-    log_in(page, problems)
+    page = chromium_page
+    problems = log_in_as_lead(page)
     box = open_live(page, f"/admin/training/trainingrun/{run.pk}/change/")
 
     TrainingRun.objects.filter(pk=run.pk).update(
@@ -106,9 +96,8 @@ def test_a_training_runs_progress_is_a_live_percentage(run, chromium_page, scree
 
 @pytest.mark.django_db(transaction=True)
 def test_promote_asks_first_then_promotes(versions, chromium_page):  # noqa: F811
-    page, problems = chromium_page, []
-    candidate = versions[2]
-    log_in(page, problems)
+    page, candidate = chromium_page, versions[2]
+    problems = log_in_as_lead(page)
     page.goto("/training/models")
     row = page.locator(f'tr[data-model="{candidate.pk}"]')
     asked: list[str] = []

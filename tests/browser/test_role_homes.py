@@ -5,6 +5,7 @@ pages."""
 
 import pytest
 
+from tests.browser.helpers import log_in, watch_problems
 from tests.navigation.test_role_walk import FOREIGN, world  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.browser
@@ -14,21 +15,8 @@ DEPTH = 2
 
 
 def browse(page, username: str) -> dict[str, int]:
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on(
-        "console",
-        lambda message: (
-            message.type == "error"
-            and not message.location.get("url", "").endswith("/favicon.ico")
-            and problems.append(f"{page.url}: {message.text}")
-        ),
-    )
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(f"pw-{username}")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="My sprints")).to_be_visible()
+    problems = watch_problems(page)
+    log_in(page, username)
     origin = page.url.rstrip("/")
     seen: dict[str, int] = {}
     frontier = ["/"]
