@@ -264,6 +264,7 @@ SPECTACULAR_SETTINGS = {
         "ExportKindEnum": "exports.models.ExportKind.choices",
         "CriterionKindEnum": "annotation.models.rubrics.CriterionKind.choices",
         "ImportFormatEnum": "annotation.services.imports.service.FORMATS",
+        "SprintStatusEnum": "annotation.models.sprints.SprintStatus.choices",
     },
     "SERVE_INCLUDE_SCHEMA": False,
     # The API's object ids in paths (annotation.api.converters); every number gets the API's
