@@ -1,4 +1,4 @@
-"""The model comparison page: what a lead sees (metrics table, SVG curves, no script, a strict
+"""The model comparison page: what a lead sees (metrics table, SVG curves, no inline script, a strict
 Content-Security-Policy) and who sees nothing."""
 
 import re

@@ -186,4 +186,7 @@ def test_bad_score_bodies_are_400(lead, dataset, make_model_version, api_client_
     response = api_client_for(lead).post(f"{MODELS}/{model.pk}/score", body, format="json")
     assert response.status_code == 400, response.json()
     fields = [error.get("field", "") for error in response.json()["errors"]]
-    assert any(name == field or name.startswith(f"{field}.") for name in fields), fields
+    # A list's item is named by its index: responses[1].
+    assert any(name == field or name.startswith((f"{field}.", f"{field}[")) for name in fields), (
+        fields
+    )
