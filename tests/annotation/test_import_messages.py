@@ -65,7 +65,7 @@ CASES = {
     ),
     "CSV row with one response": (
         "items.csv", (HEADER + "c1,Q,yes,no\nc2,Q,only one,\n").encode(),
-        [(3, "responses", "needs at least two responses to compare, got 1")],
+        [(3, "response_b", "is empty, which leaves 1 response; each item needs at least two")],
     ),
     "CSV with duplicate ids": (
         "items.csv", (HEADER + "c1,Q,yes,no\nc1,Q2,a,b\n").encode(),

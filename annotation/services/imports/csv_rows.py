@@ -8,11 +8,14 @@ from typing import Any
 import orjson
 
 from annotation.services.imports.errors import RowError
+from annotation.services.imports.readers import EMPTY_RESPONSES
 
 
 def unflatten_csv_row(row: dict[str, Any]) -> dict[str, Any]:
     """A CSV row's text cells as the JSON shape the record parser reads; a row of TRL's three
     columns passes through as it is."""
+    row = dict(row)
+    empty = row.pop(EMPTY_RESPONSES, [])
     if "chosen" in row or "rejected" in row:
         return row
     out: dict[str, Any] = {}
@@ -47,6 +50,12 @@ def unflatten_csv_row(row: dict[str, Any]) -> dict[str, Any]:
     for key, response in responses.items():
         if "text" not in response:
             raise RowError(f"has model_{key} but no response_{key}", f"model_{key}")
+    if len(responses) < 2 and empty:
+        raise RowError(
+            f"is empty, which leaves {len(responses)} response; each item needs at least two "
+            "to compare",
+            empty[0],
+        )
     out["responses"] = [{"id": key, **response} for key, response in responses.items()]
     if metadata:
         out["metadata"] = metadata

@@ -18,6 +18,9 @@ Row = dict[str, object]
 ProgressCallback = Callable[[int], None]
 
 _SKIP_CHUNK = 1024 * 1024
+EMPTY_RESPONSES = "\0empty response columns"
+"""The key under which a CSV row carries its empty ``response_<id>`` cells (no column has it),
+so that a row left with one response names the empty column."""
 
 
 def iter_raw_lines(
@@ -146,10 +149,15 @@ def read_csv(
                     ),
                 )
                 continue
-            yield (
-                start,
-                {name: cell for name, cell in zip(header, cells, strict=True) if cell != ""},
-            )
+            row: Row = {name: cell for name, cell in zip(header, cells, strict=True) if cell}
+            empty = [
+                name
+                for name, cell in zip(header, cells, strict=True)
+                if not cell and name.startswith("response_")
+            ]
+            if empty:
+                row[EMPTY_RESPONSES] = empty
+            yield start, row
         while problems:
             problem = problems.pop(0)
             yield problem.line, problem
