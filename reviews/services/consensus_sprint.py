@@ -29,6 +29,9 @@ from reviews.services.consensus_read import TIE_CODE, SprintVotes
 from reviews.services.consensus_rows import label_rows
 
 AUTO = "auto"
+# Plain strings: compared and stored once per item, where enum member lookups would add up.
+UNANIMOUS, MAJORITY = ConsensusMethod.UNANIMOUS.value, ConsensusMethod.MAJORITY.value
+DAWID_SKENE, BRADLEY_TERRY = ConsensusMethod.DAWID_SKENE.value, ConsensusMethod.BRADLEY_TERRY.value
 
 
 @dataclass
@@ -180,7 +183,7 @@ def _strengths(votes: Votes, label_top: np.ndarray) -> np.ndarray:
 
 def _agreeing(count: int, share: float) -> str:
     unanimous = count >= 2 and share == 1.0
-    return ConsensusMethod.UNANIMOUS if unanimous else ConsensusMethod.MAJORITY
+    return UNANIMOUS if unanimous else MAJORITY
 
 
 def label_sprint(
@@ -222,28 +225,29 @@ def label_sprint(
                 model[place] = (fit.classes[label], value)
     labels: dict[int, tuple[str, str, float]] = {}
     undecided = 0
+    method = str(method)
+    vote_count, majority_code, held_count = (votes.count.tolist(), majority.tolist(), held.tolist())
     for place in candidates.tolist():
-        keys, count = data.keys[place], int(votes.count[place])
-        code = int(majority[place])
-        share = held[place] / count if code >= 0 else 0.0
+        count, code = vote_count[place], majority_code[place]
+        share = held_count[place] / count if code >= 0 else 0.0
         major = data.classes[code] if code >= 0 else None
-        if method == ConsensusMethod.UNANIMOUS:
+        if method == UNANIMOUS:
             decided = (major, method, 1.0) if count >= 2 and share == 1.0 else None
-        elif method == ConsensusMethod.MAJORITY:
+        elif method == MAJORITY:
             decided = (major, method, share) if major is not None else None
         elif place in bt:
             if method == AUTO and major == TIE:
                 decided = (TIE, _agreeing(count, share), share)
             else:
                 ranking, confidence = bt[place]
-                label = vote_class(keys, ranking)
-                found = ConsensusMethod.BRADLEY_TERRY
+                label = vote_class(data.keys[place], ranking)
+                found = BRADLEY_TERRY
                 if method == AUTO and major == label:
                     found = _agreeing(count, share)
                 decided = (label, found, confidence)
         else:
             label, confidence = model[place]
-            found = ConsensusMethod.DAWID_SKENE
+            found = DAWID_SKENE
             if method == AUTO and major == label:
                 found = _agreeing(count, share)
             decided = (label, found, confidence)
