@@ -39,8 +39,12 @@ def train_reward_model(run_id: int, job_id: int | None = None) -> str | None:
 @shared_task(name="training.tasks.select_next_sprint", ignore_result=True)
 def select_next_sprint(selection_id: int, job_id: int | None = None) -> str | None:
     """Score the pool of the queued selection ``selection_id`` and build its next sprint (see
-    :func:`training.services.selection_jobs.execute_selection`) as background job ``job_id``."""
-    selection = run_job(job_id, lambda: selection_jobs.execute_selection(selection_id))
+    :func:`training.services.selection_jobs.execute_selection`) as background job ``job_id``.
+    Only a queued job is claimed: a message redelivered while a worker scores (the broker's
+    visibility timeout) does nothing; a dead worker's job is queued again by the sweep."""
+    selection = run_job(
+        job_id, lambda: selection_jobs.execute_selection(selection_id), only_queued=True
+    )
     return selection.status if selection is not None else None
 
 

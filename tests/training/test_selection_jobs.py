@@ -84,6 +84,29 @@ def test_a_selection_whose_worker_died_is_run_again_by_the_sweep(eager, queue):
     assert Sprint.objects.filter(slug=selection.params["slug"]).count() == 1
 
 
+def test_a_duplicate_message_while_a_worker_is_at_it_does_nothing(queue):
+    """A redelivered message (the broker's visibility timeout passed during a long scoring)
+    must not score the pool a second time beside the first worker: only a queued job is
+    claimed; a worker that died is the sweep's, which queues its job again."""
+    from training import tasks
+
+    selection = queue(size=2)
+    sprints = Sprint.objects.count()
+    now = timezone.now()
+    SelectionRun.objects.filter(pk=selection.pk).update(
+        status=RunStatus.RUNNING, started_at=now, scored=5, total=12
+    )
+    job = job_of(selection)
+    BackgroundJob.objects.filter(pk=job.pk).update(
+        status=JobStatus.RUNNING, attempts=1, heartbeat_at=now, started_at=now
+    )
+
+    assert tasks.select_next_sprint(selection.pk, job.pk) is None
+    selection.refresh_from_db()
+    assert (selection.status, selection.scored) == (RunStatus.RUNNING, 5)
+    assert Sprint.objects.count() == sprints  # no next sprint made
+
+
 def test_a_failure_keeps_its_reason(queue):
     selection = queue(size=2)
     ModelVersion.objects.filter(pk=selection.model_id).update(stage=ModelStage.ARCHIVED)
