@@ -141,6 +141,38 @@ def test_the_heartbeat_beats_while_no_progress_event_comes(lead, dataset):
         heartbeat.stop()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_beats_between_epochs_while_the_test_split_is_evaluated(lead, dataset):
+    """Each epoch but the last ends with an evaluation of the test split that sends no event
+    until it is done (minutes for a large model): the timer beats then, or the sweep would take
+    a working run for a dead one and train it a second time beside the first."""
+    run = TrainingRun.objects.create(
+        dataset=dataset, model_name="m", base_model="b", status=RunStatus.RUNNING,
+        heartbeat_at=timezone.now(), created_by=lead,
+    )  # fmt: skip
+    heartbeat = RunHeartbeat(run.pk, "training", interval=0.05).start()
+
+    def step(number: int) -> None:
+        event = type("Event", (), {"step": number, "total_steps": 6, "epoch": 1, "eval": None})
+        heartbeat.watching(None, epochs=3)(event())
+
+    def beats() -> bool:
+        old = timezone.now() - timedelta(hours=1)
+        TrainingRun.objects.filter(pk=run.pk).update(heartbeat_at=old)
+        time.sleep(0.5)
+        return TrainingRun.objects.get(pk=run.pk).heartbeat_at > old
+
+    try:
+        step(1)
+        assert not beats(), "inside an epoch the progress writes beat"
+        step(2)  # the last step of epoch 1 of 3: the evaluation runs now
+        assert beats()
+        step(3)
+        assert not beats()
+    finally:
+        heartbeat.stop()
+
+
 @pytest.mark.django_db
 def test_a_run_whose_message_was_lost_is_published_by_the_next_sweep(
     lead, dataset, django_capture_on_commit_callbacks

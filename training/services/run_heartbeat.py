@@ -4,8 +4,9 @@ none and can take minutes for a large model, longer than ``CONCORD_TRAINING_STAL
 
 :class:`RunHeartbeat` is a timer thread that stamps the run's ``heartbeat_at`` and beats its
 background job (:func:`annotation.services.jobs.beat`) every quarter of the stall time (at most
-every 30 s) during those steps only: it pauses at the first step of the training loop, whose
-progress writes beat instead, and resumes after the last step. So a worker that was killed
+every 30 s) during those steps only: it pauses at the first step of each epoch, whose progress
+writes beat instead, and resumes after each epoch's last step (the evaluation of the test split
+sends no event until it ends) and after the last step. So a worker that was killed
 stops beating at once, and one stuck inside the loop is found stalled too.
 """
 
@@ -56,12 +57,22 @@ class RunHeartbeat:
         # A beat blocked on a row lock (a test's open transaction) must not hold the run up.
         self._thread.join(timeout=2)
 
-    def watching(self, on_event: Callable[[Any], None] | None) -> Callable[[Any], None]:
-        """A trainer event callback that pauses the timer inside the training loop, resumes it
-        after the last step, and passes every event on to ``on_event``."""
+    def watching(
+        self, on_event: Callable[[Any], None] | None, *, epochs: int = 1
+    ) -> Callable[[Any], None]:
+        """A trainer event callback that pauses the timer inside each of the ``epochs`` epochs'
+        steps, resumes it after an epoch's last step (the test split's evaluation and the next
+        epoch's start send no event for as long as they take) and after the last step, and
+        passes every event on to ``on_event``."""
 
         def watch(event: Any) -> None:
-            if event.total_steps and event.step >= event.total_steps:
+            per_epoch = max(1, event.total_steps // max(1, epochs))
+            ends_epoch = (
+                getattr(event, "eval", None) is not None
+                or event.step % per_epoch == 0
+                or event.step >= event.total_steps
+            )
+            if event.total_steps and ends_epoch:
                 self._paused.clear()
             else:
                 self._paused.set()

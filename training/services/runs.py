@@ -283,7 +283,9 @@ def execute_training_run(
             splits.train,
             splits.test,
             output_dir,
-            on_progress=ProgressWriter(run_id, _poll_seconds(), heartbeat.watching(on_event)),
+            on_progress=ProgressWriter(
+                run_id, _poll_seconds(), heartbeat.watching(on_event, epochs=config.epochs)
+            ),
             should_stop=CancelCheck(run_id, _poll_seconds()),
         )
         write_provenance(output_dir, run, full_config)
