@@ -45,7 +45,8 @@ class SprintVotes:
     :func:`reviews.services.consensus_methods.vote_class`), ``orders`` (the ranking as response
     positions, ``None`` for a tie or no vote), ``top`` (position ranked first, -1 for none) and
     ``strength`` (NaN when missing). ``answers`` per Likert and flag criterion name; ``width``
-    is the most responses an item has."""
+    is the most responses an item has; ``key_set`` per item the index of its keys in the
+    distinct ``key_sets``."""
 
     item_ids: np.ndarray
     is_gold: np.ndarray
@@ -62,6 +63,8 @@ class SprintVotes:
     classes: list[str]
     answers: dict[str, AnswerColumn]
     width: int
+    key_set: np.ndarray
+    key_sets: list[tuple[str, ...]]
 
 
 def _fetch(query) -> list[tuple]:
@@ -269,4 +272,6 @@ def _columns(shape: RubricShape, items, responses, judgments) -> SprintVotes:
         classes=classes,
         answers=answer_columns,
         width=width,
+        key_set=item_key_set,
+        key_sets=key_list,
     )

@@ -8,8 +8,6 @@ that have it, and only the dict of each row is made per item. Rows are read-only
 the same ranking or answers share one object.
 """
 
-import math
-
 import numpy as np
 
 from reviews.services.consensus_data import RubricShape
@@ -33,28 +31,33 @@ def _answers(data: SprintVotes, shape: RubricShape, places: np.ndarray) -> list[
     """Per item of ``places``: per Likert criterion the mean score of each response, per flag
     criterion the share that flagged it (4 decimals), over the judgments that answered."""
     names = (*shape.likert, *shape.flags)
-    key_sets: dict[tuple[str, ...], int] = {}
-    key_set = np.array([key_sets.setdefault(data.keys[p], len(key_sets)) for p in places.tolist()])
-    key_list = list(key_sets)
-    matrix = [key_set.reshape(-1, 1)]
-    tables = []
-    for name in names:
-        column = data.answers[name]
-        at, table = _rounded(column.sums / np.maximum(column.counts, 1), 4)
-        code = np.where(column.counts > 0, at, -1).reshape(len(data.item_ids), data.width)
-        matrix.append(code[places])
-        tables.append(table)
     if not len(places):
         return []
-    patterns, inverse = np.unique(np.hstack(matrix), axis=0, return_inverse=True)
+    pattern = data.key_set[places]
+    radix = len(data.key_sets)
+    for name in names:
+        column = data.answers[name]
+        means, at = np.unique(column.sums / np.maximum(column.counts, 1), return_inverse=True)
+        code = np.where(column.counts > 0, at.reshape(-1) + 1, 0)
+        code = code.reshape(len(data.item_ids), data.width)[places]
+        for position in range(data.width):
+            pattern = pattern * (len(means) + 1) + code[:, position]
+            radix *= len(means) + 1
+    if radix >= 2**63:  # too many combinations for one integer: one group per item
+        pattern = np.arange(len(places))
+    # Items with the same keys and the same means share one answers mapping.
+    _, first, inverse = np.unique(pattern, return_index=True, return_inverse=True)
     built = []
-    for pattern in patterns.tolist():
-        keys = key_list[pattern[0]]
+    for place in places[first].tolist():
+        keys = data.keys[place]
         answers = {}
-        for number, name in enumerate(names):
-            codes = pattern[1 + number * data.width :]
+        for name in names:
+            column = data.answers[name]
+            cells = range(place * data.width, place * data.width + len(keys))
             per_key = {
-                key: tables[number][codes[at]] for at, key in enumerate(keys) if codes[at] >= 0
+                key: round(float(column.sums[cell] / max(column.counts[cell], 1)), 4)
+                for key, cell in zip(keys, cells, strict=True)
+                if column.counts[cell] > 0
             }
             if per_key:
                 answers[name] = per_key
@@ -80,7 +83,11 @@ def label_rows(
     agreement = agreements[places]
     agreement_list = _rounded_list(np.where(np.isnan(agreement), 0.0, agreement), 6)
     missing = np.isnan(agreement).tolist()
-    strength_list = strengths[places].tolist()
+    strength = strengths[places]
+    strength_list = [
+        None if gone else value
+        for gone, value in zip(np.isnan(strength).tolist(), strength.tolist(), strict=True)
+    ]
     answers = _answers(data, shape, places)
     judgment_start = np.searchsorted(data.item, np.arange(len(data.item_ids) + 1)).tolist()
     judgment_ids = data.judgment_ids.tolist()
@@ -93,15 +100,14 @@ def label_rows(
         ranking = rankings.get((keys, label), TIE)
         if ranking == TIE:
             ranking = rankings[keys, label] = class_ranking(keys, label)
-        strength = strength_list[line]
         rows.append(
             {
                 "item_id": item_ids[place],
                 "ranking": ranking or [],
                 "tie": ranking is None,
-                "method": str(method),
+                "method": method,
                 "confidence": confidences[line],
-                "strength": None if math.isnan(strength) else float(strength),
+                "strength": strength_list[line],
                 "answers": answers[line],
                 "agreement": None if missing[line] else agreement_list[line],
                 "judgment_ids": judgment_ids[judgment_start[place] : judgment_start[place + 1]],

@@ -84,10 +84,9 @@ def _posteriors(
     chosen[wanted] = True
     rows = np.flatnonzero(chosen[votes.item] & (class_of[votes.code] >= 0))
     answer = class_of[votes.code[rows]]
-    pairs, which = np.unique(
-        np.stack([votes.annotator[rows], answer], axis=1), axis=0, return_inverse=True
-    )
-    logs = [fit._log_row(int(annotator), int(label)) for annotator, label in pairs.tolist()]
+    stride = len(fit.classes)
+    pairs, which = np.unique(votes.annotator[rows] * stride + answer, return_inverse=True)
+    logs = [fit._log_row(*divmod(pair, stride)) for pair in pairs.tolist()]
     usable = np.array([row is not None for row in logs], dtype=bool)
     table = np.array([row or [0.0] * len(fit.classes) for row in logs]).reshape(
         len(logs), len(fit.classes)
@@ -100,8 +99,9 @@ def _posteriors(
         now = rank == place  # one vote per item: terms added in vote order
         log[votes.item[rows[now]]] += table[which[now]]
     log = log[wanted]
-    shifted = (log - log.max(axis=1, keepdims=True)).ravel().tolist()
-    weights = np.array([math.exp(value) for value in shifted]).reshape(log.shape)
+    # math.exp (as the per-item path) of each distinct value only: items share vote patterns.
+    shifted, at = np.unique((log - log.max(axis=1, keepdims=True)).ravel(), return_inverse=True)
+    weights = np.array([math.exp(value) for value in shifted.tolist()])[at].reshape(log.shape)
     total = np.zeros(len(wanted))
     for column in range(weights.shape[1]):
         total = total + weights[:, column]
