@@ -24,13 +24,17 @@ from annotation.models import Criterion, Response, Sprint
 from reviews.services.agreement_codes import HEAD, MISSING, VERSION, signature
 from reviews.services.agreement_sql import copy_out, live_judgments
 
-BINARY_HEADER, BINARY_TRAILER, TUPLE_PREFIX = 19, 2, 6
+BINARY_HEADER, BINARY_TRAILER, TUPLE_PREFIX, ID_BYTES = 19, 2, 6, 8
 
 
 def codes_statement(sprint: Sprint, until: datetime | None, using: str) -> tuple[str, list]:
-    """The SELECT of the live judgments' records (one column)."""
-    query = live_judgments(sprint, until).order_by().values_list("agreement_codes")
+    """The SELECT of the live judgments' records, one column: on PostgreSQL, for a judgment
+    without one, its id instead (``int8send``: 8 bytes, shorter than any record); on SQLite
+    two columns, the id and the record."""
+    query = live_judgments(sprint, until).order_by().values_list("id", "agreement_codes")
     sql, params = query.query.get_compiler(using=using).as_sql()
+    if connections[using].vendor == "postgresql":
+        sql = f"SELECT COALESCE(j.agreement_codes, int8send(j.id)) FROM ({sql}) j"  # noqa: S608
     return sql, list(params)
 
 
@@ -41,60 +45,69 @@ def read_codes(
     until: datetime | None,
     using: str,
     parallel: bool = True,
-) -> dict | None:
+) -> tuple[dict, np.ndarray] | None:
     """The fields of a :class:`reviews.services.agreement_rows.JudgmentRows` from the records
     of the live judgments, ``answers`` under ``names`` (the Likert and flag criteria in rubric
-    order), or None (see the module). ``entry_key`` is then the response's rank among its own
-    item's keys in code point order, ``keys`` placeholders as many as the most responses of an
-    item, and ``item_keys`` gives an item's keys in that order (for rankings of gold items)."""
+    order), and the ids of the live judgments without a record (to be read as JSON); None
+    when a record was coded for other criteria, or when most live judgments have none (the
+    JSON read of the whole sprint is then the cheaper one). ``entry_key`` is the response's
+    rank among its own item's keys in code point order, ``keys`` placeholders as many as the
+    most responses of an item, and ``item_keys`` gives an item's keys in that order (for
+    rankings of gold items)."""
     sql, params = codes_statement(sprint, until, using)
     connection = connections[using]
     if connection.vendor == "postgresql":
         data, sizes = copy_out(connection, sql, params, parallel, "binary")
-        cut = _binary_records(data, sizes)
+        words, starts, lengths, missing = _binary_records(data, sizes)
     else:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            records = [row[0] for row in cursor.fetchall()]
-        cut = _joined_records(records)
-    if cut is None:
+            words, starts, lengths, missing = _joined_records(cursor.fetchall())
+    if len(missing) * 2 > len(missing) + len(starts):
         return None
-    fields = decode(*cut, signature(criteria), names)
-    if fields is not None:
-        fields["item_keys"] = gold_keys(sprint)
-    return fields
+    fields = decode(words, starts, lengths, signature(criteria), names)
+    if fields is None:
+        return None
+    fields["item_keys"] = gold_keys(sprint)
+    return fields, missing
 
 
-def _joined_records(records: list) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    if any(record is None for record in records):
-        return None
+def _joined_records(rows: list[tuple]):
+    """(words, start, length) of each record from (id, record) rows, and the ids without."""
+    records = [bytes(record) for _, record in rows if record is not None]
+    missing = np.array([pk for pk, record in rows if record is None], np.int64)
     lengths = np.fromiter(map(len, records), np.int64, len(records))
     if (lengths % 2).any():
-        return None
+        raise ValueError("a record of an odd length")
     lengths //= 2
     starts = np.r_[0, np.cumsum(lengths)[:-1]] if len(lengths) else lengths
-    return np.frombuffer(b"".join(map(bytes, records)), "<i2"), starts, lengths
+    return np.frombuffer(b"".join(records), "<i2"), starts, lengths, missing
 
 
 def _binary_records(data: bytearray, sizes: list[int]):
-    """(words, start, length) of each record of a binary COPY stream, or None when a row is
-    NULL. The first message holds the 19-byte file header before its row, the last one is the
-    2-byte trailer alone (both together, 21 bytes, when there are no rows); every row is a
-    field count (2 bytes), a length (4) and the record."""
+    """(words, start, length) of each record of a binary COPY stream of
+    :func:`codes_statement`, and the ids sent instead of a record. The first message holds
+    the 19-byte file header before its row, the last one is the 2-byte trailer alone (both
+    together, 21 bytes, when there are no rows); every row is a field count (2 bytes), a
+    length (4) and the value."""
+    empty = np.zeros(0, np.int64)
     if len(data) == BINARY_HEADER + BINARY_TRAILER:
-        empty = np.zeros(0, np.int64)
-        return np.zeros(0, "<i2"), empty, empty
+        return np.zeros(0, "<i2"), empty, empty, empty
     message = np.array(sizes, np.int64)
     if len(message) < 2 or message[-1] != BINARY_TRAILER:
         raise ValueError("unexpected COPY stream layout")
     message[0] -= BINARY_HEADER
-    rows = message[:-1]
-    if ((rows - TUPLE_PREFIX) % 2).any() or (rows <= TUPLE_PREFIX).any():
-        return None  # a NULL (or empty) record
+    rows = message[:-1] - TUPLE_PREFIX
+    if (rows % 2).any():
+        raise ValueError("a record of an odd length")
     body = np.frombuffer(data, np.uint8, len(data) - BINARY_HEADER - BINARY_TRAILER, BINARY_HEADER)
-    words = body.copy().view("<i2")
-    starts = (np.r_[0, np.cumsum(rows)[:-1]] + TUPLE_PREFIX) // 2
-    return words, starts, (rows - TUPLE_PREFIX) // 2
+    starts = np.r_[0, np.cumsum(rows + TUPLE_PREFIX)[:-1]] + TUPLE_PREFIX
+    ids = rows == ID_BYTES
+    missing = empty
+    if ids.any():
+        missing = body[starts[ids][:, None] + np.arange(ID_BYTES)].copy().view(">i8").ravel()
+        starts, rows = starts[~ids], rows[~ids]
+    return body.copy().view("<i2"), starts // 2, rows // 2, missing.astype(np.int64)
 
 
 def decode(
@@ -112,8 +125,6 @@ def decode(
         if part is None:
             return None
         parts.append(part)
-    if not parts or max(part["n"] for part in parts) < 2:
-        return None
     return _joined(parts, names)
 
 
@@ -176,6 +187,21 @@ def _decode_block(matrix: np.ndarray, expected: np.ndarray, names: list[str]) ->
 
 
 def _joined(parts: list[dict], names: list[str]) -> dict:
+    if not parts:
+        none = np.zeros(0, np.int64)
+        parts = [
+            {
+                "n": 0,
+                **dict.fromkeys(("item", "annotator", "entry_key", "entry_place"), none),
+                "seconds": none.astype(np.float64),
+                "strength": none.astype(np.float64),
+                "tie": none.astype(bool),
+                "answers": {
+                    name: none.astype(bool if name.startswith("flag_") else np.float64)
+                    for name in names
+                },
+            }
+        ]
     rows, offset = [], 0
     for part in parts:
         count = len(part["item"])

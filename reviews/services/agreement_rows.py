@@ -92,11 +92,22 @@ def read_rows(
     using = Judgment.objects.db
     names = answer_names(criteria)
     if codes:
-        fields = read_codes(sprint, criteria, names, until, using, parallel)
-        if ran is not None:
-            ran.append((*codes_statement(sprint, until, using), ["codes"]))
-        if fields is not None:
-            return JudgmentRows(**fields), criteria
+        with snapshot(using, parallel) as read:
+            coded = read_codes(sprint, criteria, names, until, using, parallel)
+            if ran is not None:
+                ran.append((*codes_statement(sprint, until, using), ["codes"]))
+            if coded is not None:
+                fields, missing = coded
+                if len(missing):
+                    # Judgments stored before records: their JSON, a row per response.
+                    statement = response_statement(sprint, criteria, until, using, missing.tolist())
+                    if ran is not None:
+                        ran.append(statement)
+                    fields = _with_json_rows(fields, _from_responses(read(statement), names))
+                # With no item of two responses, whether the strength criterion is reported
+                # depends on the sprint's distinct keys, which records do not hold.
+                if len(fields["keys"]) >= 2:
+                    return JudgmentRows(**fields), criteria
     preference = any(c.kind == CriterionKind.PREFERENCE for c in criteria)
     width = min(ranking_width(sprint), WIDE_PLACES) if preference else 0
     with snapshot(using, parallel, ran) as read:
@@ -112,6 +123,33 @@ def read_rows(
         if len(rest):
             table = read(response_statement(sprint, criteria, until, using, rest.tolist()))
     return _combine(wide, table, fits, width, names), criteria
+
+
+def _with_json_rows(fields: dict, rows: JudgmentRows) -> dict:
+    """``fields`` read from records, followed by ``rows`` read from JSON (a row per response of
+    the item, so each row's entries are its item's responses), whose keys become ranks among
+    their own row's keys like the records' ones."""
+    order = np.lexsort((rows.entry_key, rows.entry_row))
+    grouped = rows.entry_row[order]
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order)) - np.searchsorted(grouped, grouped)
+    most = int(np.bincount(rows.entry_row).max()) if len(rows.entry_row) else 0
+    offset = len(fields["item"])
+    merged = {
+        name: np.concatenate([fields[name], getattr(rows, name)])
+        for name in ("item", "annotator", "seconds", "strength", "tie", "entry_place")
+    }
+    return {
+        **merged,
+        "entry_row": np.concatenate([fields["entry_row"], rows.entry_row + offset]),
+        "entry_key": np.concatenate([fields["entry_key"], rank]),
+        "answers": {
+            name: np.concatenate([values, rows.answers[name]])
+            for name, values in fields["answers"].items()
+        },
+        "keys": [f"#{n}" for n in range(max(len(fields["keys"]), most))],
+        "item_keys": fields["item_keys"],
+    }
 
 
 def answer_names(criteria: list[Criterion]) -> list[str]:

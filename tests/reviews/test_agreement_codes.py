@@ -127,8 +127,8 @@ def from_json(sprint: Sprint, **options) -> dict:
 
 def coded(sprint: Sprint) -> bool:
     criteria = list(Criterion.objects.filter(rubric_id=sprint.rubric_id))
-    fields = read_codes(sprint, criteria, answer_names(criteria), None, Judgment.objects.db)
-    return fields is not None
+    read = read_codes(sprint, criteria, answer_names(criteria), None, Judgment.objects.db)
+    return read is not None and len(read[1]) == 0
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
@@ -170,30 +170,58 @@ def test_rows_from_records_hold_the_same_rankings_as_json(make_user):
     assert any(len(ranking) == 3 for ranking in by_json.values())
 
 
-def test_judgments_stored_before_records_are_read_as_json(make_user):
-    sprint, _ = random_sprint(make_user, 5, items=12)
-    old = Judgment.objects.filter(sprint=sprint, superseded_by__isnull=True).first()
-    item, coder = old.item, old.annotator
-    # A judgment stored before this version: no record (revisions are new rows, so this is
-    # how an old live judgment looks).
-    Judgment.objects.create(
-        sprint=sprint,
-        item=item,
-        assignment=old.assignment,
-        annotator=coder,
-        rubric=sprint.rubric,
-        answers={"preference": {"tie": True}, "helpful": {}},
+def _store_without_record(judgment: Judgment, answers: dict, key: str) -> Judgment:
+    """A revision of ``judgment`` as a judgment stored before records looks: no record."""
+    return Judgment.objects.create(
+        sprint=judgment.sprint,
+        item=judgment.item,
+        assignment=judgment.assignment,
+        annotator=judgment.annotator,
+        rubric=judgment.sprint.rubric,
+        answers=answers,
         seconds=1.0,
-        idempotency_key="before-records",
-        supersedes=old,
+        idempotency_key=key,
+        supersedes=judgment,
     )
-    assert not coded(sprint)
+
+
+def _live(sprint: Sprint) -> list[Judgment]:
+    return list(
+        Judgment.objects.filter(sprint=sprint, superseded_by__isnull=True)
+        .select_related("item", "sprint", "assignment", "annotator")
+        .order_by("pk")
+    )
+
+
+@pytest.mark.parametrize("seed", [5, 8])
+def test_judgments_stored_before_records_are_read_as_json(make_user, seed):
+    sprint, _ = random_sprint(make_user, seed, items=16)
+    rng = random.Random(seed)
+    live = _live(sprint)
+    for number, judgment in enumerate(rng.sample(live, len(live) // 4)):
+        keys = list(judgment.item.responses.values_list("key", flat=True))
+        _store_without_record(judgment, _answers(rng, keys), f"before-records-{number}")
+    criteria = list(Criterion.objects.filter(rubric_id=sprint.rubric_id))
+    fields, missing = read_codes(
+        sprint, criteria, answer_names(criteria), None, Judgment.objects.db
+    )
+    assert len(missing) == len(live) // 4
+    assert len(fields["item"]) == len(live) - len(missing)
     report = sprint_agreement(sprint, bootstrap=100)
     assert report == from_json(sprint, bootstrap=100)
-    assert (
-        report["judgments"]
-        == Judgment.objects.filter(sprint=sprint, superseded_by__isnull=True).count()
-    )
+    assert report["judgments"] == len(live)
+    rows, _ = read_rows(sprint)
+    assert rows.item_keys is not None  # records and JSON together, not the JSON read alone
+
+
+def test_a_sprint_mostly_without_records_is_read_as_json(make_user):
+    sprint, _ = random_sprint(make_user, 9, items=10)
+    for number, judgment in enumerate(_live(sprint)):
+        _store_without_record(judgment, {"preference": {"tie": True}}, f"old-{number}")
+    assert not coded(sprint)
+    rows, _ = read_rows(sprint)
+    assert rows.item_keys is None
+    assert sprint_agreement(sprint, bootstrap=100) == from_json(sprint, bootstrap=100)
 
 
 def test_records_of_a_renamed_criterion_are_not_trusted(make_user):
@@ -238,6 +266,8 @@ def test_a_submit_stores_its_record_in_the_same_insert(sprint, make_user):
         annotator_id=user.pk,
         seconds=3,
     )
-    fields = read_codes(sprint, criteria, answer_names(criteria), None, Judgment.objects.db)
-    assert fields is not None
+    fields, missing = read_codes(
+        sprint, criteria, answer_names(criteria), None, Judgment.objects.db
+    )
+    assert len(missing) == 0
     assert fields["entry_place"].tolist() == [1, 0]  # "a" ranked second, "b" first
