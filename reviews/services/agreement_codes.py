@@ -21,7 +21,7 @@ The values are what the JSON read of :mod:`reviews.services.agreement_rows` give
 answers: the report built from records is the same as the one built from JSON. Text criteria
 are not coded (agreement does not compare them). Answers not in the shape the validator stores
 (:mod:`annotation.services.answers`), a value past int16 or an id past int64 get no record
-(``None``): the report then reads the sprint's JSON. The signature lets a reader refuse records
+(``None``): the report then reads that judgment's JSON. The signature lets a reader refuse records
 coded for other criteria (a criterion renamed, or a sprint moved to another rubric version).
 """
 

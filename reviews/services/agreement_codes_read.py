@@ -6,11 +6,10 @@ place in the stream, so the records are cut apart with numpy and never parsed on
 SQLite the same SELECT through the cursor. Records of one length (a sprint's items mostly have
 the same number of responses) are decoded together as one (judgments x words) int16 matrix.
 
-:func:`read_codes` answers ``None`` whenever the records cannot stand for the JSON: a live
-judgment without a record (stored before records were written, or not codable), a record coded
-for other criteria than the sprint's rubric now has, or no item with two responses or more
-(whether the strength criterion is reported then depends on the sprint's distinct response
-keys, which records do not hold). The caller then reads the JSON
+:func:`read_codes` also gives the ids of the live judgments without a record (stored before
+records were written, or not codable), which the caller reads from their JSON; it answers
+``None`` when most live judgments have none or a record was coded for other criteria than the
+sprint's rubric now has. The caller then reads the sprint's JSON
 (:mod:`reviews.services.agreement_rows`), which gives the same figures.
 """
 
