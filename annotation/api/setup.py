@@ -93,6 +93,12 @@ class SprintChangeSerializer(SprintSettingsSerializer):
     class Meta(SprintSettingsSerializer.Meta):
         read_only_fields = [*SprintSettingsSerializer.Meta.read_only_fields, "slug"]
 
+    def to_internal_value(self, data):
+        if hasattr(data, "get") and "slug" in data:
+            # Said, not ignored: links, exports and scripts name the sprint by it.
+            raise serializers.ValidationError({"slug": "A sprint's slug is fixed once it exists."})
+        return super().to_internal_value(data)
+
 
 class SprintMemberSerializer(serializers.ModelSerializer):
     user = serializers.IntegerField(source="user_id", read_only=True)

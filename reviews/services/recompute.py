@@ -9,6 +9,7 @@ runs the same :func:`reviews.services.disputes.review_sprint` from a shell.
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import DatabaseError, transaction
 
 from annotation.models import Sprint, SprintRole
 from annotation.services.access import role_at_least, sprint_role
@@ -23,7 +24,8 @@ def recompute_sprint(actor: AbstractBaseUser, sprint: Sprint) -> dict[str, Any]:
 
     Guarantees: reviewers and leads of the sprint only (annotators are blind to consensus:
     403; anyone else 404). Idempotent, like the sweep it runs: unchanged labels are not
-    rewritten and adjudicated labels are kept. Returns the consensus counts (``items``,
+    rewritten and adjudicated labels are kept. One at a time per sprint: a concurrent call is a
+    409 at once (PostgreSQL row lock, NOWAIT). Returns the consensus counts (``items``,
     ``labelled``, ``written``, ``adjudicated``, ``undecided``, ``methods``) and the disputes
     ``opened`` and ``extended``."""
     role = sprint_role(actor, sprint)
@@ -31,7 +33,20 @@ def recompute_sprint(actor: AbstractBaseUser, sprint: Sprint) -> dict[str, Any]:
         raise ConcordError("No such sprint.", 404)
     if not role_at_least(role, SprintRole.REVIEWER):
         raise ConcordError("Consensus is for the sprint's reviewers and leads.", 403)
-    outcome = review_sprint(sprint)
+    try:
+        with transaction.atomic():
+            # One recompute of a sprint at a time: a second caller is told so at once instead of
+            # holding another web worker for the same work. FOR NO KEY UPDATE does not block the
+            # judgments being submitted meanwhile (their foreign keys take KEY SHARE); an import
+            # into the sprint waits for it. SQLite, one writer anyway, takes no row lock.
+            Sprint.objects.select_for_update(nowait=True, no_key=True).filter(pk=sprint.pk).exists()
+            outcome = review_sprint(sprint)
+    except DatabaseError as error:
+        if "lock" not in str(error).lower():
+            raise
+        raise ConcordError(
+            "A recompute of this sprint is already running; try again when it has finished.", 409
+        ) from None
     counts = {
         **outcome["consensus"],
         "disputes_opened": outcome["opened"],

@@ -138,14 +138,13 @@ def test_only_leads_create_sprints_and_rubrics(sprint, annotator, api_client_for
 
 
 def test_a_lead_changes_their_sprint_with_an_audit_trail(as_lead, staff_lead, sprint):
-    response = as_lead.patch(
-        f"/api/v1/sprints/{sprint.pk}",
-        {"agreement_threshold": 0.5, "slug": "renamed"},
-        format="json",
-    )
+    url = f"/api/v1/sprints/{sprint.pk}"
+    renamed = as_lead.patch(url, {"agreement_threshold": 0.5, "slug": "renamed"}, format="json")
+    assert renamed.status_code == 400 and "slug" in problems(renamed)  # fixed, and said so
+    response = as_lead.patch(url, {"agreement_threshold": 0.5}, format="json")
     assert response.status_code == 200, response.content
     sprint.refresh_from_db()
-    assert sprint.agreement_threshold == 0.5 and sprint.slug == "sprint-a"  # slug is fixed
+    assert sprint.agreement_threshold == 0.5 and sprint.slug == "sprint-a"
     event = AuditEvent.objects.get(action="sprint.changed", sprint=sprint)
     assert event.changes == {"agreement_threshold": {"from": 0.67, "to": 0.5}}
 

@@ -3,11 +3,13 @@ nothing, says why in its status and the command's output, and a recompute over t
 (issue 17: "consensus is invisible without a worker")."""
 
 import io
+import threading
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, transaction
 
-from annotation.models import AuditEvent
+from annotation.models import AuditEvent, Sprint
 from reviews.models import ConsensusLabel, Dispute
 from tests.exports.export_fixtures import export
 from tests.reviews.dispute_fixtures import make_items, people, vote
@@ -73,3 +75,36 @@ def test_who_may_recompute(
     assert not ConsensusLabel.objects.filter(sprint=sprint).exists()
     assert api_client_for(reviewer).post(url).status_code == 200
     assert ConsensusLabel.objects.filter(sprint=sprint).count() == 6
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_second_recompute_of_a_sprint_is_told_one_is_running(
+    sprint, labelled_without_worker, lead, api_client_for
+):
+    """While one recompute holds the sprint (here: another connection holding its row lock),
+    a second answers 409 at once in the one error shape, and writes nothing."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                Sprint.objects.select_for_update(no_key=True).filter(pk=sprint.pk).exists()
+                holding.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(30)
+        answer = api_client_for(lead).post(f"/api/v1/sprints/{sprint.pk}/consensus/recompute")
+        assert answer.status_code == 409, answer.content
+        assert "already running" in answer.json()["detail"]
+        assert not ConsensusLabel.objects.filter(sprint=sprint).exists()
+    finally:
+        release.set()
+        holder.join()
+    after = api_client_for(lead).post(f"/api/v1/sprints/{sprint.pk}/consensus/recompute")
+    assert after.status_code == 200
