@@ -18,8 +18,9 @@ from django.utils import timezone
 from annotation.models import Assignment, Criterion, CriterionKind, Item, Judgment, Response
 from annotation.models.judgments import AssignmentStatus
 from reviews.services.agreement import sprint_agreement
+from reviews.services.agreement_rows import read_rows
 from tests.exports.export_fixtures import export, labelled_item
-from tests.reviews.agreement_fixtures import members
+from tests.reviews.agreement_fixtures import agreement_record, members
 
 pytestmark = pytest.mark.django_db
 
@@ -55,6 +56,7 @@ def _judge(judged: list[tuple]) -> None:
             answers=answers,
             seconds=12.0,
             idempotency_key=f"{item.pk}-{user.pk}",
+            agreement_codes=agreement_record(item, user, answers, 12.0),
         )
         for (item, user, answers), assignment in zip(judged, assignments, strict=True)
     )
@@ -137,6 +139,8 @@ def test_agreement_api_answers_for_600_distinct_keys(many_keys, lead, api_client
         f"/api/v1/sprints/{sprint.pk}/agreement", {"bootstrap": 100, "seed": 1}
     )
     assert again.json() == body
+    # Read from the judgments' agreement records, which no number of keys widens.
+    assert read_rows(sprint)[0].item_keys is not None
 
 
 def test_dashboard_shows_a_sprint_of_600_distinct_keys(many_keys, lead):
