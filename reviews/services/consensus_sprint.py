@@ -21,9 +21,7 @@ from reviews.services.consensus_methods import (
     TIE,
     DawidSkeneParams,
     bradley_terry,
-    bradley_terry_ranking,
     vote_class,
-    win_matrix,
 )
 from reviews.services.consensus_read import TIE_CODE, SprintVotes
 from reviews.services.consensus_rows import label_rows
@@ -110,6 +108,31 @@ def _posteriors(
     return best, posterior[np.arange(len(wanted)), best]
 
 
+def _wins(votes: Votes, places: list[int], size: int) -> np.ndarray:
+    """:func:`win_matrix` of every item in ``places`` (all of ``size`` responses) at once:
+    counts of whole and half wins, so the sums are exact in any order."""
+    place_array = np.array(places, dtype=np.int64)
+    count = votes.count[place_array]
+    ends = np.cumsum(count)
+    rows = np.repeat(votes.start[place_array] - (ends - count), count) + np.arange(int(ends[-1]))
+    local = np.repeat(np.arange(len(places)), count)
+    tie = votes.code[rows] == TIE_CODE
+    rank = np.zeros((len(rows), size), dtype=np.int64)
+    ranked = np.flatnonzero(~tie)
+    orders = np.array([votes.orders[row] for row in rows[ranked].tolist()], dtype=np.int64)
+    if len(ranked):
+        rank[ranked[:, None], orders] = np.arange(size)
+    above = (rank[:, :, None] < rank[:, None, :]) & ~tie[:, None, None]
+    cells = size * size
+    wins = np.bincount(
+        (local[:, None] * cells + np.arange(cells)).ravel(),
+        above.reshape(len(rows), cells).ravel().astype(float),
+        len(places) * cells,
+    ).reshape(len(places), size, size)
+    ties = np.bincount(local[tie], minlength=len(places)).astype(float)
+    return wins + 0.5 * ties[:, None, None] * (1 - np.eye(size))
+
+
 def _bradley_terry(data: SprintVotes, votes: Votes, wanted: np.ndarray) -> dict[int, tuple]:
     """(ranking, confidence) per item index in ``wanted``, solved per chunk and size."""
     results = {}
@@ -119,17 +142,16 @@ def _bradley_terry(data: SprintVotes, votes: Votes, wanted: np.ndarray) -> dict[
         for place in np.asarray(wanted)[chunk == part].tolist():
             groups.setdefault(len(data.keys[place]), []).append(place)
         for size, places in groups.items():
-            positions = tuple(range(size))
-            wins = np.stack(
-                [
-                    win_matrix(
-                        positions, votes.orders[votes.start[p] : votes.start[p] + votes.count[p]]
-                    )
-                    for p in places
-                ]
-            )
-            for place, row in zip(places, bradley_terry(wins), strict=True):
-                results[place] = bradley_terry_ranking(data.keys[place], row)
+            strengths = bradley_terry(_wins(votes, places, size))
+            # bradley_terry_ranking, row-wise: strongest first, equal strengths in key order.
+            order = np.argsort(-strengths, axis=1, kind="stable")
+            ranked = np.take_along_axis(strengths, order, axis=1)
+            neighbours = ranked[:, :-1] / (ranked[:, :-1] + ranked[:, 1:])
+            confidence = neighbours.min(axis=1) if size > 1 else np.ones(len(places))
+            found = zip(places, order.tolist(), confidence.tolist(), strict=True)
+            for place, positions, value in found:
+                keys = data.keys[place]
+                results[place] = ([keys[index] for index in positions], value)
     return results
 
 
