@@ -7,7 +7,7 @@ sprint of N items x 5 annotators read from PostgreSQL, beside baselines measured
 The database named in DATABASE_URL is dropped and created afresh, then filled with COPY: items of
 two responses, 5 annotators of known accuracy answering a preference (with tie and strength), two
 Likert scores and a flag, noisily around a hidden truth; each judgment with the agreement record
-``submit_judgment`` stores with it (:mod:`reviews.services.agreement_codes`), which the report
+``submit_judgment`` stores with it (:mod:`annotation.services.agreement_codes`), which the report
 reads. With ``--reuse``, a database that an earlier run filled with the same ``--items`` and
 ``--seed`` is measured as it is (the fill takes minutes; what is measured is the same either
 way, except that a database filled before records were written has none: its report reads the
@@ -63,7 +63,7 @@ def fill(items: int, seed: int):
     from django.db import connection
 
     from annotation.models import Criterion, Rubric, Sprint, SprintMember
-    from reviews.services.agreement_codes import encode
+    from annotation.services.agreement_codes import encode
 
     rubric = Rubric.objects.create(name="bench agreement")
     Criterion.objects.create(

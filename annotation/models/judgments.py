@@ -75,7 +75,7 @@ class Judgment(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     # The answers coded for the agreement report when the judgment is written
-    # (reviews.services.agreement_codes); None for judgments stored before, read as JSON.
+    # (annotation.services.agreement_codes); None for judgments stored before, read as JSON.
     agreement_codes = models.BinaryField(null=True, blank=True, editable=False)
 
     class Meta:

@@ -20,6 +20,7 @@ from django.utils import timezone
 from annotation.models import Assignment, Judgment, Response, SprintStatus
 from annotation.models.judgments import AssignmentStatus
 from annotation.services import labeling_sql
+from annotation.services.agreement_codes import encode as agreement_record
 from annotation.services.answers import validate_answers
 from annotation.services.assignments import members_assignments
 from annotation.services.audit import record_event
@@ -27,7 +28,6 @@ from annotation.services.errors import ConcordError
 from annotation.services.json_limits import text_field_problem, value_problem
 from annotation.services.labeling_rubrics import labeling_rubric
 from annotation.services.queue import reopen_item
-from reviews.services.agreement_codes import encode as agreement_record
 
 MAX_SECONDS = 24 * 3600
 

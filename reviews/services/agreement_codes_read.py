@@ -20,7 +20,7 @@ import numpy as np
 from django.db import connections
 
 from annotation.models import Criterion, Response, Sprint
-from reviews.services.agreement_codes import HEAD, MISSING, VERSION, signature
+from annotation.services.agreement_codes import HEAD, MISSING, VERSION, signature
 from reviews.services.agreement_sql import copy_out, live_judgments
 
 BINARY_HEADER, BINARY_TRAILER, TUPLE_PREFIX, ID_BYTES = 19, 2, 6, 8

@@ -17,7 +17,7 @@ from annotation.models import (
     SprintRole,
 )
 from annotation.models.judgments import AssignmentStatus
-from reviews.services.agreement_codes import encode
+from annotation.services.agreement_codes import encode
 from tests.annotation.labeling_fixtures import add_items
 
 NAN = math.nan

@@ -23,10 +23,10 @@ from annotation.models import (
     Rubric,
     Sprint,
 )
+from annotation.services.agreement_codes import encode
 from annotation.services.judgments import submit_judgment
 from reviews.services import agreement_units
 from reviews.services.agreement import sprint_agreement
-from reviews.services.agreement_codes import encode
 from reviews.services.agreement_codes_read import read_codes
 from reviews.services.agreement_rows import answer_names, read_rows
 from tests.annotation.labeling_fixtures import add_items, good_answers, join, lease_item

@@ -17,7 +17,9 @@ The record is an array of little-endian int16 words (numpy ``"<i2"``)::
             then per Likert and flag criterion in rubric order (k of them) the score (MISSING
             when none) or the flag (0 or 1)
 
-The values are what the JSON read of :mod:`reviews.services.agreement_rows` gives for the same
+It lives in the ground floor because the single door that stores judgments
+(:func:`annotation.services.judgments.submit_judgment`) writes it; reviews, a floor above, reads
+it. The values are what the JSON read of :mod:`reviews.services.agreement_rows` gives for the same
 answers: the report built from records is the same as the one built from JSON. Text criteria
 are not coded (agreement does not compare them). Answers not in the shape the validator stores
 (:mod:`annotation.services.answers`), a value past int16 or an id past int64 get no record
