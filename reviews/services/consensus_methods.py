@@ -151,7 +151,12 @@ def fit_dawid_skene(
     worker_ids, worker = np.unique(votes["worker"].to_numpy(), return_inverse=True)
     task_ids, task = np.unique(votes["task"].to_numpy(), return_inverse=True)
     known = {label: place for place, label in enumerate(labels)}
-    truth = np.array([known.get(gold.get(int(t)), -1) for t in task_ids.tolist()])
+    truth = np.full(len(task_ids), -1, dtype=np.int64)
+    if gold and len(task_ids):
+        gold_ids = np.array(list(gold), dtype=np.int64)
+        at = np.minimum(np.searchsorted(task_ids, gold_ids), len(task_ids) - 1)
+        hit = task_ids[at] == gold_ids
+        truth[at[hit]] = np.array([known.get(label, -1) for label in gold.values()])[hit]
     patterns, weights, true = _vote_patterns(task.reshape(-1), worker * len(labels) + answer, truth)
     errors, priors = _dawid_skene_em(patterns, weights, true, len(worker_ids), len(labels))
     confusions: dict[int, list[list[float] | None]] = {}

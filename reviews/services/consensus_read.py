@@ -13,6 +13,7 @@ response); numpy then spreads those over every judgment, so the methods run colu
 """
 
 import gc
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -209,15 +210,17 @@ def _spread(
 def _columns(shape: RubricShape, items, responses, judgments) -> SprintVotes:
     """The columns of :class:`SprintVotes` from the fetched rows."""
     item_ids = np.array([row[0] for row in items], dtype=np.int64)
-    index = {item_id: place for place, item_id in enumerate(item_ids.tolist())}
-    keys_of: list[list[str]] = [[] for _ in items]
-    for item_id, key in responses:
-        keys_of[index[item_id]].append(key)
-    keys = [tuple(item_keys) for item_keys in keys_of]
+    # Responses come in item order: each item's keys are one slice of them.
+    response_items = np.array([row[0] for row in responses], dtype=np.int64)
+    all_keys = [row[1] for row in responses]
+    bounds = np.searchsorted(response_items, item_ids, side="left").tolist()
+    bounds.append(len(all_keys))
+    keys = [tuple(all_keys[low:high]) for low, high in itertools.pairwise(bounds)]
+    size = np.diff(np.array(bounds, dtype=np.int64))
     key_sets: dict[tuple[str, ...], int] = {}
     item_key_set = np.array([key_sets.setdefault(k, len(key_sets)) for k in keys], dtype=np.int64)
     key_list = list(key_sets)
-    width = max((len(item_keys) for item_keys in keys), default=0)
+    width = int(size.max()) if len(size) else 0
     wanted = (1 if shape.preference else 0) + len(shape.likert) + len(shape.flags)
     columns = list(zip(*judgments, strict=True)) if judgments else [()] * (3 + wanted)
     count = len(judgments)
@@ -260,7 +263,7 @@ def _columns(shape: RubricShape, items, responses, judgments) -> SprintVotes:
         item_ids=item_ids,
         is_gold=np.array([bool(row[1]) for row in items], dtype=bool),
         keys=keys,
-        size=np.array([len(item_keys) for item_keys in keys], dtype=np.int64),
+        size=size,
         judgment_ids=np.array(columns[1], dtype=np.int64),
         item=item,
         annotator=np.array(columns[2], dtype=np.int64),
