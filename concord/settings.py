@@ -53,6 +53,10 @@ DATA_DIR = env_path("CONCORD_DATA_DIR", BASE_DIR / "var")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
+# Feedback (issue 14): national phone formats of this ISO region are recognised by redaction;
+# numbers written with + and a country code are found whatever it is.
+CONCORD_FEEDBACK_PHONE_REGION = env_str("CONCORD_FEEDBACK_PHONE_REGION", "US", pattern=r"[A-Z]{2}")
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -72,6 +76,7 @@ INSTALLED_APPS = [
     "reviews",
     "exports",
     "training",
+    "feedback",
 ]
 
 MIDDLEWARE = [
