@@ -48,7 +48,7 @@ _KNOWN_SECRETS = re.compile(
     r"|gh[pousr]_[A-Za-z0-9]{36,255}"  # GitHub tokens
     r"|github_pat_[A-Za-z0-9_]{22,255}"
     r"|xox[abposre]-[A-Za-z0-9-]{10,255}"  # Slack tokens
-    r"|(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,255}"  # Stripe keys
+    r"|(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,255}|whsec_[A-Za-z0-9]{24,255}"  # Stripe keys
     r"|AIza[0-9A-Za-z_-]{35}"  # Google API keys
     r"|sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,255}"  # OpenAI / Anthropic style keys
     r"|glpat-[A-Za-z0-9_-]{20,255}"  # GitLab tokens
@@ -67,6 +67,12 @@ _PRIVATE_KEY = re.compile(
 # A base64/URL-safe token of 20+ characters, standing alone (not inside a longer word, path or
 # dotted name); whether it is a secret is decided by `_looks_random`.
 _TOKEN = re.compile(r"(?<![\w+/=.-])[A-Za-z0-9+/_-]{20,4096}={0,2}(?![\w+/=-])", re.ASCII)
+# Public object ids of payment APIs (Stripe's ``pi_``, ``ch_``, ``cus_`` …) are random but name
+# a record, not a credential; a chat about a payment quotes them.
+_OBJECT_ID = re.compile(
+    r"(?:pi|ch|cus|in|ii|price|prod|sub|si|txn|evt|po|re|pm|seti|src|card|ba|cs|py|tr|dp|ipi)"
+    r"_(?:(?:live|test)_)?[A-Za-z0-9]{8,64}"
+)
 _ENTROPY_BITS = 3.7  # detect-secrets' base64 limit is 4.5 on longer strings; ours is per length
 
 
@@ -83,7 +89,7 @@ def _looks_random(token: str) -> bool:
     (tracking numbers, order ids) are left alone: they are not credentials.
     """
     body = token.rstrip("=")
-    if len(body) < 20:
+    if len(body) < 20 or _OBJECT_ID.fullmatch(body):
         return False
     upper = sum(c.isupper() for c in body)
     lower = sum(c.islower() for c in body)
@@ -172,12 +178,22 @@ def iban(text: str, _region: str) -> tuple[str, int]:
 _CARD = re.compile(
     r"(?<![\w+-])(?<![0-9][ -])[0-9](?:[ -]?[0-9]){12,18}(?![ -]?[0-9]|[A-Za-z])", re.ASCII
 )
-# Issuer prefixes of the networks a support chat meets: Visa, Mastercard, Amex, Discover, JCB,
-# Diners, UnionPay, Maestro. A Luhn-valid number outside them is an order or tracking number.
-_CARD_IIN = re.compile(
-    r"4|5[1-5]|2(?:2[2-9]|[3-6][0-9]|7[01]|720)|3[47]|6011|64[4-9]|65|35(?:2[89]|[3-8][0-9])"
-    r"|30[0-5]|36|38|39|62|50|5[6-8]|6[37]"
-)
+# Issuer prefixes and lengths of the networks a support chat meets. A Luhn-valid number outside
+# them (an order or tracking number, an IMEI, which is Luhn-checked too) is not a card.
+_CARD_NETWORKS = [
+    (re.compile(r"4"), (13, 16, 19)),  # Visa
+    (re.compile(r"5[1-5]|2(?:2[2-9][1-9]|2[3-9]|[3-6]|7[01]|720)"), (16,)),  # Mastercard
+    (re.compile(r"3[47]"), (15,)),  # American Express
+    (re.compile(r"6011|64[4-9]|65"), (16, 17, 18, 19)),  # Discover
+    (re.compile(r"35(?:2[89]|[3-8])"), (16, 17, 18, 19)),  # JCB
+    (re.compile(r"30[0-5]|36|3[89]"), (14, 15, 16, 17, 18, 19)),  # Diners Club
+    (re.compile(r"62"), (16, 17, 18, 19)),  # UnionPay
+    (re.compile(r"50|5[6-8]|6[37]"), (13, 14, 15, 16, 17, 18, 19)),  # Maestro
+]
+
+
+def _card_network(digits: str) -> bool:
+    return any(p.match(digits) and len(digits) in lengths for p, lengths in _CARD_NETWORKS)
 
 
 def _card_grouping(groups: list[int]) -> bool:
@@ -197,7 +213,7 @@ def card(text: str, _region: str) -> tuple[str, int]:
         if len(groups) > 1 and not _card_grouping(groups):
             return match.group()  # 3-7-7 is an order id, not a card
         digits = re.sub(r"[ -]", "", match.group())
-        if _CARD_IIN.match(digits) and luhn.is_valid(digits):
+        if _card_network(digits) and luhn.is_valid(digits):
             found += 1
             return "[CARD]"
         return match.group()

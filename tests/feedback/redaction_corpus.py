@@ -393,6 +393,11 @@ _PRODUCTS = [
 ]
 
 
+def _imei(rng: random.Random) -> str:
+    body = "35" + "".join(rng.choice(string.digits) for _ in range(12))
+    return body + luhn.calc_check_digit(body)
+
+
 def _clean_parts(rng: random.Random) -> dict[str, str]:
     """One draw of every kind of number-heavy, PII-free fragment a support chat holds."""
     r = rng.randint
@@ -504,6 +509,19 @@ def _clean_parts(rng: random.Random) -> dict[str, str]:
                 f"coordinates {r(-89, 89)}.{r(1000, 9999)}, {r(-179, 179)}.{r(1000, 9999)}",
                 f"serial {_random(rng, 4, string.ascii_uppercase)}{r(10**7, 10**8 - 1)}",
                 f"license plate {_random(rng, 3, string.ascii_uppercase)}-{r(100, 9999)}",
+                f"payment pi_{_random(rng, 24)}",
+                f"charge ch_{_random(rng, 24)} / customer cus_{_random(rng, 14)}",
+                f"IMEI {_imei(rng)}",
+                f"Zoom meeting ID {r(810, 899)} {r(1000, 9999)} {r(1000, 9999)}",
+                f"timestamp {r(1_600_000_000_000, 1_800_000_000_000)} ms",
+                "object id " + "".join(rng.choice(hexdigits) for _ in range(24)),
+                f"ULID 01{_random(rng, 24, '0123456789ABCDEFGHJKMNPQRSTVWXYZ')}",
+                f"image ghcr.io/acme/api:{r(1, 3)}.{r(0, 20)}.{r(0, 9)}-alpine3.{r(15, 20)}",
+                f"branch feature/JIRA-{r(100, 9999)}-fix-login-redirect",
+                f"https://youtu.be/{_random(rng, 11)}?t={r(1, 600)}",
+                f"https://drive.google.com/file/d/1{_random(rng, 32)}/view",
+                f"booking ref {_random(rng, 6, string.ascii_uppercase + string.digits)}",
+                f"IP-{r(1000, 9999)} feature flag, config key max_retries={r(1, 9)}",
             ]
         ),
     }
