@@ -16,9 +16,11 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
+from typing import NoReturn
 
 import torch
 import torch.distributed as dist
@@ -70,12 +72,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         train_job(job)
     except TrainingCancelled:
-        return 0
+        _exit_now(0)
     except BaseException as error:
         error_file = Path(job["error_dir"]) / f"rank-{os.environ.get('RANK', '?')}.error"
         error_file.write_text(f"{type(error).__name__}: {error}")
-        raise
+        traceback.print_exc()
+        _exit_now(1)
     return 0
+
+
+def _exit_now(status: int) -> NoReturn:
+    """Leave at once, without unwinding. A training that ended by an exception still holds the
+    DistributedDataParallel model in the traceback's frames; freeing it after the process group
+    was destroyed runs gloo's destructor with the GIL held while gloo's worker thread waits for
+    the GIL, and the rank hangs for ever (seen under load on a cancel). Nothing is left to save:
+    rank 0 wrote its artifacts and events already, and the error file says what failed."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":
