@@ -64,9 +64,20 @@ _PRIVATE_KEY = re.compile(
     r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----[\s\S]{1,20000}?-----END [A-Z ]{0,40}PRIVATE KEY-----",
     re.ASCII,
 )
+# A value given after a credential's name: ``password: hunter2``, ``api_key="…"``,
+# ``AWS_SECRET_ACCESS_KEY=…``, ``my passcode is 48213``. The value must hold a digit or a symbol,
+# so "the password is incorrect" stays.
+_ASSIGNED = re.compile(
+    r"(?P<lead>(?i:\b(?:[a-z]{1,20}_){0,3}(?:password|passwd|pwd|passcode|passphrase|secret|"
+    r"api[_-]?key|access[_-]?key|secret[_-]?key|private[_-]?key|client[_-]?secret|auth[_-]?token|"
+    r"access[_-]?token|token)s?)[\"']?\s{0,3}(?:is\s{1,3}|[:=]\s{0,3})[\"'`]?)"
+    # The value is not itself a name being given one ("secret is password: x1").
+    r"(?![A-Za-z_-]{1,40}\s{0,3}(?:is\s|[:=]))(?P<value>[^\s\"'`,;&]{4,256})",
+    re.ASCII,
+)
 # A base64/URL-safe token of 20+ characters, standing alone (not inside a longer word, path or
 # dotted name); whether it is a secret is decided by `_looks_random`.
-_TOKEN = re.compile(r"(?<![\w+/=.-])[A-Za-z0-9+/_-]{20,4096}={0,2}(?![\w+/=-])", re.ASCII)
+_TOKEN = re.compile(r"(?<![\w+/.-])[A-Za-z0-9+/_-]{20,4096}={0,2}(?![\w+/=-])", re.ASCII)
 # Public object ids of payment APIs (Stripe's ``pi_``, ``ch_``, ``cus_`` …) are random but name
 # a record, not a credential; a chat about a payment quotes them.
 _OBJECT_ID = re.compile(
@@ -94,7 +105,7 @@ def _looks_random(token: str) -> bool:
     upper = sum(c.isupper() for c in body)
     lower = sum(c.islower() for c in body)
     digits = sum(c.isdigit() for c in body)
-    if upper < 2 or lower < 2 or digits < 2:
+    if upper < 2 or lower < 2 or (digits < 1 and len(body) < 24):
         return False
     # Slugs and identifiers ("How-To-Reset-Password-2024", "getUserById2Async") are made of
     # words: most letters sit in runs of 4+ lowercase letters.
@@ -111,6 +122,16 @@ def secret(text: str, _region: str) -> tuple[str, int]:
     text, n2 = _KNOWN_SECRETS.subn("[SECRET]", text)
     text, n3 = _BEARER.subn(r"\g<lead>[SECRET]", text)
     found = 0
+
+    def assigned(match: re.Match[str]) -> str:
+        nonlocal found
+        value = match.group("value").rstrip(".,;:?)")
+        if value.startswith("[") or not re.search(r"[^A-Za-z]", value):
+            return match.group()
+        found += 1
+        return match.group("lead") + "[SECRET]" + match.group("value")[len(value) :]
+
+    text = _ASSIGNED.sub(assigned, text)
 
     def entropy(match: re.Match[str]) -> str:
         nonlocal found
@@ -321,6 +342,12 @@ def phone(text: str, region: str) -> tuple[str, int]:
     return "".join(out), len(out) // 2
 
 
+# Bare digits right after one of these words are the record's id, not a phone number.
+_ID_WORD = re.compile(
+    r"(?i)\b(?:order|invoice|inv|ref|reference|tracking|ticket|case|account|acct|id|sku|"
+    r"confirmation|transaction|po|shipment|parcel|serial|receipt)\s{0,2}(?:#|no\.?|id)?"
+    r"\s{0,2}[:#]?\s{0,2}$"
+)
 _DATE_LIKE = re.compile(r"[0-9]{1,4}([./-])[0-9]{1,2}\1[0-9]{2,4}", re.ASCII)
 
 
@@ -330,8 +357,10 @@ def _phone_standalone(text: str, start: int, end: int, raw: str) -> bool:
     after = text[end : end + 2]
     if before.isalnum() or before in "-_/.":
         return False
-    if after[:1].isalnum() or (after[:1] in "-_/." and after[1:2].isalnum()):
+    if after[:1].isalnum() or (after[:1] in "-_/.:" and after[1:2].isalnum()):
+        return False  # "20.12.2024 10" of "20.12.2024 10:00" is a date and a time
+    if _DATE_LIKE.match(raw):
         return False
-    if _DATE_LIKE.fullmatch(raw):
+    if raw.isdigit() and _ID_WORD.search(text, max(0, start - 24), start):
         return False
     return not (raw.count(".") >= 2 and _VERSION_WORD.search(text, max(0, start - 12), start))

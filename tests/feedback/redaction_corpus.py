@@ -93,7 +93,8 @@ def _email(rng: random.Random) -> tuple[str, str]:
     address = f"{local}@{rng.choice(DOMAINS)}"
     if rng.random() < 0.2:
         address = address.capitalize()
-    return address, address
+    wrapped = rng.choice([address, address, address, f"<{address}>", f"mailto:{address}"])
+    return wrapped, address
 
 
 _PHONE_REGIONS = [
@@ -139,6 +140,8 @@ def _phone(rng: random.Random) -> tuple[str, str]:
                 phonenumbers.format_number(number, fmt.E164),
                 phonenumbers.format_number(number, fmt.INTERNATIONAL),
                 "1-" + f"{digits10[:3]}-{digits10[3:6]}-{digits10[6:]}",
+                f"+1 ({digits10[:3]}) {digits10[3:6]}-{digits10[6:]}",
+                "tel:" + phonenumbers.format_number(number, fmt.E164),
             ]
         )
     else:
@@ -249,6 +252,8 @@ def _iban(rng: random.Random) -> tuple[str, str]:
 def _ip(rng: random.Random) -> tuple[str, str]:
     if rng.random() < 0.5:
         text = ".".join(str(rng.randint(1, 254)) for _ in range(4))
+        if rng.random() < 0.2:
+            return f"{text}:{rng.randint(1, 65535)}", text
     else:
         groups = [rng.randint(0, 0xFFFF) for _ in range(8)]
         start = rng.randint(1, 5)
@@ -264,6 +269,8 @@ def _ip(rng: random.Random) -> tuple[str, str]:
                 f"fe80::{groups[6]:x}:{groups[7]:x}",
             ]
         )
+        if rng.random() < 0.15:
+            return f"[{text}]:{rng.randint(1, 65535)}", text
     return text, text
 
 
@@ -289,7 +296,7 @@ def _random(
 
 def _secret(rng: random.Random) -> tuple[str, str]:
     up = string.ascii_uppercase + string.digits
-    kind = rng.randrange(9)
+    kind = rng.randrange(12)
     if kind == 0:
         key = "AKIA" + _random(rng, 16, up)
     elif kind == 1:
@@ -305,6 +312,16 @@ def _secret(rng: random.Random) -> tuple[str, str]:
         return f"Authorization: Bearer {token}", token
     elif kind == 6:
         key = "eyJhbGciOiJIUzI1NiJ9.eyJ" + _random(rng, 40) + "." + _random(rng, 43)
+    elif kind == 9:
+        value = _random(rng, 40, string.ascii_letters + string.digits + "/+")
+        return f"AWS_SECRET_ACCESS_KEY={value}", value
+    elif kind == 10:
+        word = rng.choice(["Summer", "Bailey", "Purple", "Dragon", "Monkey", "Soccer"])
+        value = f"{word}{rng.randint(1, 2026)}{rng.choice(['!', '#', '', '$$'])}"
+        return rng.choice([f"my password is {value}", f"password: {value}", f"pwd={value}"]), value
+    elif kind == 11:
+        token = _random(rng, rng.randint(24, 40))
+        return f"https://api.example.com/v1/export?token={token}&format=csv", token
     else:
         key = _random(rng, rng.randint(24, 48))
     return key, key

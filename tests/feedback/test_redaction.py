@@ -66,6 +66,14 @@ def test_false_positive_rate_on_number_heavy_sentences_meets_the_goal():
         ("AKIAIOSFODNN7EXAMPLE", "[SECRET]"),
         ("Authorization: Bearer abc.DEF-ghi_jkl1234567", "Authorization: Bearer [SECRET]"),
         ("redis://ops:s3cr3t!@cache:6379/0", "redis://[URL_CREDENTIALS]@cache:6379/0"),
+        ("my password is Summer2024!", "my password is [SECRET]"),
+        ("secret = password: Purple448#", "secret = password: [SECRET]"),
+        (
+            "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "AWS_SECRET_ACCESS_KEY=[SECRET]",
+        ),
+        ("GET /export?token=9fQ2xLp0Zr7TbVw3Kd8sNq1Y&x=1", "GET /export?token=[SECRET]&x=1"),
+        ("mail <Ana@Example.COM>, server [2001:db8::1]:443", "mail <[EMAIL]>, server [[IP]]:443"),
     ],
 )
 def test_each_type_is_replaced_by_its_placeholder(text, expected):
@@ -80,6 +88,9 @@ def test_each_type_is_replaced_by_its_placeholder(text, expected):
         "upgrade to version 10.0.19045.3693 or Chrome 120.0.6099.109, tracking 1Z999AA10123456784",
         "the invalid card 4111 1111 1111 1112 and the invalid SSN 666-12-3456 stay",
         "std::vector at 12:30:45, MAC 00:1A:2B:3C:4D:5E",
+        "the password is incorrect, the token: expired",
+        "IMEI 356938035643809, payment pi_3NxYz2eZvKYlo2C1aBcDeFgH, customer cus_NffrFeUfNV2Hib",
+        "order 14155552671 has not moved since 20.12.2024 10:00 pm",
     ],
 )
 def test_look_alikes_are_left_alone(text):
