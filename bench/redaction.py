@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from feedback.services.redaction import redact  # noqa: E402
-from tests.feedback.redaction_corpus import TYPES, clean_cases, pii_cases  # noqa: E402
+from tests.feedback.redaction_clean_corpus import clean_cases  # noqa: E402
+from tests.feedback.redaction_corpus import TYPES, pii_cases  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "hh-rlhf-harmless-1300.jsonl"
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")

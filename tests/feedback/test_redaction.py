@@ -19,7 +19,8 @@ from feedback.services.redaction import (
     redact,
     redact_event_texts,
 )
-from tests.feedback.redaction_corpus import TYPES, clean_cases, pii_cases
+from tests.feedback.redaction_clean_corpus import clean_cases
+from tests.feedback.redaction_corpus import TYPES, pii_cases
 
 pytestmark = pytest.mark.nodb
 
