@@ -75,6 +75,7 @@ _ASSIGNED = re.compile(
     r"(?![A-Za-z_-]{1,40}\s{0,3}(?:is\s|[:=]))(?P<value>[^\s\"'`,;&]{4,256})",
     re.ASCII,
 )
+_ASSIGNED_HINTS = ("pass", "pwd", "secret", "key", "token")
 # A base64/URL-safe token of 20+ characters, standing alone (not inside a longer word, path or
 # dotted name); whether it is a secret is decided by `_looks_random`.
 _TOKEN = re.compile(r"(?<![\w+/.-])[A-Za-z0-9+/_-]{20,4096}={0,2}(?![\w+/=-])", re.ASCII)
@@ -118,10 +119,14 @@ def _looks_random(token: str) -> bool:
 
 def secret(text: str, _region: str) -> tuple[str, int]:
     """Private key blocks, known API key shapes, bearer tokens and high-entropy tokens."""
-    text, n1 = _PRIVATE_KEY.subn("[SECRET]", text)
+    # Cheap substring tests first: most texts name no key, so their patterns need not scan.
+    lowered = text.lower()
+    n1 = n3 = found = 0
+    if "private key-----" in lowered:
+        text, n1 = _PRIVATE_KEY.subn("[SECRET]", text)
     text, n2 = _KNOWN_SECRETS.subn("[SECRET]", text)
-    text, n3 = _BEARER.subn(r"\g<lead>[SECRET]", text)
-    found = 0
+    if "bearer" in lowered or "token" in lowered:
+        text, n3 = _BEARER.subn(r"\g<lead>[SECRET]", text)
 
     def assigned(match: re.Match[str]) -> str:
         nonlocal found
@@ -131,7 +136,8 @@ def secret(text: str, _region: str) -> tuple[str, int]:
         found += 1
         return match.group("lead") + "[SECRET]" + match.group("value")[len(value) :]
 
-    text = _ASSIGNED.sub(assigned, text)
+    if any(name in lowered for name in _ASSIGNED_HINTS):
+        text = _ASSIGNED.sub(assigned, text)
 
     def entropy(match: re.Match[str]) -> str:
         nonlocal found
@@ -252,6 +258,9 @@ _SSN = re.compile(
 )
 
 
+_FOUR_DIGITS = re.compile(r"[0-9]{4}")
+
+
 def ssn(text: str, _region: str) -> tuple[str, int]:
     """``123-45-6789`` and ``123 45 6789`` anywhere; nine bare digits only after "SSN" and kin.
 
@@ -269,6 +278,8 @@ def ssn(text: str, _region: str) -> tuple[str, int]:
             return span[: len(span) - 9] + "[SSN]" if span[-9:].isdigit() else "[SSN]"
         return span
 
+    if not _FOUR_DIGITS.search(text):
+        return text, 0
     return _SSN.sub(check, text), found
 
 
@@ -316,8 +327,11 @@ def ip(text: str, _region: str) -> tuple[str, int]:
         found += 1
         return "[IP]"
 
-    text = _IPV6.sub(check6, text)  # first, so "::ffff:192.0.2.1" is one address
-    return _IPV4.sub(check4, text), found
+    if ":" in text:
+        text = _IPV6.sub(check6, text)  # first, so "::ffff:192.0.2.1" is one address
+    if "." in text:
+        text = _IPV4.sub(check4, text)
+    return text, found
 
 
 # --- phone numbers -----------------------------------------------------------------------------
