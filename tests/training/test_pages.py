@@ -1,5 +1,5 @@
-"""The model comparison page: what a lead sees (metrics table, SVG curves, no inline script, a strict
-Content-Security-Policy) and who sees nothing."""
+"""The model comparison page: what a lead sees (metrics table, SVG curves, no inline script, a
+strict Content-Security-Policy) and who sees nothing."""
 
 import re
 
