@@ -391,6 +391,9 @@ else:
     # enough for the longest export or training run to finish before it is delivered again.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": CONCORD_BROKER_VISIBILITY_TIMEOUT,
+        # kombu 5.7 looks for such messages every 10 s but scans Redis only every 10th look;
+        # scan at every look, so a message comes back within seconds of its timeout.
+        "unacked_restore_throttle": 1,
         # A dead or hung broker fails a publish within about CONCORD_BROKER_TIMEOUT seconds
         # instead of holding the request (annotation.services.jobs notes the job; the sweep
         # publishes it again): one connection retry, and no socket wait longer than that.
