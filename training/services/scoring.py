@@ -33,7 +33,7 @@ class ArtifactsMissing(ConcordError):
     status = 409
 
 
-_scorers: "OrderedDict[int, Any]" = OrderedDict()
+_scorers: "OrderedDict[tuple, Any]" = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -67,10 +67,14 @@ def scorer_for(model: ModelVersion) -> Any:
     it once."""
     from training.services.trainer import BaseModelNotFound, RewardScorer
 
+    # Keyed by what was loaded, not by the id alone: a row whose id comes back (a test database
+    # rolled back, a restored backup) must never be served another model's weights.
+    run = model.run
+    key = (model.pk, run.pk, run.artifacts_dir, run.artifacts_sha256, model.created_at)
     with _lock:
-        scorer = _scorers.get(model.pk)
+        scorer = _scorers.get(key)
         if scorer is not None:
-            _scorers.move_to_end(model.pk)
+            _scorers.move_to_end(key)
             return scorer
         device = settings.CONCORD_SCORING_DEVICE
         try:
@@ -79,7 +83,7 @@ def scorer_for(model: ModelVersion) -> Any:
             raise ArtifactsMissing(
                 f"The artifacts of {model.name} v{model.version} cannot be loaded: {unreadable}"
             ) from unreadable
-        _scorers[model.pk] = scorer
+        _scorers[key] = scorer
         size = settings.CONCORD_SCORER_CACHE_SIZE
         while len(_scorers) > size:
             _scorers.popitem(last=False)
@@ -89,7 +93,7 @@ def scorer_for(model: ModelVersion) -> Any:
 def cached_model_ids() -> list[int]:
     """The ids of the cached scorers, least recently used first."""
     with _lock:
-        return list(_scorers)
+        return [key[0] for key in _scorers]
 
 
 def clear_scorer_cache() -> None:
