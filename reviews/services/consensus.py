@@ -50,6 +50,7 @@ from statistics import median
 
 import numpy as np
 import pandas as pd
+from django.utils import timezone
 
 from annotation.models import GoldAnswer, Item, Sprint
 from reviews.models import ConsensusLabel, ConsensusMethod, DawidSkeneFit
@@ -261,8 +262,9 @@ def _fit_sprint(sprint: Sprint, data: SprintVotes, method: str) -> dict[int, Daw
 def compute_consensus(sprint: Sprint, *, method: str = AUTO) -> dict:
     """Write or refresh the consensus label of every judged item of ``sprint``.
 
-    Idempotent: labels whose content is unchanged are not rewritten, and adjudicated labels are
-    never touched (see :mod:`reviews.services.consensus_store`). Reads the sprint once, column
+    Idempotent: labels whose content is unchanged are not rewritten, adjudicated labels are
+    never touched, and a label the per-item refresh wrote after this read began is kept (see
+    :mod:`reviews.services.consensus_store`). Reads the sprint once, column
     by column (:mod:`reviews.services.consensus_read`), labels every item at once
     (:mod:`reviews.services.consensus_sprint`, the same labels as :func:`label_items`) and
     writes in batches; no per-item query. Returns counts: ``items`` with at least one vote,
@@ -273,6 +275,7 @@ def compute_consensus(sprint: Sprint, *, method: str = AUTO) -> dict:
     if method not in METHODS:
         raise UnknownMethod(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
     shape = RubricShape.of(sprint)
+    read_at = timezone.now()  # a label written after this saw newer judgments: it stays
     data = read_sprint(sprint, shape)
     fits = {}
     if method in (AUTO, ConsensusMethod.DAWID_SKENE):
@@ -284,7 +287,7 @@ def compute_consensus(sprint: Sprint, *, method: str = AUTO) -> dict:
     )
     rows, counts = label_sprint(data, shape, method, fits, adjudicated)
     methods = Counter(row["method"] for row in rows)
-    written = upsert_labels(rows, sprint.pk)
+    written = upsert_labels(rows, sprint.pk, read_at=read_at)
     return {
         "items": counts["items"],
         "labelled": len(rows),

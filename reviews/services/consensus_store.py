@@ -8,7 +8,10 @@
   reviewer's resolution that commits while a recompute runs still wins;
 - a label whose content is unchanged is not rewritten, so ``updated_at`` moves only when the
   answer does (the retraining schedule counts labels by ``updated_at``) and a recompute of a
-  settled sprint writes nothing.
+  settled sprint writes nothing;
+- given ``read_at`` (a sprint-wide recompute, which read the judgments then), a label written
+  after that moment is left as it is: the per-item refresh that wrote it saw a newer judgment
+  than the recompute did, and an older answer must not replace it.
 
 On PostgreSQL the rows reach the statement through ``COPY`` into a temporary table (JSON
 serialised by orjson), so a sprint's labels cost one ``COPY`` and one ``INSERT ... SELECT`` per
@@ -72,8 +75,9 @@ def _params(row: dict, sprint_id: int, now) -> list:
     return values
 
 
-def _statement() -> tuple[str, str]:
-    """The upsert's ``INSERT INTO ... (columns)`` head and its ``ON CONFLICT`` clause."""
+def _statement(fenced: bool = False) -> tuple[str, str]:
+    """The upsert's ``INSERT INTO ... (columns)`` head and its ``ON CONFLICT`` clause; with
+    ``fenced``, the clause ends with one more parameter, the moment the labels were read at."""
     quote = connection.ops.quote_name
     table = quote(ConsensusLabel._meta.db_table)
     columns = ["sprint_id", "item_id", *CONTENT, "updated_at"]
@@ -87,10 +91,12 @@ def _statement() -> tuple[str, str]:
         f"WHERE {table}.method <> '{ConsensusMethod.ADJUDICATED.value}' "
         f"AND ({current}) IS DISTINCT FROM ({proposed})"
     )
+    if fenced:
+        conflict += f" AND {table}.{quote('updated_at')} < %s"
     return head, conflict
 
 
-def upsert_labels(rows: list[dict], sprint_id: int) -> int:
+def upsert_labels(rows: list[dict], sprint_id: int, *, read_at=None) -> int:
     """Insert or refresh computed labels (dicts with ``item_id`` and the :data:`CONTENT`
     fields) of one sprint. Returns how many rows were inserted or changed; unchanged and
     adjudicated labels are left alone. A batch per transaction. A few rows (the per-item
@@ -100,21 +106,30 @@ def upsert_labels(rows: list[dict], sprint_id: int) -> int:
     if not rows:
         return 0
     now = timezone.now()
-    head, conflict = _statement()
+    head, conflict = _statement(fenced=read_at is not None)
+    fence = [] if read_at is None else [_when(read_at)]
     if connection.vendor == "postgresql" and len(rows) >= COPY_FROM_ROWS:
-        return _copy_upsert(rows, sprint_id, now, head, conflict)
+        return _copy_upsert(rows, sprint_id, now, head, conflict, fence)
     placeholders = ", ".join(["%s"] * (len(CONTENT) + 3))
     sql = f"{head} VALUES ({placeholders}) {conflict}"
     written = 0
     for start in range(0, len(rows), BATCH_ROWS):
-        params = [_params(row, sprint_id, now) for row in rows[start : start + BATCH_ROWS]]
+        params = [
+            _params(row, sprint_id, now) + fence for row in rows[start : start + BATCH_ROWS]
+        ]
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(sql, params)
             written += max(cursor.rowcount, 0)
     return written
 
 
-def _copy_upsert(rows: list[dict], sprint_id: int, now, head: str, conflict: str) -> int:
+def _when(moment):
+    return ConsensusLabel._meta.get_field("updated_at").get_db_prep_save(moment, connection)
+
+
+def _copy_upsert(
+    rows: list[dict], sprint_id: int, now, head: str, conflict: str, fence: list
+) -> int:
     """The upsert fed from a temporary table filled by ``COPY``. The table copies the label
     table's column types, so each value is read as the label stores it; it is dropped after
     each batch (``ON COMMIT DROP`` alone would keep it inside an enclosing transaction)."""
@@ -137,7 +152,7 @@ def _copy_upsert(rows: list[dict], sprint_id: int, now, head: str, conflict: str
             cursor.execute(create)
             with cursor.cursor.copy(f"COPY consensus_incoming ({columns}) FROM STDIN") as copy:
                 copy.write(_copy_text(rows[start : start + COPY_BATCH_ROWS]))
-            cursor.execute(insert, [sprint_id, now])
+            cursor.execute(insert, [sprint_id, now, *fence])
             written += max(cursor.rowcount, 0)
             cursor.execute("DROP TABLE consensus_incoming")
     return written

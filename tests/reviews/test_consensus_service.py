@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from annotation.models import Criterion, CriterionKind
 from reviews.models import ConsensusLabel, DawidSkeneFit
@@ -150,6 +151,32 @@ def test_recompute_of_a_settled_sprint_writes_nothing(sprint, make_user):
     again = compute_consensus(sprint)
     assert again["written"] == 0 and again["labelled"] == 4
     assert {label.item_id: label.updated_at for label in labels(sprint).values()} == stamps
+
+
+@pytest.mark.parametrize("size", [3, COPY_FROM_ROWS + 2], ids=["executemany", "copy"])
+def test_a_recompute_never_replaces_a_label_written_after_it_read(sprint, make_user, size):
+    """A per-item refresh that lands while a sprint-wide recompute runs saw a newer judgment;
+    the recompute, which read before it, must not put its older answer back."""
+    items = make_items(sprint, size)
+    users = people(sprint, make_user, ["a1", "a2", "a3"])
+    bulk_votes(items, users, [[["a", "b"], ["a", "b"], ["a", "b"]]] * size)
+    compute_consensus(sprint)
+    read_at = timezone.now()
+    stale = [
+        {"item_id": label.item_id, **{name: getattr(label, name) for name in CONTENT}}
+        for label in ConsensusLabel.objects.filter(sprint=sprint).order_by("item_id")
+    ]
+    fresh = items[0]
+    ConsensusLabel.objects.filter(item=fresh).update(
+        ranking=["b", "a"], method="majority", updated_at=timezone.now()
+    )
+    others = [label["item_id"] for label in stale[1:]]
+    ConsensusLabel.objects.filter(item_id__in=others).update(ranking=["b", "a"])
+    written = upsert_labels(stale, sprint.pk, read_at=read_at)
+    assert written == size - 1  # every older label is put right, the newer one is kept
+    assert ConsensusLabel.objects.get(item=fresh).ranking == ["b", "a"]
+    rankings = ConsensusLabel.objects.filter(item_id__in=others).values_list("ranking", flat=True)
+    assert list(rankings) == [["a", "b"]] * (size - 1)
 
 
 def test_adjudicated_label_survives_a_recompute(sprint, make_user):
