@@ -26,20 +26,7 @@ from annotation.models import Item, Judgment, Sprint, SprintMember, SprintRole
 from annotation.services.accounts import add_member, people_led_by
 from annotation.services.audit import record_event
 from annotation.services.imports import ImportRejected, import_items
-
-SPRINT_FIELDS = [
-    "name",
-    "slug",
-    "description",
-    "rubric",
-    "status",
-    "overlap_k",
-    "gold_rate",
-    "agreement_threshold",
-    "lease_minutes",
-    "deadline",
-]
-MEMBER_FIELDS = ["user", "role", "pseudonym"]
+from annotation.services.sprint_setup import MEMBER_FIELDS, SPRINT_FIELDS
 
 
 def with_progress(queryset: QuerySet[Sprint]) -> QuerySet[Sprint]:

@@ -26,10 +26,11 @@ from annotation.api.pagination import CheckedPageNumberPagination
 from annotation.api.schema import ClosedBodySerializer, ErrorSerializer
 from annotation.models import CriterionKind, Rubric, Sprint, SprintMember, SprintRole
 from annotation.services.access import sprint_role, sprints_visible_to
-from annotation.services.accounts import add_member, invite_member, people_led_by
+from annotation.services.accounts import add_member, invite_member, person_led_by
 from annotation.services.errors import ConcordError
 from annotation.services.rubrics import config_keys_help
 from annotation.services.sprint_setup import (
+    SPRINT_FIELDS,
     change_member,
     create_rubric_version,
     create_sprint,
@@ -58,21 +59,7 @@ class SprintSettingsSerializer(ClosedBodySerializer, serializers.ModelSerializer
 
     class Meta:
         model = Sprint
-        fields = [
-            "id",
-            "name",
-            "slug",
-            "description",
-            "rubric",
-            "status",
-            "overlap_k",
-            "gold_rate",
-            "agreement_threshold",
-            "lease_minutes",
-            "deadline",
-            "role",
-            "created_at",
-        ]
+        fields = ["id", *SPRINT_FIELDS, "role", "created_at"]
         read_only_fields = ["id", "created_at", "role"]
         # Uniqueness is the service's to check, inside its transaction; the ranges are the
         # table's constraints, named by field here rather than by constraint after the fact.
@@ -271,13 +258,7 @@ class MemberListView(APIView):
         body.is_valid(raise_exception=True)
         data = body.validated_data
         if "user" in data:
-            person = people_led_by(request.user).filter(pk=data["user"]).first()
-            if person is None:
-                raise ConcordError(
-                    "No such person among the members of your sprints; invite them instead.",
-                    404,
-                    field="user",
-                )
+            person = person_led_by(request.user, data["user"])
             member = add_member(
                 request.user, sprint, person, role=data["role"], pseudonym=data["pseudonym"]
             )

@@ -68,6 +68,19 @@ def people_led_by(lead: AbstractBaseUser) -> QuerySet:
     return User.objects.filter(pk__in=members.values("user"))
 
 
+def person_led_by(lead: AbstractBaseUser, user_id: int) -> AbstractBaseUser:
+    """One of :func:`people_led_by` ``lead``, by id; 404 on ``user`` for anyone else, the
+    answer for a person the lead may not know exists."""
+    person = people_led_by(lead).filter(pk=user_id).first()
+    if person is None:
+        raise ConcordError(
+            "No such person among the members of your sprints; invite them instead.",
+            404,
+            field="user",
+        )
+    return person
+
+
 def _require_lead(actor: AbstractBaseUser, sprint: Sprint) -> None:
     if not has_sprint_role(actor, sprint, SprintRole.LEAD):
         raise ConcordError("Only a lead of this sprint may manage its members.", 403)
@@ -97,12 +110,7 @@ def add_member(
     """
     _require_lead(actor, sprint)
     role = _role(role)
-    if not people_led_by(actor).filter(pk=user.pk).exists():
-        raise ConcordError(
-            "No such person among the members of your sprints; invite them instead.",
-            404,
-            field="user",
-        )
+    person_led_by(actor, user.pk)
     if SprintMember.objects.filter(sprint=sprint, user=user).exists():
         raise ConcordError(f"{user} is already a member of {sprint}.", 409, field="user")
     member = SprintMember.objects.create(sprint=sprint, user=user, role=role, pseudonym=pseudonym)

@@ -37,6 +37,7 @@ from annotation.services.audit import json_safe, record_event, snapshot
 from annotation.services.errors import ConcordError
 from annotation.services.rubrics import rubric_problems, validate_criterion_config
 
+# The fields a sprint and a membership are audited by (here and in the admin).
 SPRINT_FIELDS = [
     "name",
     "slug",
@@ -137,15 +138,20 @@ def update_sprint(actor: AbstractBaseUser, sprint: Sprint, changes: dict[str, An
     for name, value in changes.items():
         setattr(sprint, name, value)
     _validated_save(sprint)
-    after = snapshot(sprint, SPRINT_FIELDS)
-    diff = {
-        name: {"from": before[name], "to": after[name]}
-        for name in SPRINT_FIELDS
-        if before[name] != after[name]
-    }
+    diff = _changes(before, snapshot(sprint, SPRINT_FIELDS))
     if diff:
         record_event(actor, "sprint.changed", sprint, sprint=sprint, changes=diff)
     return sprint
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{field: {"from", "to"}}`` for the fields two snapshots disagree on (the admin's
+    ``form_changes`` shape)."""
+    return {
+        name: {"from": before[name], "to": after[name]}
+        for name in before
+        if before[name] != after[name]
+    }
 
 
 def _membership(sprint: Sprint, user_id: int) -> SprintMember:
@@ -183,8 +189,7 @@ def change_member(
         if name in changes:
             setattr(member, name, changes[name])
     member.save(update_fields=["role", "pseudonym"])
-    after = snapshot(member, MEMBER_FIELDS)
-    diff = {k: {"from": before[k], "to": after[k]} for k in MEMBER_FIELDS if before[k] != after[k]}
+    diff = _changes(before, snapshot(member, MEMBER_FIELDS))
     if diff:
         record_event(
             actor, "member.changed", member, sprint=sprint, changes={"user": user_id, **diff}
