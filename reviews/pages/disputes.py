@@ -60,20 +60,22 @@ def _reason_filter(request: HttpRequest) -> str:
     return reason if reason in REASON_LABELS else ""
 
 
-def _open_ids(sprint_id: int, reason: str) -> tuple[list[int], Counter]:
-    """The sprint's open disputes with ``reason`` (all when ""), oldest first, and how many open
-    disputes carry each reason. Filtered here rather than in SQL: SQLite, the embedded default,
-    has no JSON containment lookup, and a sprint's open disputes are a short list."""
-    ids, counts = [], Counter()
+def _open_ids(sprint_id: int, reason: str) -> tuple[list[int], Counter, int]:
+    """The sprint's open disputes with ``reason`` (all when ""), oldest first, how many open
+    disputes carry each reason, and how many are open in all. Filtered here rather than in
+    SQL: SQLite, the embedded default, has no JSON containment lookup, and a sprint's open
+    disputes are a short list."""
+    ids, counts, total = [], Counter(), 0
     for pk, reasons in (
         Dispute.objects.filter(sprint_id=sprint_id, status=DisputeStatus.OPEN)
         .order_by("opened_at", "id")
         .values_list("id", "reasons")
     ):
+        total += 1
         counts.update(reasons)
         if not reason or reason in reasons:
             ids.append(pk)
-    return ids, counts
+    return ids, counts, total
 
 
 def _queue_url(sprint_id: int, reason: str) -> str:
@@ -92,7 +94,7 @@ def dispute_queue(request: HttpRequest, sprint_id: int) -> HttpResponse:
     sprint = get_object_or_404(Sprint, pk=sprint_id)
     _require_reviewer(request, sprint)
     reason = _reason_filter(request)
-    ids, counts = _open_ids(sprint.pk, reason)
+    ids, counts, open_total = _open_ids(sprint.pk, reason)
     shown = Dispute.objects.select_related("item").in_bulk(ids[:QUEUE_SIZE])
     rows = [
         {
@@ -109,7 +111,7 @@ def dispute_queue(request: HttpRequest, sprint_id: int) -> HttpResponse:
         "reason": reason,
         "reason_label": REASON_LABELS.get(reason, ""),
         "all_url": _queue_url(sprint.pk, ""),
-        "all_count": len(_open_ids(sprint.pk, "")[0]) if reason else len(ids),
+        "all_count": open_total,
         "filters": [
             {
                 "code": code,
