@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import DatabaseError, transaction
+from psycopg.errors import LockNotAvailable
 
 from annotation.models import Sprint, SprintRole
 from annotation.services.access import role_at_least, sprint_role
@@ -42,7 +43,7 @@ def recompute_sprint(actor: AbstractBaseUser, sprint: Sprint) -> dict[str, Any]:
             Sprint.objects.select_for_update(nowait=True, no_key=True).filter(pk=sprint.pk).exists()
             outcome = review_sprint(sprint)
     except DatabaseError as error:
-        if "lock" not in str(error).lower():
+        if not isinstance(error.__cause__, LockNotAvailable):
             raise
         raise ConcordError(
             "A recompute of this sprint is already running; try again when it has finished.", 409
