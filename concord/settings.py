@@ -56,6 +56,15 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # Feedback (issue 14): national phone formats of this ISO region are recognised by redaction;
 # numbers written with + and a country code are found whatever it is.
 CONCORD_FEEDBACK_PHONE_REGION = env_str("CONCORD_FEEDBACK_PHONE_REGION", "US", pattern=r"[A-Z]{2}")
+# The key of the hashes that stand for session and user ids (HMAC-SHA256); SECRET_KEY when unset.
+CONCORD_FEEDBACK_HASH_KEY = (
+    env_str("CONCORD_FEEDBACK_HASH_KEY", "", pattern=r"\S{16,}") or SECRET_KEY
+)
+CONCORD_FEEDBACK_MAX_EVENTS = env_int("CONCORD_FEEDBACK_MAX_EVENTS", 1000, minimum=1)
+CONCORD_FEEDBACK_MAX_BATCH_BYTES = env_int(
+    "CONCORD_FEEDBACK_MAX_BATCH_BYTES", 10 * 1024**2, minimum=1024
+)
+CONCORD_FEEDBACK_MAX_TEXT_CHARS = env_int("CONCORD_FEEDBACK_MAX_TEXT_CHARS", 50_000, minimum=100)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -170,7 +179,8 @@ CONCORD_INVITATION_HOURS = env_int("CONCORD_INVITATION_HOURS", 72, minimum=1)
 
 # Uploads larger than this go to a temporary file, so an import streams from disk.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# A feedback batch is read whole (CONCORD_FEEDBACK_MAX_BATCH_BYTES), so the body limit is at least it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(10 * 1024 * 1024, CONCORD_FEEDBACK_MAX_BATCH_BYTES + 64 * 1024)
 CONCORD_IMPORT_MAX_BYTES = env_int("CONCORD_IMPORT_MAX_BYTES", 2 * 1024**3, minimum=1)
 # Responses per imported item: each is read and ranked by every annotator, and agreement compares
 # every pair of an item's responses (16 give 120 pairs), so more is a file mistake, not a task.
@@ -443,6 +453,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Retrain production reward models whose sprints gained CONCORD_RETRAIN_AFTER_LABELS new
     # consensus labels (training.services.registry).
+    # Empties feedback event text past its source's retention period (feedback.services.retention).
+    "purge-feedback": {
+        "task": "feedback.tasks.purge_feedback",
+        "schedule": 3600.0,
+        "options": {"queue": "default", "expires": 3000},
+    },
     "retrain-reward-models": {
         "task": "training.tasks.retrain_reward_models",
         "schedule": 3600.0,

@@ -12,6 +12,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("annotation.api.urls")),
     path("api/v1/", include("reviews.api.urls")),
+    path("api/v1/feedback/", include("feedback.api.urls")),
     path("api/v1/", include("exports.api.urls")),
     path("api/v1/", include("training.api.urls")),
     path("api/schema/", ApiSchemaView.as_view(), name="api-schema"),
