@@ -3,7 +3,7 @@ per-annotator quality table with outliers marked, and open disputes.
 
 ``GET /reviews/sprints/<id>/dashboard``. Leads of the sprint and superusers only: a member with
 a lower role (annotator, reviewer) gets 403, a non-member 404, an anonymous visitor the login
-page. Charts are inline SVG drawn on the server (reviews.pages.dashboard_charts); the page has
+page. Charts are inline SVG drawn on the server (annotation.charts); the page has
 no script, and its Content-Security-Policy says so.
 
 Alpha over time is the report as the sprint stood at ``CUTOFFS`` evenly spaced moments between
@@ -22,10 +22,10 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import path
 from django.views.decorators.http import require_GET
 
+from annotation.charts import bar_chart, line_chart
 from annotation.models import Item, Judgment, Sprint, SprintRole
 from annotation.services.access import role_at_least, sprint_role
 from reviews.models import Dispute, DisputeStatus
-from reviews.pages.dashboard_charts import bar_chart, line_chart
 from reviews.services.agreement import sprint_agreement
 from reviews.services.agreement_rows import live_judgments
 

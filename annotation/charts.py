@@ -1,4 +1,6 @@
-"""Charts of the sprint dashboard, drawn on the server as inline SVG geometry.
+"""Charts of the leads' dashboards (the sprint dashboard, the feedback dashboard), drawn on the
+server as inline SVG geometry; ``annotation/_chart.html`` draws them. It lives on the ground
+floor so every app above can use the one module.
 
 No chart library and no script (the page's Content-Security-Policy allows only our own scripts,
 and the page needs none): these functions turn numbers into what the template draws, namely
