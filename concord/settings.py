@@ -179,7 +179,7 @@ CONCORD_INVITATION_HOURS = env_int("CONCORD_INVITATION_HOURS", 72, minimum=1)
 
 # Uploads larger than this go to a temporary file, so an import streams from disk.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-# A feedback batch is read whole (CONCORD_FEEDBACK_MAX_BATCH_BYTES), so the body limit is at least it.
+# A feedback batch is read whole (CONCORD_FEEDBACK_MAX_BATCH_BYTES): the body limit is at least it.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(10 * 1024 * 1024, CONCORD_FEEDBACK_MAX_BATCH_BYTES + 64 * 1024)
 CONCORD_IMPORT_MAX_BYTES = env_int("CONCORD_IMPORT_MAX_BYTES", 2 * 1024**3, minimum=1)
 # Responses per imported item: each is read and ranked by every annotator, and agreement compares
@@ -251,6 +251,8 @@ CONCORD_PUBLIC_API_DOCS = env_flag("CONCORD_PUBLIC_API_DOCS")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: its WWW-Authenticate header makes an anonymous call a 401, not a 403.
+        # Ingest keys (cfi_…) first: they authenticate as nobody, so they ingest and read nothing.
+        "feedback.api.authentication.IngestTokenAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],

@@ -2,8 +2,13 @@
 
 from django.urls import path
 
+from feedback.api.events import EventDetailView, EventsView, SourceListView
+
 urlpatterns: list = [
-    # ingest (feedback.api.events)
+    # ingest and reading (feedback.api.events)
+    path("events", EventsView.as_view(), name="api-feedback-events"),
+    path("events/<int:pk>", EventDetailView.as_view(), name="api-feedback-event"),
+    path("sources", SourceListView.as_view(), name="api-feedback-sources"),
     # erasures (feedback.api.erasures)
     # samples (feedback.api.samples)
     # dashboard and regeneration prompts (feedback.api.insights)
