@@ -34,6 +34,7 @@ run: $(STAMP)
 	@export CONCORD_DEBUG="$${CONCORD_DEBUG:-1}"; \
 	$(BIN)/python manage.py migrate --noinput; \
 	$(BIN)/python manage.py seed_demo --url http://$(HOST):$(PORT)/; \
+	$(BIN)/python manage.py seed_feedback_demo --url http://$(HOST):$(PORT)/; \
 	$(BIN)/celery -A concord worker -Q default,gpu --pool=solo --beat \
 		--schedule "$${CONCORD_DATA_DIR:-var}/celerybeat-schedule" --loglevel=INFO & worker=$$!; \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT) & web=$$!; \
