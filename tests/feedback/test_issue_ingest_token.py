@@ -1,0 +1,36 @@
+"""``issue_ingest_token``: a lead of the sources gets a key that ingests; anyone else, or an
+unknown source, gets an error and no token."""
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from feedback.models import IngestToken
+from feedback.services.ingest_tokens import token_for_key
+from tests.support.builders import feedback_source
+
+pytestmark = pytest.mark.django_db
+
+
+def issue(*args: str) -> str:
+    out = io.StringIO()
+    call_command("issue_ingest_token", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue().strip()
+
+
+def test_a_lead_issues_a_key_for_their_source(source, source_lead):
+    key = issue("--source", source.slug, "--name", "prod", "--by", source_lead.username)
+    assert list(token_for_key(key).sources.all()) == [source]
+
+
+@pytest.mark.parametrize(
+    ("source_slug", "who", "message"),
+    [("support-bot", "nobody", "No active user"), ("ghost", "fb-lead", "No such feedback source"),
+     ("other", "fb-lead", "Only a lead")],
+)  # fmt: skip
+def test_refusals_issue_nothing(source, source_lead, make_user, source_slug, who, message):
+    feedback_source("other", leads=[make_user("someone-else")])
+    with pytest.raises(CommandError, match=message):
+        issue("--source", source_slug, "--name", "prod", "--by", who)
+    assert IngestToken.objects.count() == 0
