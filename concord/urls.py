@@ -19,5 +19,6 @@ urlpatterns = [
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("reviews/", include("reviews.urls")),
     path("training/", include("training.urls")),
+    path("feedback/", include("feedback.urls")),
     path("", include("annotation.urls")),
 ]

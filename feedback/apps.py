@@ -7,3 +7,23 @@ class FeedbackConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "feedback"
     verbose_name = "Feedback"
+
+    def ready(self) -> None:
+        _register_navigation()
+
+
+def _register_navigation() -> None:
+    """The feedback dashboard in the navigation bar and on the home page, for the leads of a
+    feedback source (and superusers): the users its page lets in."""
+    from annotation.services.navigation import ToolLink, register_tool_link
+    from feedback.services.feedback_access import sources_led_by
+
+    register_tool_link(
+        ToolLink(
+            "Feedback",
+            "feedback-sources",
+            lambda user: sources_led_by(user).exists(),
+            "production feedback of the sources you lead: rates, drift, prompts to regenerate",
+            position=25,
+        )
+    )

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from feedback.api.events import EventDetailView, EventsView, SourceListView
+from feedback.api.insights import FeedbackDashboardView, RegenerationPromptsView
 
 urlpatterns: list = [
     # ingest and reading (feedback.api.events)
@@ -12,4 +13,10 @@ urlpatterns: list = [
     # erasures (feedback.api.erasures)
     # samples (feedback.api.samples)
     # dashboard and regeneration prompts (feedback.api.insights)
+    path("dashboard", FeedbackDashboardView.as_view(), name="api-feedback-dashboard"),
+    path(
+        "regeneration-prompts",
+        RegenerationPromptsView.as_view(),
+        name="api-feedback-regeneration-prompts",
+    ),
 ]
