@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from feedback.api.erasures import ErasureView
 from feedback.api.events import EventDetailView, EventsView, SourceListView
 from feedback.api.insights import FeedbackDashboardView, RegenerationPromptsView
 
@@ -11,6 +12,7 @@ urlpatterns: list = [
     path("events/<int:pk>", EventDetailView.as_view(), name="api-feedback-event"),
     path("sources", SourceListView.as_view(), name="api-feedback-sources"),
     # erasures (feedback.api.erasures)
+    path("erasures", ErasureView.as_view(), name="api-feedback-erasures"),
     # samples (feedback.api.samples)
     # dashboard and regeneration prompts (feedback.api.insights)
     path("dashboard", FeedbackDashboardView.as_view(), name="api-feedback-dashboard"),
