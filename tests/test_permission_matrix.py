@@ -1,10 +1,11 @@
 """The permission matrix: every URL pattern x every actor x GET and each write method.
 
 Two teams (sprints A and B, each with a lead, a reviewer, annotators, judgments, a dispute, a
-flag, consensus, a dataset version, a training run and a model version) and seven actors:
+flag, consensus, a dataset version, a training run and a model version) and eight actors:
 anonymous, an annotator, a reviewer and the lead of sprint A, the lead of sprint B, a user in no
-sprint, and a removed member (an annotator of A whose membership was deleted). Each actor calls
-every pattern the resolver knows (the admin's included) with the *other* team's ids (the
+sprint, a removed member (an annotator of A whose membership was deleted), and a product backend
+holding team A's feedback ingest key (which may ingest for A's source and read nothing). Each
+actor calls every pattern the resolver knows (the admin's included) with the *other* team's ids (the
 removed member and the stranger with A's, whose they no longer are or never were), and the test
 fails on any 2xx that shows data that is not theirs, any 2xx on the other team's object, any
 admin filter that answers differently for a true and a false guess of a user's token or
@@ -60,10 +61,19 @@ def actors(a, b, removed) -> list[Actor]:
         Actor("lead-A", a.lead, a, b, b.markers()),
         Actor("lead-B", b.lead, b, a, a.markers()),
         Actor("no-member", _user("outsider"), None, a, both),
-        Actor("removed-member", removed.user, None, a, both, overrides={
-            "annotation.assignment": removed.assignment,
-            "annotation.judgment": removed.judgment,
-        }),
+        Actor(
+            "removed-member",
+            removed.user,
+            None,
+            a,
+            both,
+            overrides={
+                "annotation.assignment": removed.assignment,
+                "annotation.judgment": removed.judgment,
+            },
+        ),
+        # A product's backend with team A's ingest key: it may ingest for A's source only.
+        Actor("ingest-A", None, None, b, both, token=a.ingest_key),
     ]
     for actor in cast:
         actor.login()
@@ -172,8 +182,10 @@ def test_no_actor_sees_or_changes_what_is_not_theirs(teams):
     for actor, call in calls:
         superuser.target = actor.target
         matrix.cell(actor, call)
-        if (call.pattern.name or "").endswith("_changelist") and actor.user is not None and (
-            actor.user.is_staff
+        if (
+            (call.pattern.name or "").endswith("_changelist")
+            and actor.user is not None
+            and (actor.user.is_staff)
         ):
             matrix.oracle(actor, call, root)
 

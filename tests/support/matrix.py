@@ -31,7 +31,9 @@ from rest_framework.authtoken.models import Token
 
 from tests.support.matrix_urls import Call, Pattern, admin_model_for, target_object
 
-FINGERPRINTED_APPS = {"annotation", "reviews", "exports", "training", "auth", "authtoken", "axes"}
+FINGERPRINTED_APPS = {
+    "annotation", "reviews", "exports", "training", "feedback", "auth", "authtoken", "axes"
+}  # fmt: skip
 # Doors whose every use the login throttle rightly records (attempts, logins, logouts).
 LOGIN_DOORS = {"login", "logout", "api-token"}
 TAKEN = "taken-over"
@@ -54,7 +56,7 @@ class Actor:
 
     def login(self) -> None:
         if self.user is None:
-            return
+            return  # anonymous, or an ingest client whose ``token`` is an ingest key
         client = Client()
         client.force_login(self.user)
         self.session_key = client.cookies[settings.SESSION_COOKIE_NAME].value
@@ -84,11 +86,17 @@ def fingerprinted_models() -> list[type[Model]]:
     ]
 
 
+# Bookkeeping any authenticated knock rightly writes: an ingest key's last use.
+UNFINGERPRINTED_FIELDS = {"feedback.ingesttoken": {"last_used_at"}}
+
+
 def fingerprint(models: list[type[Model]]) -> dict[str, str]:
     """A digest of every row of every table that holds permission-relevant data."""
     digests = {}
     for model in models:
-        rows = model._base_manager.order_by("pk").values_list()
+        skipped = UNFINGERPRINTED_FIELDS.get(model._meta.label_lower, set())
+        names = [f.attname for f in model._meta.concrete_fields if f.name not in skipped]
+        rows = model._base_manager.order_by("pk").values_list(*names)
         digests[model._meta.label_lower] = hashlib.sha256(repr(list(rows)).encode()).hexdigest()
     return digests
 
@@ -193,8 +201,11 @@ def api_body(pattern: Pattern, actor: Actor) -> list[dict]:
         "api-exports": [{"sprints": [team.sprint.pk], "kind": "preference", "format": "jsonl"}],
         "api-training-runs": [
             {"dataset": dataset, "epochs": 1},
-            {"dataset": own.objects["exports.datasetversion"].pk,
-             "base_model": str(team.run_artifacts()), "epochs": 1},
+            {
+                "dataset": own.objects["exports.datasetversion"].pk,
+                "base_model": str(team.run_artifacts()),
+                "epochs": 1,
+            },
         ],
         "api-model-promote": [{"stage": "production"}],
         "api-model-score": [{"prompt": "hello", "responses": ["a", "b"]}],
@@ -206,9 +217,25 @@ def api_body(pattern: Pattern, actor: Actor) -> list[dict]:
             {"username": TAKEN, "role": "lead"},
         ],
         "api-sprint-member": [{"role": "lead", "pseudonym": TAKEN}],
+        "api-feedback-events": [
+            {
+                "source": team.objects["feedback.feedbacksource"].slug,
+                "events": [
+                    {
+                        "event_id": TAKEN,
+                        "occurred_at": "2026-12-05T10:00:00Z",
+                        "model": {"name": TAKEN},
+                        "prompt": TAKEN,
+                        "response": TAKEN,
+                    }
+                ],
+            },
+        ],
         "api-rubrics": [
-            {"name": TAKEN, "criteria": [
-                {"name": "preference", "kind": "preference", "question": TAKEN}]},
+            {
+                "name": TAKEN,
+                "criteria": [{"name": "preference", "kind": "preference", "question": TAKEN}],
+            },
         ],
     }
     return bodies.get(pattern.name, [{}])
@@ -218,8 +245,9 @@ def page_body(pattern: Pattern, actor: Actor) -> list[dict]:
     team = actor.target
     bodies = {
         "login": [{"username": team.reviewer.username, "password": "wrong"}],
-        "password_change": [{"old_password": "wrong", "new_password1": NEW_PASSWORD,
-                             "new_password2": NEW_PASSWORD}],
+        "password_change": [
+            {"old_password": "wrong", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+        ],
         "password_reset": [{"email": team.reviewer.email}],
         "password_reset_confirm": [{"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}],
         "dispute-detail": [

@@ -35,6 +35,14 @@ from annotation.models import (
     SprintRole,
 )
 from annotation.services.audit import record_event
+from feedback.models import (
+    FeedbackEvent,
+    FeedbackSample,
+    FeedbackSource,
+    ProductionPreference,
+)
+from feedback.services.ingest import ingest_events
+from feedback.services.ingest_tokens import issue_token
 from reviews.models import ConsensusLabel, Dispute
 from reviews.services.disputes import review_sprint
 from tests.annotation.labeling_fixtures import lease_item
@@ -59,6 +67,7 @@ class Team:
     judgment: Judgment
     objects: dict[str, Model] = field(default_factory=dict)
     tokens: list[str] = field(default_factory=list)
+    ingest_key: str = ""
 
     @property
     def marker(self) -> str:
@@ -171,18 +180,52 @@ def build_team(tag: str) -> Team:
     )  # fmt: skip
 
     team = Team(tag, sprint, lead, reviewer, annotators[0], assignment, judgment)
+    feedback_rows = _feedback(team, upper)
     for obj in _lockouts(reviewer, upper):
         team.objects[obj._meta.label_lower] = obj
     team.tokens = list(Token.objects.filter(user__in=[lead, reviewer, *annotators]).values_list(
         "key", flat=True))  # fmt: skip
+    team.tokens.append(team.ingest_key)
     for obj in [
         sprint, sprint.rubric, fresh, assignment, judgment, reviewer,
         Dispute.objects.get(item=split), dataset, run, model, selection,
         AuditEvent.objects.filter(sprint=sprint).latest("pk"),
-        ConsensusLabel.objects.get(item=labelled),
+        ConsensusLabel.objects.get(item=labelled), *feedback_rows,
     ]:  # fmt: skip
         team.objects[obj._meta.label_lower] = obj
     return team
+
+
+def _feedback(team: Team, upper: str) -> list[Model]:
+    """A feedback source led by the team's lead, its ingest token (the key kept in
+    ``team.ingest_key``), and an event sent through ingest with a correction and a pick, so
+    production preferences exist too."""
+    tag = team.tag
+    source = FeedbackSource.objects.create(
+        slug=f"secret-{tag}-source", name=f"SECRET-{upper}-source",
+        description=f"SECRET-{upper}-source description",
+    )  # fmt: skip
+    source.leads.add(team.lead)
+    issued = issue_token(team.lead, f"SECRET-{upper}-token", [source])
+    team.ingest_key = issued.key
+    event = {
+        "event_id": f"secret-{tag}-event", "occurred_at": timezone.now().isoformat(),
+        "user_id": f"secret-{tag}-user", "trace_id": f"secret-{tag}-trace",
+        "model": {"name": f"secret-{tag}-bot", "version": "v1"},
+        "prompt": f"SECRET-{upper}-feedback prompt", "response": f"SECRET-{upper}-answer",
+        "alternatives": [{"id": "alt", "text": f"SECRET-{upper}-alternative", "shown": True}],
+        "signals": {"thumb": "down", "outcome": "corrected", "picked": "alt",
+                    "correction": f"SECRET-{upper}-correction", "comment": f"SECRET-{upper}"},
+        "metadata": {"stratum": f"secret-{tag}-stratum"},
+    }  # fmt: skip
+    assert ingest_events(source, [event]).accepted
+    stored = FeedbackEvent.objects.get(source=source)
+    sample = FeedbackSample.objects.create(
+        sprint=team.sprint, created_by=team.lead, n=1, filters={"source": source.slug},
+        status="done", progress=1.0, report={"note": f"SECRET-{upper}-sample"},
+    )  # fmt: skip
+    preference = ProductionPreference.objects.filter(event=stored)[0]
+    return [source, issued.token, stored, preference, sample]
 
 
 def _lockouts(user, upper: str) -> list[Model]:

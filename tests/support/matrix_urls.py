@@ -146,9 +146,11 @@ def argument_value(pattern: Pattern, name: str, team, actor) -> str:
         "id": "auth.user",
         "user_id": "auth.user",
         "rubric_id": "annotation.rubric",
+        "sample_id": "feedback.feedbacksample",
     }
     by_view = {"api-judgment": "annotation.judgment", "api-export": "exports.datasetversion",
-               "api-export-download": "exports.datasetversion"}  # fmt: skip
+               "api-export-download": "exports.datasetversion",
+               "api-feedback-event": "feedback.feedbackevent"}  # fmt: skip
     if name == "pk" and pattern.name in by_view:
         label = by_view[pattern.name]
     elif name == "object_id" and pattern.name == "view_on_site":
@@ -167,6 +169,8 @@ def argument_value(pattern: Pattern, name: str, team, actor) -> str:
         return str(obj.pk)
     elif name in objects:
         label = objects[name]
+    elif name == "slug" and pattern.template.startswith("feedback/"):
+        return team.objects["feedback.feedbacksource"].slug
     elif name == "content_type_id":
         return str(ContentType.objects.get_for_model(team.sprint).pk)
     elif name == "uidb64":
@@ -214,6 +218,8 @@ def query_variants(call: Call, actor) -> list[dict]:
         model = admin_model_for(call.pattern)
         if model is not None and any(f.name == "sprint" for f in model._meta.get_fields()):
             variants.append({"sprint__id__exact": sprint})
+    elif call.pattern.template.startswith("api/v1/feedback/") and not call.pattern.arguments:
+        variants.append({"source": actor.target.objects["feedback.feedbacksource"].slug})
     elif call.pattern.template.startswith("api/v1/") and not call.pattern.arguments:
         variants.append({"sprint": sprint})
     return variants
