@@ -2,10 +2,10 @@
 the product team feeds to its model to write alternatives.
 
 A row is ``{"event_id", "source", "occurred_at", "prompt", "context", "model": {"name",
-"version"}, "response_id", "response", "signals"}``. The team sends each regeneration back
-through ingest as an ``alternatives`` entry of the same ``event_id`` (with an id other than
-``response_id``); ingest adds it to the stored event, which then has two responses and leaves
-this list, and can be sampled into a sprint.
+"version"}, "response": {"id", "text"}, "signals"}``, in ingest's own shapes. The team sends
+the event back through ingest with its regenerations as ``alternatives`` (ids other than the
+response's), under the same ``event_id``; ingest adds them to the stored event, which then
+holds two responses or more, leaves this list, and can be sampled into a sprint.
 
 Negative means a thumb down, a re-ask or a rejected outcome (``signal`` picks one). Events
 whose text was purged are left out (nothing to regenerate from), as are events that already
@@ -92,7 +92,6 @@ def _rows(slug: str, events: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any
             "prompt": event["prompt"],
             "context": event["context"],
             "model": {"name": event["model_name"], "version": event["model_version"]},
-            "response_id": event["response_id"],
-            "response": event["response"],
+            "response": {"id": event["response_id"], "text": event["response"]},
             "signals": event["signals"],
         }

@@ -188,7 +188,7 @@ def test_bad_arguments_name_the_field(built, boss, arguments, field):
     assert (refused.value.status, refused.value.problems[0]["field"]) == (400, field)
 
 
-def test_the_api(built, boss, make_user, api_client_for):
+def test_the_api(built, boss, make_user, annotator, api_client_for):
     client = api_client_for(boss)
     answer = client.get("/api/v1/feedback/dashboard", {"source": "support-bot", "days": 28})
     assert answer.status_code == 200
@@ -209,12 +209,12 @@ def test_the_api(built, boss, make_user, api_client_for):
     feedback_source("other-bot", leads=[other])
     query = {"source": "support-bot"}
     assert api_client_for(other).get("/api/v1/feedback/dashboard", query).status_code == 404
-    annotator = api_client_for(make_user("ann"))
-    assert annotator.get("/api/v1/feedback/dashboard", query).status_code == 403
+    refused = api_client_for(annotator).get("/api/v1/feedback/dashboard", query)
+    assert refused.status_code == 403 and refused.json()["detail"]
     assert api_client_for(None).get("/api/v1/feedback/dashboard", query).status_code == 401
 
 
-def test_the_pages(built, boss, make_user):
+def test_the_pages(built, boss, make_user, annotator):
     lead = Client()
     lead.force_login(boss)
     picker = lead.get("/feedback/")
@@ -239,11 +239,11 @@ def test_the_pages(built, boss, make_user):
     assert stranger.get("/feedback/support-bot/").status_code == 404
     assert b"support-bot" not in stranger.get("/feedback/").content
 
-    annotator = Client()
-    annotator.force_login(make_user("ann"))
-    refused = annotator.get("/feedback/")
+    member = Client()  # an annotator of a sprint, who leads no feedback source
+    member.force_login(annotator)
+    refused = member.get("/feedback/")
     assert refused.status_code == 403
     assert "You may not open this page" in refused.content.decode()
-    assert annotator.get("/feedback/support-bot/").status_code == 403
-    assert b'href="/feedback/"' not in annotator.get("/").content
+    assert member.get("/feedback/support-bot/").status_code == 403
+    assert b'href="/feedback/"' not in member.get("/").content
     assert Client().get("/feedback/support-bot/").status_code == 302
