@@ -12,7 +12,8 @@ from feedback.models import FeedbackEvent, ProductionPreference, SampledItem
 from feedback.services.erasure import erase_person
 from feedback.services.hashing import id_hash
 from tests.annotation.labeling_fixtures import add_items, good_answers, join, lease_item
-from tests.support.builders import feedback_event, feedback_source
+from tests.feedback.source_fixtures import *  # noqa: F403 (the fixtures, by name)
+from tests.support.builders import feedback_event
 
 pytestmark = pytest.mark.django_db
 
@@ -55,26 +56,6 @@ def judge(item: Item, annotator) -> Judgment:
         annotator=annotator, rubric=item.sprint.rubric, answers=good_answers(),
         idempotency_key=uuid.uuid4().hex,
     )  # fmt: skip
-
-
-@pytest.fixture
-def fb_lead(make_user):
-    return make_user("fb-lead", is_staff=True)
-
-
-@pytest.fixture
-def other_lead(make_user):
-    return make_user("fb-lead-2", is_staff=True)
-
-
-@pytest.fixture
-def bot(fb_lead):
-    return feedback_source("support-bot", leads=[fb_lead])
-
-
-@pytest.fixture
-def wiki(other_lead):
-    return feedback_source("wiki-rag", leads=[other_lead])
 
 
 @pytest.fixture
