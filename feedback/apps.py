@@ -9,7 +9,22 @@ class FeedbackConfig(AppConfig):
     verbose_name = "Feedback"
 
     def ready(self) -> None:
+        from annotation.services.jobs import JobKind, register_job_kind
+        from feedback import sample_tasks  # noqa: F401 (registers the task with Celery)
+        from feedback.services import sampling
+
         _register_navigation()
+
+        # A sample whose worker died is drawn again (it writes nothing until its end); after
+        # three starts it fails with the reason.
+        register_job_kind(
+            JobKind(
+                sampling.SAMPLE_JOB,
+                task="feedback.sample_tasks.draw_feedback_sample",
+                max_attempts=3,
+                on_abandoned=lambda key, reason: sampling.fail_sample(int(key), reason),
+            )
+        )
 
 
 def _register_navigation() -> None:
