@@ -294,3 +294,66 @@ def test_the_sprint_queue_still_serves_after_an_item_went(
         world["judged"].pk,
         world["bobs"].pk,
     }
+
+
+def test_an_ingest_token_cannot_erase(ingest_client, world):
+    before = counts()
+    response = ingest_client.post(URL, {"user_id": "alice"}, format="json")
+    assert response.status_code == 403
+    assert counts() == before
+
+
+def race_submit_and_erase(client, lead, source, assignment_id: int, person: str) -> dict:
+    """A judgment's submit and an erasure of its item's person, started together; their
+    answers ("submit": the HTTP status, "erase": the report)."""
+    import threading
+
+    from django.db import connections
+
+    start = threading.Barrier(2)
+    answers: dict = {}
+
+    def submit() -> None:
+        start.wait()
+        body = {"assignment": assignment_id, "answers": good_answers(), "seconds": 1}
+        response = client.post(
+            "/api/v1/judgments", body, format="json", HTTP_IDEMPOTENCY_KEY=f"race-{person}"
+        )
+        answers["submit"] = response.status_code
+        connections.close_all()
+
+    def erase() -> None:
+        start.wait()
+        answers["erase"] = erase_person(lead, source=source, user_id=person)
+        connections.close_all()
+
+    threads = [threading.Thread(target=submit), threading.Thread(target=erase)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_judgment_racing_an_erasure_either_lands_and_keeps_the_item_or_finds_it_gone(
+    api_client_for, sprint, annotator, source_lead, source
+):
+    client = api_client_for(annotator)
+    for round_ in range(12):
+        person = f"racer-{round_}"
+        item = item_from(sprint, f"race-{round_}", event_of(source, f"r-{round_}", user=person))
+        assignment = lease_item(item, annotator)
+
+        answers = race_submit_and_erase(client, source_lead, source, assignment.pk, person)
+
+        report = answers["erase"]
+        assert report.events_removed == 1
+        if Item.objects.filter(pk=item.pk).exists():
+            assert answers["submit"] == 201 and report.items_unlinked == 1
+            assert Judgment.objects.filter(item=item).count() == 1
+            assert not SampledItem.objects.filter(item=item).exists()
+        else:
+            assert answers["submit"] == 404 and report.items_removed == 1
+            assert not Judgment.objects.filter(item_id=item.pk).exists()
