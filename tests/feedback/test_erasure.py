@@ -357,3 +357,33 @@ def test_a_judgment_racing_an_erasure_either_lands_and_keeps_the_item_or_finds_i
         else:
             assert answers["submit"] == 404 and report.items_removed == 1
             assert not Judgment.objects.filter(item_id=item.pk).exists()
+
+
+def test_erasure_of_items_a_real_sample_drew(lead, sprint, annotator, source_lead, source):
+    from feedback.services.sampling import run_sample, start_sample
+
+    source.leads.add(lead)
+
+    def answered(event_id: str, user: str, prompt: str):
+        regen = {"id": "regen-1", "text": f"Other answer to {prompt}", "model": {"name": "bot"}}
+        return event_of(
+            source, event_id, user=user, prompt=prompt, response=f"Answer to {prompt}",
+            alternatives=[regen], response_count=2,
+        )  # fmt: skip
+
+    answered("ev-alice", "alice", "Alone?")
+    answered("ev-alice-2", "alice", "Shared?")
+    answered("ev-bob", "bob", "Shared?")  # the same content: one item for both events
+    run_sample(start_sample(lead, sprint, {"sprint": sprint.pk, "n": 10, "seed": 1}).pk)
+    shared = Item.objects.get(sprint=sprint, prompt="Shared?")
+    assert sorted(shared.metadata["feedback"]["events"]) == ["ev-alice-2", "ev-bob"]
+    judge(shared, annotator)
+
+    report = erase_person(source_lead, source=source, user_id="alice")
+
+    assert (report.events_removed, report.items_removed, report.items_unlinked) == (2, 1, 1)
+    assert list(Item.objects.filter(sprint=sprint)) == [shared]
+    shared.refresh_from_db()
+    assert shared.metadata["feedback"]["events"] == ["ev-bob"]
+    assert shared.metadata["feedback"]["trace_ids"] == ["trace-ev-bob"]
+    assert Judgment.objects.filter(item=shared).count() == 1
