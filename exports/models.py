@@ -33,12 +33,23 @@ class DatasetVersion(models.Model):
     A ``preference`` file has the columns ``prompt``, ``chosen``, ``rejected``, ``margin``,
     ``agreement``, ``item_id`` and ``split`` (``train`` or ``test``), in that order
     (exports.services.rows). Built by exports.services.build, which also says what ``attempt``
-    and ``heartbeat_at`` are for."""
+    and ``heartbeat_at`` are for.
+
+    A ``preference`` export may also hold production preferences (feedback): ``production``
+    is then the request's production filters with defaults filled in (``sources``, ``since``,
+    ``until``, ``model_version``, ``kind``; exports.services.production_request) and
+    ``feedback_sources`` the sources they come from; ``None`` and none for an export of sprints
+    alone. Such a file adds the columns ``origin``, ``source``, ``event_id`` and ``kind``
+    (exports.services.production_rows); ``sprints`` may then be empty."""
 
     kind = models.CharField(max_length=12, choices=ExportKind.choices)
     format = models.CharField(max_length=8, choices=ExportFormat.choices)
     sprints = models.ManyToManyField("annotation.Sprint", related_name="dataset_versions")
     filters = models.JSONField(default=dict, blank=True)
+    production = models.JSONField(null=True, blank=True)
+    feedback_sources = models.ManyToManyField(
+        "feedback.FeedbackSource", related_name="dataset_versions", blank=True
+    )
     status = models.CharField(
         max_length=8, choices=ExportStatus.choices, default=ExportStatus.QUEUED
     )

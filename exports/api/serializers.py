@@ -9,7 +9,9 @@ from annotation.services.jobs import queue_warning
 from exports.models import DatasetVersion, ExportFormat, ExportKind, ExportStatus
 from exports.services.build import EXPORT_JOB
 from exports.services.empty import why_empty
+from exports.services.production_request import PARTS
 from exports.services.requests import FORMS
+from feedback.models import PreferenceKind
 
 
 @extend_schema_field(
@@ -35,18 +37,47 @@ class ExportFiltersSerializer(ClosedBodySerializer):
     form = serializers.ChoiceField(choices=FORMS, required=False, default="standard")
 
 
+class ProductionFiltersSerializer(ClosedBodySerializer):
+    """Which production pairs a preference export takes (exports.services.production_request)."""
+
+    sources = serializers.ListField(
+        child=serializers.SlugField(max_length=100), min_length=1, required=False,
+        help_text="Slugs of feedback sources the caller leads; left out, all of them.",
+    )  # fmt: skip
+    since = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="Events that occurred at or after (ISO 8601)."
+    )
+    until = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="Events that occurred before (ISO 8601)."
+    )
+    model_version = serializers.CharField(required=False, allow_null=True, max_length=100)
+    kind = serializers.ChoiceField(
+        choices=PreferenceKind.choices, required=False, allow_null=True,
+        help_text="Corrections or picks only; left out, both.",
+    )  # fmt: skip
+
+
 class ExportRequestSerializer(ClosedBodySerializer):
     """The body of ``POST /api/v1/exports``, for the OpenAPI schema; the request itself is
     checked by exports.services.requests, the same rules the admin and the command use."""
 
     sprints = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
-        min_length=1,
-        help_text="Ids of sprints the caller leads.",
+        required=False,
+        help_text='Ids of sprints the caller leads; required (non-empty) while "sprints" is '
+        "in sources, empty or left out otherwise.",
     )
     kind = serializers.ChoiceField(choices=ExportKind.choices, default="preference")
     format = serializers.ChoiceField(choices=ExportFormat.choices, default="jsonl")
     filters = ExportFiltersSerializer(required=False)
+    sources = serializers.ListField(
+        child=serializers.ChoiceField(choices=PARTS), min_length=1, max_length=2, required=False,
+        help_text='The parts of a preference export: labelled sprints, production pairs of '
+        'feedback sources, or both. Default ["sprints"].',
+    )  # fmt: skip
+    production = ProductionFiltersSerializer(
+        required=False, help_text='Filters of the production part (with "production" in sources).'
+    )
 
 
 class DatasetVersionSerializer(serializers.ModelSerializer):
@@ -62,7 +93,7 @@ class DatasetVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = DatasetVersion
         fields = [
-            "id", "status", "kind", "format", "sprints", "filters", "rows", "sha256",
+            "id", "status", "kind", "format", "sprints", "filters", "production", "rows", "sha256",
             "manifest", "error", "created_at", "started_at", "finished_at", "download", "warning",
             "note",
         ]  # fmt: skip

@@ -1,8 +1,9 @@
 """REST views of the exports app: start an export, list and read exports, download a file.
 
-Who sees an export: the leads of every one of its sprints, and superusers
-(exports.services.access). Anyone else gets 404 for it and for its download, whatever their
-role in its sprints, so an id tells an outsider nothing; anonymous callers get 401.
+Who sees an export: the leads of every one of its sprints and feedback sources, and
+superusers (exports.services.access). Anyone else gets 404 for it and for its download,
+whatever their role in its sprints, so an id tells an outsider nothing; anonymous callers
+get 401.
 """
 
 from django.conf import settings
@@ -65,12 +66,14 @@ class ExportListView(APIView):
                 },
             ),
             400: OpenApiResponse(
-                description="A bad field, or a sprint the caller does not lead; nothing stored."
+                description="A bad field, or a sprint or feedback source the caller does not "
+                "lead; nothing stored."
             ),
         },
     )
     def post(self, request: Request) -> Response:
-        """Start an export of sprints the caller leads; a worker builds the file."""
+        """Start an export of sprints the caller leads (and, for a preference export, of the
+        production pairs of feedback sources they lead); a worker builds the file."""
         dataset = start_export(request.user, request.data)
         body = {"id": dataset.pk, "status": dataset.status}
         warning = queue_warning(EXPORT_JOB, dataset.pk)

@@ -47,9 +47,10 @@ from annotation.services.audit import record_event
 from annotation.services.jobs import beat, enqueue_on_commit
 from exports.models import DatasetVersion, ExportStatus
 from exports.services import files
-from exports.services.export_file import COLUMNS, write_export_file
+from exports.services.export_file import columns_of, write_export_file
 from exports.services.labels import ExportCounts
 from exports.services.manifest import build_manifest, sprint_entries
+from exports.services.production_rows import ProductionCounts
 from exports.services.requests import validate_export_request
 
 # The heartbeat is stamped every BEAT_SECONDS, or a quarter of the stall time if that is shorter.
@@ -86,13 +87,18 @@ def start_export(
     request = validate_export_request(user, data)
     with transaction.atomic():
         dataset = DatasetVersion.objects.create(
-            kind=request.kind, format=request.format, filters=request.filters, created_by=user
-        )
+            kind=request.kind, format=request.format, filters=request.filters,
+            production=request.production, created_by=user,
+        )  # fmt: skip
         dataset.sprints.set(request.sprints)
-        for sprint in request.sprints:
-            record_event(user, "export.started", dataset, sprint=sprint,
-                         changes={"kind": request.kind, "format": request.format,
-                                  "filters": request.filters})  # fmt: skip
+        dataset.feedback_sources.set(request.feedback_sources)
+        changes = {"kind": request.kind, "format": request.format, "filters": request.filters}
+        if request.production is not None:
+            changes["production"] = request.production
+        # One event per sprint, so each sprint's log shows it; one without a sprint when the
+        # export holds production pairs alone.
+        for sprint in request.sprints or [None]:
+            record_event(user, "export.started", dataset, sprint=sprint, changes=changes)
         if enqueue_build:
             enqueue(dataset.pk)
     return dataset
@@ -118,12 +124,14 @@ def build_dataset(dataset_id: int, on_rows: Callable[[int], None] | None = None)
     heartbeat = _Heartbeat(dataset_id, attempt)
     try:
         sprints = sprint_entries(dataset, on_sprint=heartbeat)
-        counts = ExportCounts()
+        counts, production = ExportCounts(), ProductionCounts()
         with files.durable_file(partial) as out, _gc_frozen():
-            write_export_file(dataset, out, counts, heartbeat=heartbeat, on_rows=on_rows)
+            write_export_file(
+                dataset, out, counts, heartbeat=heartbeat, on_rows=on_rows, production=production
+            )
         manifest = build_manifest(
-            dataset, sprints=sprints, columns=COLUMNS[dataset.kind], counts=counts,
-            sha256=out.sha256, size=out.size,
+            dataset, sprints=sprints, columns=columns_of(dataset), counts=counts,
+            sha256=out.sha256, size=out.size, production=production,
         )  # fmt: skip
         return _publish(dataset, attempt, partial, counts.rows, out.sha256, manifest)
     except BaseException as exc:

@@ -36,6 +36,17 @@ def why_empty(dataset: DatasetVersion) -> str | None:
         for reason, number in (counts.get("items_dropped") or {}).items()
         if isinstance(number, int) and number > 0
     }
+    production = dataset.production
+    if production is not None:
+        sources = ", ".join(production.get("sources") or []) or "no source"
+        none_here = (
+            f"no production pair of {sources} matched the filters (pairs come from corrections, "
+            "and from picks between responses shown together)"
+        )
+        if not dataset.sprints.exists():
+            return f"No rows: {none_here}."
+        if not dropped:
+            return f"No rows: the sprints have no items to export, and {none_here}."
     if not dropped:
         return "No rows: the sprints have no items (or no live judgments) to export."
     parts = [

@@ -1,5 +1,10 @@
 """The manifest of an export: what the file is, what went into it, and who made it when.
 
+``parts`` describes each part of the file on its own: ``sprints`` (the sprints, the filters,
+its rows, kept and dropped items) and, for a preference export with production pairs,
+``production`` (the feedback sources, its filters, rows by kind, source and split); ``rows``
+and ``counts`` at the top describe the whole file.
+
 It lives in the database beside the file (``DatasetVersion.manifest``, served by the API), never
 inside the file, so that the file's bytes depend on the data alone. Agreement figures come from
 ``reviews.services.agreement.sprint_agreement`` with a small bootstrap and a fixed seed, so that
@@ -15,6 +20,7 @@ from django.utils import timezone
 from exports.models import DatasetVersion
 from exports.services.judgments import annotator_pseudonyms
 from exports.services.labels import ExportCounts
+from exports.services.production_rows import ProductionCounts
 
 MANIFEST_BOOTSTRAP = 200
 MANIFEST_SEED = 0
@@ -64,8 +70,24 @@ def build_manifest(
     counts: ExportCounts,
     sha256: str,
     size: int,
+    production: ProductionCounts | None = None,
 ) -> dict[str, Any]:
     sprint_ids = [entry["id"] for entry in sprints]
+    production = production or ProductionCounts()
+    parts: dict[str, Any] = {}
+    if sprint_ids:
+        sprint_counts = counts.as_dict()
+        sprint_counts["rows"] = counts.rows - production.rows
+        sprint_counts["rows_by_split"] = {
+            side: rows for side, rows in sorted((counts.splits - production.splits).items())
+        }
+        parts["sprints"] = {"sprints": sprint_ids, "filters": dataset.filters, **sprint_counts}
+    if dataset.production is not None:
+        parts["production"] = {
+            "sources": dataset.production["sources"],
+            "filters": {k: v for k, v in dataset.production.items() if k != "sources"},
+            **production.as_dict(),
+        }
     return {
         "dataset": dataset.pk,
         "kind": dataset.kind,
@@ -77,6 +99,8 @@ def build_manifest(
         "filters": dataset.filters,
         "sprints": sprints,
         "counts": counts.as_dict(),
+        "sources": list(parts),
+        "parts": parts,
         "annotators": annotator_pseudonyms(sprint_ids),
         "concord_version": concord_version(),
         "created_by": dataset.created_by.get_username(),

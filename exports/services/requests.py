@@ -17,9 +17,13 @@ The filters (all optional):
 
 A ``judgments`` export has no consensus, split or form: only ``include_gold`` and
 ``exclude_flagged`` apply to it, and the others are refused rather than silently ignored.
+
+A ``preference`` export may hold production pairs too, or only them (``sources`` and
+``production``: exports.services.production_request). Without sprints, only the filters of
+the whole file (``test_fraction``, ``seed``, ``form``) apply; the others are refused.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -28,6 +32,8 @@ from annotation.models import Sprint
 from annotation.services.access import sprints_led_by
 from annotation.services.errors import ConcordError
 from exports.models import ExportFormat, ExportKind
+from exports.services.production_request import ExportParts, export_parts
+from feedback.models import FeedbackSource
 
 Problem = dict[str, str]
 
@@ -42,6 +48,8 @@ DEFAULT_FILTERS: dict[str, Any] = {
 }
 FORMS = ("standard", "conversational")
 JUDGMENT_FILTERS = frozenset({"include_gold", "exclude_flagged"})
+FILE_FILTERS = frozenset({"test_fraction", "seed", "form"})
+REQUEST_FIELDS = frozenset({"sprints", "kind", "format", "filters", "sources", "production"})
 
 
 class ExportRejected(ConcordError):
@@ -54,20 +62,28 @@ class ExportRequest:
     kind: str
     format: str
     filters: dict[str, Any]
+    production: dict[str, Any] | None = None
+    feedback_sources: list[FeedbackSource] = field(default_factory=list)
 
 
 def validate_export_request(user: AbstractBaseUser, data: Any) -> ExportRequest:
-    """Only leads of every named sprint may export; a sprint the caller does not lead is
-    reported the same way as one that does not exist, so the error tells nothing about it."""
+    """Only leads of every named sprint (and of every feedback source of the production part)
+    may export; a sprint or source the caller does not lead is reported the same way as one
+    that does not exist, so the error tells nothing about it."""
     if not isinstance(data, dict):
         raise ExportRejected([{"field": "body", "message": "must be a JSON object"}])
     problems: list[Problem] = []
-    unknown = sorted(set(data) - {"sprints", "kind", "format", "filters"})
+    unknown = sorted(set(data) - REQUEST_FIELDS)
     problems += [{"field": name, "message": "is not a field of an export"} for name in unknown]
-    sprints = _sprints(user, data.get("sprints"), problems)
     kind = data.get("kind", ExportKind.PREFERENCE)
     if kind not in ExportKind.values:
         problems.append({"field": "kind", "message": f"must be one of {ExportKind.values}"})
+    parts = export_parts(user, data, kind, problems)
+    sprints = _sprints(user, data.get("sprints"), problems) if parts.sprints else []
+    if not parts.sprints and data.get("sprints") not in (None, []):
+        problems.append(
+            {"field": "sprints", "message": 'must be empty without "sprints" in sources'}
+        )
     fmt = data.get("format", ExportFormat.JSONL)
     if fmt not in ExportFormat.values:
         problems.append({"field": "format", "message": f"must be one of {ExportFormat.values}"})
@@ -78,9 +94,23 @@ def validate_export_request(user: AbstractBaseUser, data: Any) -> ExportRequest:
                 problems.append(
                     {"field": f"filters.{name}", "message": "does not apply to a judgments export"}
                 )
+    _filters_without_sprints(data, parts, problems)
     if problems:
         raise ExportRejected(problems)
-    return ExportRequest(sprints=sprints, kind=kind, format=fmt, filters=filters)
+    return ExportRequest(
+        sprints=sprints, kind=kind, format=fmt, filters=filters, production=parts.production,
+        feedback_sources=parts.feedback_sources,
+    )  # fmt: skip
+
+
+def _filters_without_sprints(data: dict, parts: ExportParts, problems: list[Problem]) -> None:
+    if parts.sprints or not isinstance(data.get("filters"), dict):
+        return
+    for name in sorted(set(data["filters"]) & set(DEFAULT_FILTERS) - FILE_FILTERS):
+        if data["filters"][name] != DEFAULT_FILTERS[name]:
+            problems.append(
+                {"field": f"filters.{name}", "message": "applies only to the sprints part"}
+            )
 
 
 def _sprints(user: AbstractBaseUser, value: Any, problems: list[Problem]) -> list[Sprint]:

@@ -63,9 +63,12 @@ def preference_rows(
     *,
     strength_scale: dict[int, int],
     flags: frozenset[str] = frozenset(),
+    provenance: dict[int, Row] | None = None,
 ) -> Iterator[Row]:
     """One row per (chosen, rejected) pair, in item-id order, then ranking order.
-    ``strength_scale``: sprint id → length of its rubric's strength scale (0: none)."""
+    ``strength_scale``: sprint id → length of its rubric's strength scale (0: none).
+    ``provenance``: sprint id → columns added to each of its rows, in an export that holds
+    production pairs too (exports.services.production_rows)."""
     conversational = filters["form"] == "conversational"
     test_fraction, seed = filters["test_fraction"], filters["seed"]
     splits: dict[str, int] = {"train": 0, "test": 0}
@@ -88,6 +91,7 @@ def preference_rows(
                 ranked = [[{"role": "assistant", "content": r}] for r in ranked]
             else:
                 prompt = text
+            extra = provenance[item.sprint_id] if provenance is not None else {}
             scale = strength_scale.get(item.sprint_id, 0)
             strength = item.strength / scale if scale and item.strength is not None else 0.0
             for i in range(n - 1):
@@ -100,6 +104,7 @@ def preference_rows(
                         "agreement": item.agreement,
                         "item_id": item.item_id,
                         "split": split,
+                        **extra,
                     }
             splits[split] += n * (n - 1) // 2
     counts.rows += splits["train"] + splits["test"]

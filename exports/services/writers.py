@@ -25,6 +25,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from exports.services.production_rows import PROVENANCE_COLUMNS
+
 Row = dict[str, Any]
 BATCH_ROWS = 10_000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -37,14 +39,17 @@ def _text_or_messages(conversational: bool) -> pa.DataType:
     return _MESSAGES if conversational else pa.string()
 
 
-def parquet_schema(kind: str, conversational: bool) -> pa.Schema:
+def parquet_schema(kind: str, conversational: bool, provenance: bool = False) -> pa.Schema:
     """The fixed schema of a kind, so that an empty batch or a null in the first rows cannot
-    change a column's type."""
+    change a column's type. ``provenance``: a preference export with production pairs, which
+    adds ``origin``, ``source``, ``event_id`` and ``kind`` (exports.services.production_rows)."""
     if kind == "preference":
         t = _text_or_messages(conversational)
+        extra = [(name, pa.string()) for name in PROVENANCE_COLUMNS]
         return pa.schema([
             ("prompt", t), ("chosen", t), ("rejected", t), ("margin", pa.float64()),
             ("agreement", pa.float64()), ("item_id", pa.int64()), ("split", pa.string()),
+            *(extra if provenance else []),
         ])  # fmt: skip
     if kind == "consensus":
         return pa.schema([
