@@ -16,7 +16,7 @@ from annotation.api.schema import ClosedBodySerializer, ErrorSerializer
 from feedback.services.erasure import MAX_ID_CHARS, erase_person
 
 
-class ErasureRequestSerializer(ClosedBodySerializer):
+class ErasureSerializer(ClosedBodySerializer):
     source = serializers.CharField(
         required=False,
         max_length=100,
@@ -67,7 +67,7 @@ class ErasureView(APIView):
 
     @extend_schema(
         operation_id="feedback_erasure_create",
-        request=ErasureRequestSerializer,
+        request=ErasureSerializer,
         responses={
             200: ErasureReportSerializer,
             404: OpenApiResponse(ErrorSerializer, description="No such source, or not yours."),
@@ -90,7 +90,7 @@ class ErasureView(APIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        body = ErasureRequestSerializer(data=request.data)
+        body = ErasureSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         report = erase_person(request.user, **body.validated_data)
         return Response(ErasureReportSerializer(report).data)
