@@ -293,6 +293,8 @@ class FeedbackEventAdmin(ReadOnlyAdmin, SourceLedAdmin):
                         problem.get("field"), problem.get("field")
                     )
                     form.add_error(field if field in form.fields else None, problem["message"])
+            else:
+                form = ErasureForm(user=request.user)  # done: the id is not shown back
         context = {
             **self.admin_site.each_context(request),
             "title": "Erase a person's feedback",

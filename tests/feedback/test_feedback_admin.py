@@ -209,6 +209,7 @@ def test_the_erasure_form_erases_through_the_service(fb_lead, events):
     )
     assert response.status_code == 200
     assert response.context["report"].events_removed == 1
+    assert "alice" not in response.text
     assert list(FeedbackEvent.objects.all()) == [events["theirs"]]
     assert AuditEvent.objects.filter(action="feedback.person_erased", actor=fb_lead).count() == 1
 
