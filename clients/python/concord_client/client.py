@@ -17,24 +17,14 @@ from typing import Any
 
 import requests
 
+from concord_client.errors import ChecksumMismatch, ConcordAPIError, error_from
+from concord_client.feedback_leads import FeedbackLeadMethods
+
 JSON = dict[str, Any]
 FINISHED = {"done", "failed", "cancelled"}
 
 
-class ConcordAPIError(Exception):
-    """A 4xx/5xx answer: ``status``, the one-line ``detail`` and the ``errors`` list
-    (``[{"field", "message", "line"?}]``) of the server's one error shape."""
-
-    def __init__(self, status: int, detail: str, errors: list[JSON] | None = None) -> None:
-        self.status, self.detail, self.errors = status, detail, errors or []
-        super().__init__(f"{status}: {detail}")
-
-
-class ChecksumMismatch(Exception):
-    """A downloaded export whose SHA-256 is not the one the server recorded."""
-
-
-class Concord:
+class Concord(FeedbackLeadMethods):
     """A Concord server at ``url`` (e.g. ``http://127.0.0.1:8000``), as the owner of ``token``."""
 
     def __init__(
@@ -77,7 +67,7 @@ class Concord:
             method, f"{self.url}/api/v1{path}", timeout=self.timeout, **kwargs
         )
         if response.status_code >= 400:
-            raise _error(response)
+            raise error_from(response)
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
@@ -94,12 +84,15 @@ class Concord:
                 return
             page += 1
 
-    def _wait(self, path: str, timeout: float, poll: float) -> JSON:
+    def _wait(self, path: str, what: str, timeout: float, poll: float) -> JSON:
+        """The job at ``path`` once done; failed or cancelled raises a 409 with its reason."""
         deadline = time.monotonic() + timeout
         while True:
             body = self._call("GET", path)
-            if body["status"] in FINISHED:
+            if body["status"] == "done":
                 return body
+            if body["status"] in FINISHED:
+                raise ConcordAPIError(409, f"{what} {body['status']}: {body.get('error')}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{path} still {body['status']} after {timeout:.0f} s")
             time.sleep(poll)
@@ -230,10 +223,7 @@ class Concord:
 
     def wait_for_export(self, export: int, timeout: float = 600.0, poll: float = 0.5) -> JSON:
         """The export once it is done or failed (a failure raises, with its reason)."""
-        body = self._wait(f"/exports/{export}", timeout, poll)
-        if body["status"] != "done":
-            raise ConcordAPIError(409, f"export {export} {body['status']}: {body.get('error')}")
-        return body
+        return self._wait(f"/exports/{export}", f"export {export}", timeout, poll)
 
     def download_export(self, export: int, path: str | Path) -> Path:
         """Stream the export's file to ``path`` and check its SHA-256 against the one the
@@ -244,7 +234,7 @@ class Concord:
             f"{self.url}/api/v1/exports/{export}/download", stream=True, timeout=self.timeout
         ) as response:
             if response.status_code >= 400:
-                raise _error(response)
+                raise error_from(response)
             with target.open("wb") as out:
                 for chunk in response.iter_content(chunk_size=1 << 20):
                     digest.update(chunk)
@@ -278,10 +268,7 @@ class Concord:
 
     def wait_for_run(self, run: int, timeout: float = 3600.0, poll: float = 1.0) -> JSON:
         """The run once it has finished; a failed or cancelled run raises with its reason."""
-        body = self._wait(f"/training-runs/{run}", timeout, poll)
-        if body["status"] != "done":
-            raise ConcordAPIError(409, f"run {run} {body['status']}: {body.get('error')}")
-        return body
+        return self._wait(f"/training-runs/{run}", f"run {run}", timeout, poll)
 
     def models(self) -> list[JSON]:
         return list(self._pages("/models"))
@@ -293,15 +280,3 @@ class Concord:
         """The model's reward for each response to ``prompt`` (text or chat messages)."""
         body = {"prompt": prompt, "responses": responses}
         return self._call("POST", f"/models/{model}/score", json=body)["scores"]
-
-
-def _error(response: requests.Response) -> ConcordAPIError:
-    try:
-        body = response.json()
-    except ValueError:
-        return ConcordAPIError(response.status_code, response.text[:500] or response.reason)
-    if isinstance(body, dict):
-        return ConcordAPIError(
-            response.status_code, str(body.get("detail", "")), body.get("errors")
-        )
-    return ConcordAPIError(response.status_code, str(body)[:500])
