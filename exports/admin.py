@@ -52,9 +52,9 @@ class DatasetVersionAdmin(AllowListedLookups, admin.ModelAdmin):
     list_display = ["id", "kind", "format", "status", "rows", "created_by", "created_at", "file"]
     list_filter = ["kind", "format", "status"]
     readonly_fields = [
-        "kind", "format", "sprints", "filters", "status", "rows", "sha256", "manifest",
-        "file_path", "error", "created_by", "created_at", "started_at", "finished_at", "file",
-        "workers",
+        "kind", "format", "sprints", "filters", "feedback_sources", "production", "status",
+        "rows", "sha256", "manifest", "file_path", "error", "created_by", "created_at",
+        "started_at", "finished_at", "file", "workers",
     ]  # fmt: skip
 
     @admin.display(description="workers")
