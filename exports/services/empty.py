@@ -37,6 +37,7 @@ def why_empty(dataset: DatasetVersion) -> str | None:
         if isinstance(number, int) and number > 0
     }
     production = dataset.production
+    none_here = ""
     if production is not None:
         sources = ", ".join(production.get("sources") or []) or "no source"
         none_here = (
@@ -54,4 +55,4 @@ def why_empty(dataset: DatasetVersion) -> str | None:
         f"{DROP_REASONS.get(reason, f'were left out ({reason})')}"
         for reason, number in sorted(dropped.items(), key=lambda pair: -pair[1])
     ]
-    return "No rows: " + "; ".join(parts) + "."
+    return "No rows: " + "; ".join([*parts, *([none_here] if none_here else [])]) + "."

@@ -170,6 +170,16 @@ def test_production_filters_narrow_the_pairs(lead, sources, production, events):
         assert "no production pair of support-bot matched the filters" in why_empty(dataset)
 
 
+def test_an_empty_mixed_export_says_why_for_both_parts(lead, sprint, sources):
+    labelled_item(sprint, 1, gold=True)
+    dataset = start_export(
+        lead, {"sprints": [sprint.pk], "sources": ["sprints", "production"],
+               "production": {"model_version": "v9"}}, enqueue_build=False,
+    )  # fmt: skip
+    note = why_empty(build_dataset(dataset.pk))
+    assert note.startswith("No rows: 1 item were gold items") and "no production pair" in note
+
+
 def test_a_purged_event_leaves_the_export(lead, sources):
     FeedbackEvent.objects.filter(event_id="ev-1").update(
         text_purged_at=timezone.now(), prompt=None, response="", correction=""
