@@ -188,6 +188,17 @@ def test_a_server_with_lower_limits_gets_smaller_batches(sender, settings):
     assert FeedbackEvent.objects.count() == 1000
 
 
+def test_an_event_over_a_lower_server_byte_limit_is_reported_with_the_servers_error(
+    sender, settings
+):
+    settings.CONCORD_FEEDBACK_MAX_BATCH_BYTES = 20_000
+    summary = sender.send_events([event(0), event(1, response="y" * 30_000), event(2)])
+    assert summary.accepted == 2 and summary.batches == 3
+    [rejected] = summary.rejected
+    assert rejected["index"] == 1 and "20000 bytes" in rejected["errors"][0]["message"]
+    assert set(FeedbackEvent.objects.values_list("event_id", flat=True)) == {"ev-0", "ev-2"}
+
+
 def test_refusals_of_the_whole_batch_raise_with_the_servers_errors(
     live_server, sender, ingest_key, lead, opened
 ):
