@@ -180,7 +180,7 @@ CONCORD_INVITATION_HOURS = env_int("CONCORD_INVITATION_HOURS", 72, minimum=1)
 # Uploads larger than this go to a temporary file, so an import streams from disk.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # A feedback batch is read whole (CONCORD_FEEDBACK_MAX_BATCH_BYTES): the body limit is at least it.
-DATA_UPLOAD_MAX_MEMORY_SIZE = max(10 * 1024 * 1024, CONCORD_FEEDBACK_MAX_BATCH_BYTES + 64 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(10 * 1024 * 1024, CONCORD_FEEDBACK_MAX_BATCH_BYTES)
 CONCORD_IMPORT_MAX_BYTES = env_int("CONCORD_IMPORT_MAX_BYTES", 2 * 1024**3, minimum=1)
 # Responses per imported item: each is read and ranked by every annotator, and agreement compares
 # every pair of an item's responses (16 give 120 pairs), so more is a file mistake, not a task.

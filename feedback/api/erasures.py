@@ -47,6 +47,24 @@ class ErasureSerializer(ClosedBodySerializer):
         return attrs
 
 
+def _erasure_body(id_field: str) -> dict:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": [id_field],
+        "properties": {
+            "source": {"type": "string", "maxLength": 100, "pattern": r"^[-a-zA-Z0-9_]+$",
+                       "description": "A source's slug; without it, every source you lead."},
+            id_field: {"type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS,
+                       "pattern": r"\S", "description": "The id as the product sent it."},
+        },
+    }  # fmt: skip
+
+
+# Exactly one of the two ids: the serializer's rule, said in the schema as two closed shapes.
+ERASURE_BODY = {"oneOf": [_erasure_body("user_id"), _erasure_body("session_id")]}
+
+
 class ErasureReportSerializer(serializers.Serializer):
     events_removed = serializers.IntegerField(help_text="The person's events, deleted.")
     items_removed = serializers.IntegerField(
@@ -67,7 +85,7 @@ class ErasureView(APIView):
 
     @extend_schema(
         operation_id="feedback_erasure_create",
-        request=ErasureSerializer,
+        request={"application/json": ERASURE_BODY},
         responses={
             200: ErasureReportSerializer,
             404: OpenApiResponse(ErrorSerializer, description="No such source, or not yours."),

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.generics import ListAPIView, RetrieveAPIView
@@ -96,8 +97,6 @@ class EventSerializer(serializers.ModelSerializer):
 
 class EventPagination(CheckedPageNumberPagination):
     page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
 
 
 class EventListView(ListAPIView):
@@ -110,9 +109,15 @@ class EventListView(ListAPIView):
     @extend_schema(
         summary="A source's stored (redacted) events, newest first; its leads only",
         parameters=[
-            OpenApiParameter("source", str, required=True, description="The source's slug."),
-            OpenApiParameter("since", str, description="ISO 8601; occurred at or after."),
-            OpenApiParameter("until", str, description="ISO 8601; occurred before."),
+            OpenApiParameter(
+                "source",
+                str,
+                required=True,
+                pattern=r"^[-a-zA-Z0-9_]+$",
+                description="The slug of a source you lead.",
+            ),
+            OpenApiParameter("since", OpenApiTypes.DATETIME, description="Occurred at or after."),
+            OpenApiParameter("until", OpenApiTypes.DATETIME, description="Occurred before."),
             OpenApiParameter("model_version", str),
         ],
         responses={200: EventSerializer(many=True), 400: ErrorSerializer, 404: ErrorSerializer},
