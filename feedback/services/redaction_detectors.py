@@ -37,6 +37,8 @@ _URL_CREDENTIALS = re.compile(
 
 def url_credentials(text: str, _region: str) -> tuple[str, int]:
     """``https://bob:hunter2@host`` becomes ``https://[URL_CREDENTIALS]@host``."""
+    if "@" not in text or "://" not in text:
+        return text, 0  # both are literals of the pattern: a text without one cannot match
     return _URL_CREDENTIALS.subn(r"\g<scheme>[URL_CREDENTIALS]@", text)
 
 
@@ -161,11 +163,14 @@ _EMAIL = re.compile(
 
 def email(text: str, _region: str) -> tuple[str, int]:
     """Addresses of the usual ``local@domain.tld`` shape (no quoted local parts)."""
+    if "@" not in text:
+        return text, 0
     return _EMAIL.subn("[EMAIL]", text)
 
 
 # --- IBANs -------------------------------------------------------------------------------------
 
+_TWO_DIGITS = re.compile(r"[0-9]{2}")
 # Country code, check digits, then 11-30 alphanumerics, optionally in groups split by one space
 # or dash. The candidate may run into the following word; `_iban_end` finds the valid prefix.
 _IBAN = re.compile(r"\b[A-Za-z]{2}[0-9]{2}(?:[ -]?[A-Za-z0-9]){11,30}", re.ASCII)
@@ -185,6 +190,8 @@ def _iban_end(candidate: str) -> int:
 
 def iban(text: str, _region: str) -> tuple[str, int]:
     """IBANs in any case, compact or grouped, valid by country format and mod-97 checksum."""
+    if not _TWO_DIGITS.search(text):
+        return text, 0  # every candidate has its check digits
     out: list[str] = []
     last = found = 0
     for match in _IBAN.finditer(text):
@@ -232,6 +239,8 @@ def _card_grouping(groups: list[int]) -> bool:
 
 def card(text: str, _region: str) -> tuple[str, int]:
     """13-19 digit numbers, spaced or dashed, with a card network prefix and a valid Luhn sum."""
+    if not _FOUR_DIGITS.search(text):
+        return text, 0  # a card, grouped in fours or 4-6-5 or not grouped, has four in a row
     found = 0
 
     def check(match: re.Match[str]) -> str:
@@ -296,6 +305,8 @@ _VERSION_WORD = re.compile(
     r"|chrome|firefox|safari|edge|windows|macos)"
     r"\s{0,2}$"
 )
+_TWO_COLONS = re.compile(r":[0-9A-Fa-f]{0,4}:")
+_DIGIT_DOT_DIGIT = re.compile(r"[0-9]\.[0-9]")
 _IPV6 = re.compile(
     r"(?<![\w:.])(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:]{2,39}"
     r"(?:(?<=:)[0-9]{1,3}(?:\.[0-9]{1,3}){3})?(?:%[A-Za-z0-9]{1,16})?(?![\w:]|\.[0-9])",
@@ -327,9 +338,11 @@ def ip(text: str, _region: str) -> tuple[str, int]:
         found += 1
         return "[IP]"
 
-    if ":" in text:
+    # The prefilters are necessary parts of each pattern: two colons at most four hex digits
+    # apart (the IPv6 lookahead), a digit, a dot and a digit (IPv4).
+    if ":" in text and _TWO_COLONS.search(text):
         text = _IPV6.sub(check6, text)  # first, so "::ffff:192.0.2.1" is one address
-    if "." in text:
+    if "." in text and _DIGIT_DOT_DIGIT.search(text):
         text = _IPV4.sub(check4, text)
     return text, found
 
