@@ -62,6 +62,10 @@ _DETECTORS: dict[PiiType, detect.Detector] = {
     PiiType.PHONE: detect.phone,
 }
 ALL: frozenset[PiiType] = frozenset(PiiType)
+# These find nothing in a text without an ASCII digit; placeholders hold none, so a text that
+# starts without one never gains one.
+_NEED_A_DIGIT = frozenset({PiiType.IBAN, PiiType.CARD, PiiType.SSN, PiiType.PHONE})
+_DIGITS = "0123456789"
 MAX_DEPTH = 32
 
 
@@ -116,6 +120,8 @@ def redact(
         chosen = detector_set(detectors)
     region = phone_region if phone_region is not None else settings.CONCORD_FEEDBACK_PHONE_REGION
     counts: dict[PiiType, int] = {}
+    if not any(digit in text for digit in _DIGITS):
+        chosen = chosen - _NEED_A_DIGIT
     for pii_type, run in _DETECTORS.items():
         if pii_type not in chosen or not text:
             continue
