@@ -7,6 +7,9 @@ a list of texts, and objects closed to unknown keys, say exactly what the servic
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from rest_framework import serializers
+
 from feedback.api.event_docs import FLAG, _closed
 from feedback.services.sample_requests import (
     MAX_LISTED,
@@ -64,10 +67,13 @@ STRATA = _closed(
             "minProperties": 1,
             "maxProperties": MAX_LISTED,
             "propertyNames": {"maxLength": 200},
+            # OpenAPI 3.0: exclusiveMinimum/Maximum are flags on minimum/maximum.
             "additionalProperties": {
                 "type": "number",
-                "exclusiveMinimum": 0,
-                "exclusiveMaximum": 1e9,
+                "minimum": 0,
+                "exclusiveMinimum": True,
+                "maximum": 1e9,
+                "exclusiveMaximum": True,
             },
         },
         "redistribute": {
@@ -93,6 +99,19 @@ SAMPLE_REQUEST = _closed(
     },
     ["sprint", "n"],
 )
+
+
+class FeedbackSampleDrawSerializer(serializers.Serializer):
+    """The request body in the schema only (the service reads the body): a serializer, not a
+    bare dict, so that drf-spectacular marks the body required (it has required keys)."""
+
+
+class FeedbackSampleDrawSchema(OpenApiSerializerExtension):
+    target_class = FeedbackSampleDrawSerializer
+
+    def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        return SAMPLE_REQUEST
+
 
 EXAMPLE_SAMPLE_REQUEST = {
     "sprint": 7,

@@ -21,7 +21,11 @@ from annotation.api.permissions import require_sprint_role
 from annotation.api.schema import ErrorSerializer
 from annotation.models import SprintRole
 from annotation.services.jobs import queue_warning
-from feedback.api.sample_docs import EXAMPLE_SAMPLE_REPORT, EXAMPLE_SAMPLE_REQUEST, SAMPLE_REQUEST
+from feedback.api.sample_docs import (
+    EXAMPLE_SAMPLE_REPORT,
+    EXAMPLE_SAMPLE_REQUEST,
+    FeedbackSampleDrawSerializer,
+)
 from feedback.models import FeedbackSample, SampleStatus
 from feedback.services.sampling import SAMPLE_JOB, sample_body, sample_sprint, start_sample
 
@@ -66,7 +70,7 @@ SampleStatusBody = inline_serializer(
 class SamplesView(APIView):
     @extend_schema(
         summary="Draw a stratified sample of feedback events into a sprint's items",
-        request={"application/json": SAMPLE_REQUEST},
+        request=FeedbackSampleDrawSerializer,
         responses={
             202: SampleAccepted,
             400: OpenApiResponse(ErrorSerializer, description="A bad field; nothing stored."),

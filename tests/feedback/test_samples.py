@@ -340,6 +340,7 @@ def test_annotators_see_none_of_the_provenance(draw, source, sprint, annotator, 
     panel = client.get(reverse("label-panel", args=[sprint.pk]))
     assert page.status_code == 200 and panel.status_code in (200, 204)
     seen = json.dumps(answer.json()) + page.content.decode() + panel.content.decode()
+    assert "Reset my 2FA" in page.content.decode() + panel.content.decode()  # the item is shown
     for secret in (
         "ev-secret",
         "trace-secret-42",
@@ -492,3 +493,11 @@ def test_who_may_draw_and_read_a_sample(
     assert api_client_for(annotator).get(status_url).status_code == 403
     assert api_client_for(sampler).get(f"{URL}/99999999").status_code == 404
     assert api_client_for(sampler).get(f"{URL}/{10**25}").status_code == 404
+
+
+def test_a_sample_that_matches_nothing_is_done_with_nothing_drawn(draw, source, sprint):
+    event(source, "single", "billing", alternatives=0)
+    sample = draw({"n": 5, "filters": {"signals": {"escalated": True}}})
+    assert sample["status"] == "done"
+    assert (sample["report"]["drawn"], sample["report"]["per_stratum"]) == (0, {})
+    assert not Item.objects.filter(sprint=sprint).exists()
