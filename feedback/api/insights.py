@@ -19,6 +19,7 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -96,10 +97,23 @@ def _jsonl(rows: Iterator[dict[str, Any]]) -> Iterator[bytes]:
         yield orjson.dumps(row) + b"\n"
 
 
+class JsonLinesRenderer(BaseRenderer):
+    """Lets a client ask for ``Accept: application/x-ndjson`` (else a 406). The rows stream
+    past the renderers; only an error body comes here, as one JSON line."""
+
+    media_type = "application/x-ndjson"
+    format = "jsonl"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context=None):
+        return orjson.dumps(data) + b"\n"
+
+
 class RegenerationPromptsView(APIView):
     """The source's negative events with a single response, as JSONL: send regenerations
     back through ``POST /api/v1/feedback/events`` as ``alternatives`` of the same
     ``event_id``."""
+
+    renderer_classes = [JSONRenderer, JsonLinesRenderer]
 
     @extend_schema(
         operation_id="feedback_regeneration_prompts",

@@ -151,6 +151,10 @@ def test_the_api_streams_jsonl(source, boss, api_client_for):
         "until": "2026-11-30T00:00:00+00:00", "model_version": "v1", "signal": "rejected",
     }  # fmt: skip
     assert ids(read_jsonl(client.get(URL, query))) == ["reject"]
+    asked = client.get(URL, {"source": "support-bot"}, HTTP_ACCEPT="application/x-ndjson")
+    assert asked.status_code == 200 and len(read_jsonl(asked)) == 3
+    refused = client.get(URL, {"source": "x", "signal": "up"}, HTTP_ACCEPT="application/x-ndjson")
+    assert refused.status_code == 400 and orjson.loads(refused.content)["errors"]
 
 
 @pytest.mark.parametrize(
