@@ -247,3 +247,14 @@ def test_the_pages(built, boss, make_user, annotator):
     assert member.get("/feedback/support-bot/").status_code == 403
     assert b'href="/feedback/"' not in member.get("/").content
     assert Client().get("/feedback/support-bot/").status_code == 302
+
+
+def test_the_figures_are_sql_aggregates_whatever_the_number_of_events(
+    built, boss, django_assert_num_queries
+):
+    with django_assert_num_queries(5):  # the lead check, then daily, versions, strata, drift
+        feedback_dashboard(boss, built, now=NOW)
+    add(built, "more", 200, at(20), version="v4", thumb=1, stratum="billing")
+    with django_assert_num_queries(5):
+        report = feedback_dashboard(boss, built, now=NOW)
+    assert by_version(report)["v4"]["events"] == 200
