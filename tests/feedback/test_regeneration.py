@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 from django.http import StreamingHttpResponse
+from rest_framework.test import APIClient
 
 from annotation.services.errors import ConcordError
 from feedback.models import FeedbackEvent
 from feedback.services.ingest import ingest_events
+from feedback.services.ingest_tokens import issue_token
 from feedback.services.regeneration import regeneration_prompts
 from tests.feedback.ingest_fixtures import event
 from tests.support.builders import feedback_event, feedback_source
@@ -186,3 +188,10 @@ def test_who_may_download(source, boss, make_user, annotator, api_client_for):
     refused = api_client_for(annotator).get(URL, query)  # a sprint's annotator leads no source
     assert refused.status_code == 403 and refused.json()["detail"]
     assert api_client_for(None).get(URL, query).status_code == 401
+
+
+def test_an_ingest_token_reads_neither_the_prompts_nor_the_dashboard(source, boss):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(boss, 'bot', [source]).key}")
+    for url in (URL, "/api/v1/feedback/dashboard"):
+        assert client.get(url, {"source": "support-bot"}).status_code == 403
