@@ -91,11 +91,15 @@ def _check_lead(actor: AbstractBaseUser, sprint: Sprint | None) -> None:
         raise ConcordError("Only a lead of this sprint may sample into it.", status=403)
 
 
-def start_sample(actor: AbstractBaseUser, sprint: Sprint, body: Any) -> FeedbackSample:
+def start_sample(
+    actor: AbstractBaseUser, sprint: Sprint, body: Any, *, enqueue: bool = True
+) -> FeedbackSample:
     """Store a queued sample of feedback events into ``sprint`` and enqueue its job once the
     transaction commits. Refused, with nothing stored: 404/403 unless ``actor`` leads the
-    sprint; 400 listing every bad field of ``body`` (see :mod:`.sample_requests`), including a
-    source the actor does not lead; 409 when the sprint is closed. Audited."""
+    sprint; 400 listing every bad field of ``body`` (see :mod:`.sample_requests`); 403/404 on
+    ``filters.source`` for sources the actor does not lead; 409 when the sprint is closed.
+    Audited. ``enqueue=False`` stores it for the caller to run with :func:`run_sample` (the
+    management command)."""
     _check_lead(actor, sprint)
     request = read_sample_request(actor, body)
     if body.get("sprint", sprint.pk) != sprint.pk:
@@ -114,7 +118,8 @@ def start_sample(actor: AbstractBaseUser, sprint: Sprint, body: Any) -> Feedback
             changes={"filters": request.filters, "n": request.n, "strata": request.strata,
                      "seed": request.seed},
         )  # fmt: skip
-        enqueue_on_commit(SAMPLE_JOB, sample.pk)
+        if enqueue:
+            enqueue_on_commit(SAMPLE_JOB, sample.pk)
     return sample
 
 

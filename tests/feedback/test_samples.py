@@ -6,9 +6,12 @@ the same seed draws the same events, content is drawn once, single-response and 
 are skipped, annotators see none of the provenance, and every refusal stores nothing."""
 
 import json
+from io import StringIO
 
 import pytest
 from celery import current_app
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -501,3 +504,19 @@ def test_a_sample_that_matches_nothing_is_done_with_nothing_drawn(draw, source, 
     assert sample["status"] == "done"
     assert (sample["report"]["drawn"], sample["report"]["per_stratum"]) == (0, {})
     assert not Item.objects.filter(sprint=sprint).exists()
+
+
+def test_the_command_draws_through_the_same_door(sampler, sprint, source):
+    stock(source, {"billing": 20, "auth": 20})
+    out = StringIO()
+    call_command(
+        "sample_feedback", sprint.slug, "--user", sampler.username, "--n", "9",
+        "--weights", "billing=2,auth=1", "--seed", "4", "--no-progress", stdout=out,
+    )  # fmt: skip
+    sample = FeedbackSample.objects.get()
+    assert (sample.status, sample.report["drawn"]) == ("done", 9)
+    assert items_per_stratum(sprint) == {"billing": 6, "auth": 3}
+    assert "Sample" in out.getvalue() and not BackgroundJob.objects.exists()
+    with pytest.raises(CommandError, match=r"strata\.weights\.billing"):
+        call_command("sample_feedback", "sprint-a", "--user", sampler.username, "--n", "2",
+                     "--weights", "billing=-1", "--no-progress")  # fmt: skip
