@@ -1,9 +1,10 @@
 """Which dataset versions a user may train from, and reading a preference file into rows.
 
-Access: a dataset version may span several sprints, and a model trained from it carries all of
-their data, so a user leads a dataset only when they lead *every* one of its sprints
-(superusers lead all). A user who is a member of at least one of its sprints but does not lead
-them all may learn that it exists (403); anyone else gets 404, as for sprints.
+Access: a dataset version may span several sprints and feedback sources, and a model trained
+from it carries all of their data, so a user leads a dataset only when they lead *every* one of
+its sprints and sources (superusers lead all). A user who is a member of at least one of its
+sprints (or leads one of its sources) but does not lead them all may learn that it exists (403);
+anyone else gets 404, as for sprints.
 
 Reading: only ``preference`` files in JSONL or Parquet are trained from. CSV exports are for
 spreadsheets: their cells are defused against formula injection, which changes the text, so a
@@ -18,13 +19,14 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from annotation.models import Sprint
 from annotation.services import artifact_store
 from annotation.services.access import sprints_led_by, sprints_visible_to
 from annotation.services.errors import ConcordError
 from exports.models import DatasetVersion, ExportFormat, ExportKind, ExportStatus
+from exports.services.access import exports_visible_to
+from feedback.services.feedback_access import sources_led_by
 
 TRAINABLE_FORMATS = (ExportFormat.JSONL, ExportFormat.PARQUET)
 
@@ -37,25 +39,22 @@ class DatasetUnusable(ConcordError):
 
 
 def datasets_led_by(user: AbstractBaseUser) -> QuerySet[DatasetVersion]:
-    """Dataset versions with at least one sprint, every one of which ``user`` leads."""
-    if not user.is_authenticated or not user.is_active:
-        return DatasetVersion.objects.none()
-    if user.is_superuser:
-        return DatasetVersion.objects.all()
-    led = sprints_led_by(user).values("pk")
-    not_led = Sprint.objects.exclude(pk__in=led).values("pk")
-    return DatasetVersion.objects.filter(
-        pk__in=DatasetVersion.objects.filter(sprints__in=led).values("pk")
-    ).exclude(sprints__in=not_led)
+    """Dataset versions whose every sprint and every feedback source ``user`` leads (at least
+    one of either): the export's own rule, since a model trained on a file carries all of it."""
+    return exports_visible_to(user)
 
 
 def datasets_visible_to(user: AbstractBaseUser) -> QuerySet[DatasetVersion]:
-    """Dataset versions with a sprint ``user`` is a member of (all for a superuser)."""
+    """Dataset versions with a sprint ``user`` is a member of or a feedback source they lead
+    (all for a superuser)."""
     if user.is_authenticated and user.is_active and user.is_superuser:
         return DatasetVersion.objects.all()
     visible = sprints_visible_to(user).values("pk")
+    led_sources = sources_led_by(user).values("pk")
     return DatasetVersion.objects.filter(
-        pk__in=DatasetVersion.objects.filter(sprints__in=visible).values("pk")
+        pk__in=DatasetVersion.objects.filter(
+            Q(sprints__in=visible) | Q(feedback_sources__in=led_sources)
+        ).values("pk")
     )
 
 
