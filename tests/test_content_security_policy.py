@@ -15,6 +15,7 @@ from reviews.models import Dispute
 from reviews.services.disputes import review_sprint
 from tests.annotation.labeling_fixtures import add_items, good_answers, lease_item
 from tests.reviews.dispute_fixtures import make_items, people, vote
+from tests.support.builders import feedback_event, feedback_source
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +30,8 @@ PAGES = {
     "dispute-queue": ("/reviews/sprints/{sprint}/disputes", "reviewer"),
     "dispute-detail": ("/reviews/disputes/{dispute}", "reviewer"),
     "training-models": ("/training/models", "lead"),
+    "feedback-sources": ("/feedback/", "lead"),
+    "feedback-dashboard": ("/feedback/support-bot/", "lead"),
     "login": ("/accounts/login/", None),
     "password_change": ("/accounts/password_change/", "annotator"),
     "password_change_done": ("/accounts/password_change/done/", "annotator"),
@@ -68,6 +71,7 @@ def site(sprint, lead, annotator, reviewer, make_user) -> dict:
     ):
         vote(disputed, user, ranking, strength=2, helpfulness={"a": 5, "b": 1})
     review_sprint(sprint)
+    feedback_event(feedback_source("support-bot", leads=[lead]), "ev-1")
     return {
         "ids": {
             "sprint": sprint.pk,
