@@ -66,6 +66,7 @@ ALSO_REFUSED = {
     # no field may hold (a number beyond a signed 64-bit integer, nesting over 64 levels).
     "POST /api/v1/disputes/{dispute_id}/void": "a number beyond 64 bits in an unknown field",
     "POST /api/v1/models/{model_id}/score": "a number beyond 64 bits in a message's extra key",
+    "POST /api/v1/feedback/samples": "a time range whose since is not before its until",
 }
 
 

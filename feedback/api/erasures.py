@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api.schema import ClosedBodySerializer, ErrorSerializer
+from feedback.api.schema_bodies import documented_body
 from feedback.services.erasure import MAX_ID_CHARS, erase_person
 
 
@@ -62,7 +63,9 @@ def _erasure_body(id_field: str) -> dict:
 
 
 # Exactly one of the two ids: the serializer's rule, said in the schema as two closed shapes.
-ERASURE_BODY = {"oneOf": [_erasure_body("user_id"), _erasure_body("session_id")]}
+ERASURE_BODY = documented_body(
+    "FeedbackErasure", {"oneOf": [_erasure_body("user_id"), _erasure_body("session_id")]}
+)
 
 
 class ErasureReportSerializer(serializers.Serializer):
@@ -85,7 +88,7 @@ class ErasureView(APIView):
 
     @extend_schema(
         operation_id="feedback_erasure_create",
-        request={"application/json": ERASURE_BODY},
+        request=ERASURE_BODY,
         responses={
             200: ErasureReportSerializer,
             404: OpenApiResponse(ErrorSerializer, description="No such source, or not yours."),

@@ -32,6 +32,7 @@ from annotation.api.schema import ErrorSerializer
 from annotation.services.errors import ConcordError
 from feedback.api.authentication import IsIngestClient
 from feedback.api.event_docs import BATCH, EXAMPLE_BATCH, INGEST_ANSWER
+from feedback.api.schema_bodies import documented_body
 from feedback.models import FeedbackEvent, FeedbackSource
 from feedback.services.feedback_access import (
     readable_source,
@@ -85,6 +86,9 @@ def _source_of(request: Request, body: dict[str, Any]) -> FeedbackSource:
         if source.slug == slug:
             return source
     raise ConcordError("This token does not ingest for that source.", status=403, field="source")
+
+
+BATCH_BODY = documented_body("FeedbackBatch", BATCH)
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -152,7 +156,7 @@ class EventsView(EventListView):
     @extend_schema(
         operation_id="feedback_events_ingest",
         summary="Send a batch of production feedback events (ingest token only)",
-        request={"application/json": BATCH},
+        request=BATCH_BODY,
         responses={
             200: OpenApiResponse(INGEST_ANSWER, description="Stored, known and rejected events."),
             400: OpenApiResponse(ErrorSerializer, description="Every event was rejected."),

@@ -7,10 +7,8 @@ a list of texts, and objects closed to unknown keys, say exactly what the servic
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiSerializerExtension
-from rest_framework import serializers
-
 from feedback.api.event_docs import FLAG, _closed
+from feedback.api.schema_bodies import documented_body
 from feedback.services.sample_requests import (
     MAX_LISTED,
     MAX_SAMPLE_ITEMS,
@@ -101,16 +99,7 @@ SAMPLE_REQUEST = _closed(
 )
 
 
-class FeedbackSampleDrawSerializer(serializers.Serializer):
-    """The request body in the schema only (the service reads the body): a serializer, not a
-    bare dict, so that drf-spectacular marks the body required (it has required keys)."""
-
-
-class FeedbackSampleDrawSchema(OpenApiSerializerExtension):
-    target_class = FeedbackSampleDrawSerializer
-
-    def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
-        return SAMPLE_REQUEST
+FeedbackSampleDrawSerializer = documented_body("FeedbackSampleDraw", SAMPLE_REQUEST)
 
 
 EXAMPLE_SAMPLE_REQUEST = {
