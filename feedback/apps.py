@@ -10,7 +10,6 @@ class FeedbackConfig(AppConfig):
 
     def ready(self) -> None:
         from annotation.services.jobs import JobKind, register_job_kind
-        from feedback import sample_tasks  # noqa: F401 (registers the task with Celery)
         from feedback.services import sampling
 
         _register_navigation()
@@ -20,7 +19,7 @@ class FeedbackConfig(AppConfig):
         register_job_kind(
             JobKind(
                 sampling.SAMPLE_JOB,
-                task="feedback.sample_tasks.draw_feedback_sample",
+                task="feedback.tasks.draw_feedback_sample",
                 max_attempts=3,
                 on_abandoned=lambda key, reason: sampling.fail_sample(int(key), reason),
             )
