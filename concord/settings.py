@@ -282,6 +282,7 @@ SPECTACULAR_SETTINGS = {
         "CriterionKindEnum": "annotation.models.rubrics.CriterionKind.choices",
         "ImportFormatEnum": "annotation.services.imports.service.FORMATS",
         "SprintStatusEnum": "annotation.models.sprints.SprintStatus.choices",
+        "FeedbackSampleStatusEnum": "feedback.models.samples.SampleStatus.values",
     },
     "SERVE_INCLUDE_SCHEMA": False,
     # The API's object ids in paths (annotation.api.converters); every number gets the API's

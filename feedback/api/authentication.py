@@ -9,6 +9,7 @@ and only the ingest view (:class:`IsIngestClient`) lets it in. A revoked or unkn
 
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
@@ -51,3 +52,19 @@ class IsIngestClient(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return isinstance(request.auth, IngestToken)
+
+
+class IngestTokenScheme(OpenApiAuthenticationExtension):
+    """The ingest key in the OpenAPI document: the same header as a user's token."""
+
+    target_class = IngestTokenAuthentication
+    name = "ingestKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "A feedback source's ingest key: `Token cfi_…` (or `Bearer cfi_…`). "
+            "It may only POST /api/v1/feedback/events for its sources.",
+        }
