@@ -160,6 +160,8 @@ INGEST_ANSWER = _closed(
     {
         "accepted": {"type": "array", "items": _ENTRY},
         "duplicates": {"type": "array", "items": _ENTRY},
+        "erased": {"type": "array", "items": _ENTRY, "description":
+                   "Events erased earlier at a person's request; never stored again."},
         "merged": {
             "type": "array",
             "items": _ENTRY,
@@ -170,5 +172,5 @@ INGEST_ANSWER = _closed(
         "detail": TEXT,
         "errors": {"type": "array", "items": {"type": "object"}},
     },
-    ["accepted", "duplicates", "merged", "rejected", "redactions"],
+    ["accepted", "duplicates", "merged", "erased", "rejected", "redactions"],
 )

@@ -95,3 +95,24 @@ class SampledItem(models.Model):
 
     def __str__(self) -> str:
         return f"event {self.event_id} -> item {self.item_id}"
+
+
+class ErasedEvent(models.Model):
+    """An event erased at a person's request, remembered by a keyed hash of its ``event_id``
+    (``feedback.services.hashing.id_hash(source, "event", event_id)``) so that a product (or a
+    client retrying) that sends it again does not bring it back: ingest answers it as
+    ``erased`` and stores nothing."""
+
+    source = models.ForeignKey(
+        "feedback.FeedbackSource", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    event_key = models.CharField(max_length=64)
+    erased_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "event_key"], name="erased_event_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"erased event of source {self.source_id}"

@@ -1,5 +1,9 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+# Longer retention is as good as "for ever", and keeps the purge's date arithmetic in range.
+MAX_RETENTION_DAYS = 36_500
 
 
 class FeedbackSource(models.Model):
@@ -14,7 +18,10 @@ class FeedbackSource(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
-    retention_days = models.PositiveIntegerField(default=90)
+    retention_days = models.PositiveIntegerField(
+        default=90, validators=[MinValueValidator(1), MaxValueValidator(MAX_RETENTION_DAYS)],
+        help_text="Days an event's raw text is kept (1 to 36,500).",
+    )  # fmt: skip
     detectors = models.JSONField(default=list, blank=True)
     leads = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="feedback_sources_led", blank=True

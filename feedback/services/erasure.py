@@ -34,7 +34,13 @@ from django.db import models, transaction
 from annotation.models import Assignment, Item
 from annotation.services.audit import record_event
 from annotation.services.errors import ConcordError
-from feedback.models import FeedbackEvent, FeedbackSource, ProductionPreference, SampledItem
+from feedback.models import (
+    ErasedEvent,
+    FeedbackEvent,
+    FeedbackSource,
+    ProductionPreference,
+    SampledItem,
+)
 from feedback.services.feedback_access import readable_source, require_feedback_lead
 from feedback.services.hashing import IdKind, id_hash
 
@@ -81,6 +87,7 @@ def erase_person(
         event_ids = [pk for pk, _, _ in event_rows]
         preferences = ProductionPreference.objects.filter(event_id__in=event_ids).count()
         removed, unlinked = _erase_items(event_rows)
+        _remember_erased(sources, event_ids)
         deleted = FeedbackEvent.objects.filter(id__in=event_ids).delete()[1]
         report = ErasureReport(
             events_removed=deleted.get(FeedbackEvent._meta.label, 0),
@@ -180,3 +187,15 @@ def unlinked_metadata(metadata: Any, event_ids: set, trace_ids: set[str]) -> Any
     if isinstance(feedback.get("trace_ids"), list):
         feedback["trace_ids"] = [t for t in feedback["trace_ids"] if t not in trace_ids]
     return {**metadata, "feedback": feedback}
+
+
+def _remember_erased(sources: list[FeedbackSource], event_pks: list[int]) -> None:
+    """Tombstones of the erased events (a keyed hash of each ``event_id``), so that ingest
+    refuses them if they are sent again (a replayed batch, a client's retry)."""
+    slugs = {s.pk: s.slug for s in sources}
+    rows = FeedbackEvent.objects.filter(id__in=event_pks).values_list("source_id", "event_id")
+    ErasedEvent.objects.bulk_create(
+        [ErasedEvent(source_id=source_id, event_key=id_hash(slugs[source_id], "event", event_id))
+         for source_id, event_id in rows],
+        ignore_conflicts=True,
+    )  # fmt: skip

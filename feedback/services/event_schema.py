@@ -29,14 +29,14 @@ The format (documented with examples in the README and the OpenAPI schema):
 from __future__ import annotations
 
 import datetime
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from annotation.services.errors import Problem
+from feedback.services.event_reader import EventReader, kind_of
 
 EVENT_KEYS = frozenset(
     {"event_id", "occurred_at", "session_id", "user_id", "trace_id", "model", "prompt",
@@ -55,18 +55,19 @@ SIGNAL_KEYS = frozenset(
 )  # fmt: skip
 STEP_KEYS = frozenset({"step", "thumb", "stars"})
 METADATA_KEYS = frozenset({"stratum", "locale", "segment", "tags"})
-THUMBS = {"up": 1, "down": -1}
 OUTCOMES = frozenset({"accepted", "rejected", "corrected"})
 CORRECTION_ID = "correction"
 DEFAULT_RESPONSE_ID = "response"
 
 MAX_ID = 200
+MAX_PROBLEMS = 20  # per event: a batch of junk cannot make an answer larger than itself
+EARLIEST = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+LATEST_AHEAD = datetime.timedelta(days=1)
 MAX_MESSAGES = 200
 MAX_DOCUMENTS = 100
 MAX_ALTERNATIVES = 15
 MAX_STEPS = 50
 MAX_TAGS = 50
-MAX_DWELL_SECONDS = 7 * 24 * 3600
 
 
 @dataclass
@@ -98,105 +99,14 @@ class IncomingEvent:
         return 1 + len(self.alternatives) + (1 if self.correction else 0)
 
 
-class _Reader:
-    """Collects the problems of one event; each check returns the clean value or ``None``."""
-
-    def __init__(self, prefix: str) -> None:
-        self.prefix = prefix
-        self.problems: list[Problem] = []
-        self.max_chars = settings.CONCORD_FEEDBACK_MAX_TEXT_CHARS
-
-    def fail(self, path: str, message: str) -> None:
-        where = f"{self.prefix}.{path}" if path else self.prefix
-        self.problems.append({"field": where, "message": message})
-
-    def obj(self, value: Any, path: str, keys: frozenset[str]) -> dict[str, Any] | None:
-        if not isinstance(value, dict):
-            self.fail(path, f"must be an object, not {_kind(value)}")
-            return None
-        unknown = [k for k in value if k not in keys]
-        for key in sorted(map(str, unknown)):
-            child = f"{path}.{key}" if path else key
-            self.fail(child, f"is not a known field; known: {', '.join(sorted(keys))}")
-        return value
-
-    def text(
-        self, value: Any, path: str, *, limit: int | None = None, required: bool = False
-    ) -> str:
-        if value is None and not required:
-            return ""
-        if not isinstance(value, str):
-            self.fail(path, f"must be text, not {_kind(value)}")
-            return ""
-        if required and not value.strip():
-            self.fail(path, "must not be empty")
-        limit = limit or self.max_chars
-        if len(value) > limit:
-            self.fail(path, f"is {len(value)} characters long; the limit is {limit}")
-        elif "\x00" in value:
-            self.fail(path, "contains a NUL character (\\u0000), which cannot be stored")
-        elif not value.isascii():
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                self.fail(path, "contains a lone surrogate (\\ud800-\\udfff), which is not text")
-        return value
-
-    def items(self, value: Any, path: str, limit: int) -> list[Any]:
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.fail(path, f"must be a list, not {_kind(value)}")
-            return []
-        if len(value) > limit:
-            self.fail(path, f"has {len(value)} entries; the limit is {limit}")
-            return []
-        return value
-
-    def flag(self, value: Any, path: str) -> bool | None:
-        if value is None or isinstance(value, bool):
-            return value
-        self.fail(path, f"must be true or false, not {_kind(value)}")
-        return None
-
-    def thumb(self, value: Any, path: str) -> str | None:
-        if value is None or value in THUMBS:
-            return value
-        self.fail(path, 'must be "up" or "down"')
-        return None
-
-    def stars(self, value: Any, path: str) -> int | None:
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
-            self.fail(path, "must be a whole number from 1 to 5")
-            return None
-        return value
-
-    def seconds(self, value: Any, path: str) -> float | None:
-        if value is None:
-            return None
-        number_ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if not number_ok or not math.isfinite(value) or not 0 <= value <= MAX_DWELL_SECONDS:
-            self.fail(path, f"must be a number of seconds from 0 to {MAX_DWELL_SECONDS}")
-            return None
-        return float(value)
-
-
-def _kind(value: Any) -> str:
-    names = {dict: "an object", list: "a list", str: "text", bool: "true/false", type(None): "null"}
-    return names.get(type(value), "a number" if isinstance(value, int | float) else "a value")
-
-
 def read_event(value: Any, index: int) -> IncomingEvent | list[Problem]:
     """The event at ``events[index]``, or every problem it has (never a text it held)."""
-    r = _Reader(f"events[{index}]")
+    r = EventReader(f"events[{index}]")
     if not isinstance(value, dict):
-        return [{"field": f"events[{index}]", "message": f"must be an object, not {_kind(value)}"}]
+        return [
+            {"field": f"events[{index}]", "message": f"must be an object, not {kind_of(value)}"}
+        ]
     r.obj(value, "", EVENT_KEYS)
-    for required in ("event_id", "occurred_at", "model", "prompt", "response"):
-        if value.get(required) is None:
-            r.fail(required, "is required")
     event_id = r.text(value.get("event_id"), "event_id", limit=MAX_ID, required=True)
     occurred_at = _when(r, value.get("occurred_at"))
     session_id = r.text(value.get("session_id"), "session_id", limit=MAX_ID)
@@ -209,6 +119,9 @@ def read_event(value: Any, index: int) -> IncomingEvent | list[Problem]:
     alternatives = _alternatives(r, value.get("alternatives"), response_id)
     signals, correction, comment = _signals(r, value.get("signals"), response_id, alternatives)
     stratum, locale, segment, tags = _metadata(r, value.get("metadata"))
+    if len(r.problems) > MAX_PROBLEMS:
+        more = len(r.problems) - MAX_PROBLEMS
+        return [*r.problems[:MAX_PROBLEMS], {"field": r.prefix, "message": f"and {more} more"}]
     if r.problems:
         return r.problems
     return IncomingEvent(
@@ -220,9 +133,10 @@ def read_event(value: Any, index: int) -> IncomingEvent | list[Problem]:
     )  # fmt: skip
 
 
-def _when(r: _Reader, value: Any) -> datetime.datetime:
-    fallback = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+def _when(r: EventReader, value: Any) -> datetime.datetime:
+    fallback = EARLIEST
     if value is None:
+        r.fail("occurred_at", "is required")
         return fallback
     parsed = None
     if isinstance(value, str) and len(value) <= 64:
@@ -236,11 +150,21 @@ def _when(r: _Reader, value: Any) -> datetime.datetime:
     if parsed.tzinfo is None:
         r.fail("occurred_at", "must carry a time zone (Z or +01:00)")
         return fallback
+    try:
+        parsed = parsed.astimezone(datetime.UTC)
+    except (OverflowError, ValueError):
+        parsed = fallback - datetime.timedelta(days=1)
+    latest = timezone.now() + LATEST_AHEAD
+    if not EARLIEST <= parsed <= latest:
+        r.fail("occurred_at", f"must lie between {EARLIEST:%Y-%m-%d} and a day from now")
+        return fallback
     return parsed
 
 
-def _model(r: _Reader, value: Any, path: str, *, required: bool) -> tuple[str, str]:
-    if value is None and not required:
+def _model(r: EventReader, value: Any, path: str, *, required: bool) -> tuple[str, str]:
+    if value is None:
+        if required:
+            r.fail(path, "is required")
         return "", ""
     model = r.obj(value, path, MODEL_KEYS)
     if model is None:
@@ -250,7 +174,7 @@ def _model(r: _Reader, value: Any, path: str, *, required: bool) -> tuple[str, s
     return name, version
 
 
-def _prompt(r: _Reader, value: Any) -> str | list[dict[str, str]]:
+def _prompt(r: EventReader, value: Any) -> str | list[dict[str, str]]:
     if isinstance(value, str) or value is None:
         return r.text(value, "prompt", required=True)
     messages = r.items(value, "prompt", MAX_MESSAGES)
@@ -269,7 +193,7 @@ def _prompt(r: _Reader, value: Any) -> str | list[dict[str, str]]:
     return clean
 
 
-def _context(r: _Reader, value: Any) -> list[dict[str, Any]]:
+def _context(r: EventReader, value: Any) -> list[dict[str, Any]]:
     documents = []
     for i, document in enumerate(r.items(value, "context", MAX_DOCUMENTS)):
         path = f"context[{i}]"
@@ -288,7 +212,7 @@ def _context(r: _Reader, value: Any) -> list[dict[str, Any]]:
     return documents
 
 
-def _response(r: _Reader, value: Any) -> tuple[str, str]:
+def _response(r: EventReader, value: Any) -> tuple[str, str]:
     if isinstance(value, str) or value is None:
         return DEFAULT_RESPONSE_ID, r.text(value, "response", required=True)
     response = r.obj(value, "response", RESPONSE_KEYS)
@@ -300,7 +224,7 @@ def _response(r: _Reader, value: Any) -> tuple[str, str]:
     return response_id, r.text(response.get("text"), "response.text", required=True)
 
 
-def _alternatives(r: _Reader, value: Any, response_id: str) -> list[dict[str, Any]]:
+def _alternatives(r: EventReader, value: Any, response_id: str) -> list[dict[str, Any]]:
     seen = {response_id, CORRECTION_ID}
     clean = []
     for i, alternative in enumerate(r.items(value, "alternatives", MAX_ALTERNATIVES)):
@@ -337,7 +261,7 @@ def _alternatives(r: _Reader, value: Any, response_id: str) -> list[dict[str, An
 
 
 def _signals(
-    r: _Reader, value: Any, response_id: str, alternatives: list[dict[str, Any]]
+    r: EventReader, value: Any, response_id: str, alternatives: list[dict[str, Any]]
 ) -> tuple[dict[str, Any], str, str]:
     if value is None:
         return {}, "", ""
@@ -388,7 +312,7 @@ def _signals(
     return signals, correction, r.text(raw.get("comment"), "signals.comment")
 
 
-def _metadata(r: _Reader, value: Any) -> tuple[str, str, str, list[str]]:
+def _metadata(r: EventReader, value: Any) -> tuple[str, str, str, list[str]]:
     if value is None:
         return "", "", "", []
     raw = r.obj(value, "metadata", METADATA_KEYS)

@@ -4,7 +4,8 @@ Concord never stores the ids a product sends for its users and sessions: it stor
 ``HMAC-SHA256(CONCORD_FEEDBACK_HASH_KEY, "<source>:<kind>:<id>")`` in hex. Keyed, so a leaked
 table cannot be reversed by hashing guessed ids; scoped by source and kind, so the same id sent
 by two products (or as a user and as a session) gives unrelated hashes. Erasure hashes the id it
-is handed the same way and finds the events by the hash.
+is handed the same way and finds the events by the hash; it remembers the erased events by the
+hash of their ``event_id`` (kind ``event``), so a replay does not bring them back.
 """
 
 import hashlib
@@ -13,7 +14,7 @@ from typing import Literal
 
 from django.conf import settings
 
-IdKind = Literal["user", "session"]
+IdKind = Literal["user", "session", "event"]
 
 
 def id_hash(source_slug: str, kind: IdKind, value: str) -> str:

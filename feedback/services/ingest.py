@@ -35,9 +35,21 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from annotation.services.errors import ConcordError, Problem
-from feedback.models import FeedbackEvent, FeedbackSource
-from feedback.services.event_schema import THUMBS, IncomingEvent, read_event
+from feedback.models import ErasedEvent, FeedbackEvent, FeedbackSource
+from feedback.models.sources import MAX_RETENTION_DAYS
+from feedback.services.event_schema import (
+    CORRECTION_ID,
+    MAX_ALTERNATIVES,
+    MAX_ID,
+    IncomingEvent,
+    read_event,
+)
 from feedback.services.hashing import id_hash
+from feedback.services.ingest_merge import (
+    merge_known_events,
+    placeholder_counts,
+    signal_columns,
+)
 from feedback.services.production_preferences import record_preferences
 from feedback.services.redaction import ALL, PiiType, detector_set, redact
 
@@ -49,6 +61,7 @@ class IngestResult:
     accepted: list[dict[str, Any]] = field(default_factory=list)
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     merged: list[dict[str, Any]] = field(default_factory=list)
+    erased: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     redactions: Counter[str] = field(default_factory=Counter)
 
@@ -57,6 +70,7 @@ class IngestResult:
             "accepted": self.accepted,
             "duplicates": self.duplicates,
             "merged": self.merged,
+            "erased": self.erased,
             "rejected": self.rejected,
             "redactions": dict(sorted(self.redactions.items())),
         }
@@ -95,33 +109,66 @@ def ingest_events(
         read = read_event(raw, index)
         if isinstance(read, list):
             rejected: dict[str, Any] = {"index": index, "errors": read}
-            if isinstance(raw, dict) and isinstance(raw.get("event_id"), str):
-                rejected["event_id"] = raw["event_id"][:200]
+            event_id = raw.get("event_id") if isinstance(raw, dict) else None
+            if isinstance(event_id, str) and 0 < len(event_id) <= MAX_ID:
+                rejected["event_id"] = event_id
             result.rejected.append(rejected)
             continue
+        counts = redact_event(read, detectors)
         if read.event_id in fresh:
+            _fold_copy(fresh[read.event_id], read, counts)
             repeated.append((index, read.event_id))
             continue
-        counts = redact_event(read, detectors)
         fresh[read.event_id] = (index, read, counts)
+    for key in erased_event_ids(source, list(fresh)):
+        index, _event, _counts = fresh.pop(key)
+        result.erased.append({"index": index, "event_id": key})
     rows = [_row(source, event, counts, now) for _, event, counts in fresh.values()]
     with transaction.atomic():
         inserted = _insert(source, rows)
-        known = [key for key in fresh if key not in inserted]
-        merged = _merge_alternatives(source, [fresh[key][1] for key in known])
-        record_preferences([*inserted.values(), *merged.values()])
+        known = [fresh[key][1] for key in fresh if key not in inserted]
+        merge = merge_known_events(source, known)
+        record_preferences([*inserted.values(), *merge.changed.values()])
     for key, (index, _event, counts) in fresh.items():
         entry = {"index": index, "event_id": key}
         if key in inserted:
             result.accepted.append(entry)
             result.redactions.update(counts)
-        elif key in merged:
+        elif key in merge.changed:
             result.merged.append(entry)
+        elif key in merge.refused:
+            name, message = merge.refused[key]
+            problem = {"field": f"events[{index}].{name}", "message": message}
+            result.rejected.append({**entry, "errors": [problem]})
         else:
             result.duplicates.append(entry)
+    result.redactions.update(merge.redactions)
     result.duplicates.extend({"index": i, "event_id": key} for i, key in repeated)
-    result.duplicates.sort(key=lambda entry: entry["index"])
+    for listed in (result.duplicates, result.rejected, result.erased):
+        listed.sort(key=lambda entry: entry["index"])
     return result
+
+
+def _fold_copy(
+    first: tuple[int, IncomingEvent, dict[str, int]], copy: IncomingEvent, counts: dict[str, int]
+) -> None:
+    """The same ``event_id`` twice in one batch: the first copy is the event, and it takes the
+    later copy's alternatives it lacks (up to the limit), as a replay in a later batch would."""
+    _index, event, first_counts = first
+    held = {event.response_id, CORRECTION_ID, *(a["id"] for a in event.alternatives)}
+    new = [a for a in copy.alternatives if a["id"] not in held]
+    if new and len(event.alternatives) + len(new) <= MAX_ALTERNATIVES:
+        event.alternatives.extend(new)
+        first_counts.update(placeholder_counts([a["text"] for a in new]))
+
+
+def erased_event_ids(source: FeedbackSource, event_ids: list[str]) -> set[str]:
+    """Those of ``event_ids`` that were erased at a person's request (never stored again)."""
+    if not event_ids:
+        return set()
+    by_key = {id_hash(source.slug, "event", event_id): event_id for event_id in event_ids}
+    found = ErasedEvent.objects.filter(source=source, event_key__in=list(by_key))
+    return {by_key[key] for key in found.values_list("event_key", flat=True)}
 
 
 # Between an event's texts when they are redacted as one: a NUL, which no valid text holds (the
@@ -174,6 +221,7 @@ COLUMNS = (
     "trace_id", "model_name", "model_version", "prompt", "context", "response_id", "response",
     "alternatives", "correction", "comment", "signals", "thumb", "stars", "outcome", "reasked",
     "escalated", "stratum", "locale", "segment", "tags", "response_count", "redaction_counts",
+    "text_purged_at",
 )  # fmt: skip
 JSON_COLUMNS = frozenset(
     {"prompt", "context", "alternatives", "signals", "tags", "redaction_counts"}
@@ -184,7 +232,7 @@ def _row(
     source: FeedbackSource, event: IncomingEvent, counts: dict[str, int], now: datetime.datetime
 ) -> dict[str, Any]:
     signals = event.signals
-    return {
+    row = {
         "source_id": source.pk,
         "event_id": event.event_id,
         "occurred_at": event.occurred_at,
@@ -202,18 +250,23 @@ def _row(
         "correction": event.correction,
         "comment": event.comment,
         "signals": signals,
-        "thumb": THUMBS.get(signals.get("thumb", "")),
-        "stars": signals.get("stars"),
-        "outcome": signals.get("outcome", ""),
-        "reasked": signals.get("reasked"),
-        "escalated": signals.get("escalated"),
+        **signal_columns(signals),
         "stratum": event.stratum,
         "locale": event.locale,
         "segment": event.segment,
         "tags": event.tags,
         "response_count": event.response_count,
         "redaction_counts": counts,
+        "text_purged_at": None,
     }
+    retention = datetime.timedelta(days=min(source.retention_days, MAX_RETENTION_DAYS))
+    if event.occurred_at < now - retention:
+        # Already past the source's retention: stored as the purge would leave it.
+        row.update(
+            prompt=None, context=[], response="", correction="", comment="", text_purged_at=now,
+            alternatives=[{**a, "text": ""} for a in event.alternatives],
+        )  # fmt: skip
+    return row
 
 
 def _insert(source: FeedbackSource, rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -262,38 +315,15 @@ def _insert_by_copy(rows: list[dict[str, Any]]) -> dict[str, int]:
     return inserted
 
 
-def _merge_alternatives(source: FeedbackSource, events: list[IncomingEvent]) -> dict[str, int]:
-    """Add to stored events the alternatives (by id) they do not hold yet: regenerations sent
-    back for an event. Locks the rows in ``event_id`` order; an event whose text was purged
-    gains nothing. Returns the ids of the events that changed."""
-    bringing = {event.event_id: event for event in events if event.alternatives}
-    if not bringing:
-        return {}
-    changed: dict[str, int] = {}
-    stored = (
-        FeedbackEvent.objects.select_for_update()
-        .filter(source=source, event_id__in=list(bringing), text_purged_at__isnull=True)
-        .order_by("event_id")
-        .only("pk", "event_id", "alternatives", "response_id", "correction")
-    )
-    for row in stored:
-        held = {row.response_id, "correction", *(a["id"] for a in row.alternatives)}
-        new = [a for a in bringing[row.event_id].alternatives if a["id"] not in held]
-        if not new:
-            continue
-        row.alternatives = [*row.alternatives, *new]
-        FeedbackEvent.objects.filter(pk=row.pk).update(
-            alternatives=row.alternatives,
-            response_count=1 + len(row.alternatives) + (1 if row.correction else 0),
-        )
-        changed[row.event_id] = row.pk
-    return changed
-
-
 def _json(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
+MAX_LISTED_PROBLEMS = 100
+
+
 def problems_of(result: IngestResult) -> list[Problem]:
-    """Every problem of the rejected events, flattened for the API's ``errors`` list."""
-    return [problem for rejected in result.rejected for problem in rejected["errors"]]
+    """The problems of the rejected events, flattened for the API's ``errors`` list (the first
+    ``MAX_LISTED_PROBLEMS``; ``rejected`` has them all, by event)."""
+    flat = [problem for rejected in result.rejected for problem in rejected["errors"]]
+    return flat[:MAX_LISTED_PROBLEMS]

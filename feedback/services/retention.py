@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from annotation.services.audit import record_event
 from feedback.models import FeedbackEvent, FeedbackSource
+from feedback.models.sources import MAX_RETENTION_DAYS
 
 BATCH_SIZE = 5000
 
@@ -81,7 +82,9 @@ def purge_expired_text(*, now: datetime | None = None, dry_run: bool = False) ->
     now = now or timezone.now()
     report = PurgeReport(now=now, dry_run=dry_run)
     for source in FeedbackSource.objects.order_by("slug"):
-        purge = SourcePurge(source.slug, now - timedelta(days=source.retention_days))
+        # Clamped as ingest clamps it: a huge value must not stop every other source's purge.
+        days = min(source.retention_days, MAX_RETENTION_DAYS)
+        purge = SourcePurge(source.slug, now - timedelta(days=days))
         report.sources[source.slug] = purge
         if dry_run:
             purge.events = expired_events(source, purge.cutoff).count()

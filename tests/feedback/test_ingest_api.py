@@ -31,7 +31,7 @@ def test_an_event_is_stored_redacted_with_hashed_ids(ingest_client, source):
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["accepted"] == [{"index": 0, "event_id": "ev-pii"}]
-    assert body["duplicates"] == body["rejected"] == body["merged"] == []
+    assert body["duplicates"] == body["rejected"] == body["merged"] == body["erased"] == []
     assert body["redactions"] == {"card": 1, "email": 2}
 
     stored = FeedbackEvent.objects.get(event_id="ev-pii")
@@ -109,6 +109,9 @@ BAD_EVENTS = [
     ("deep nesting", {"context": [_deep(80)]}, "events[0].context[0].text"),
     ("no time zone", {"occurred_at": "2026-12-05T10:00:00"}, "events[0].occurred_at"),
     ("not a date", {"occurred_at": "yesterday"}, "events[0].occurred_at"),
+    ("year 9999", {"occurred_at": "9999-12-31T23:59:59-05:00"}, "events[0].occurred_at"),
+    ("year 1", {"occurred_at": "0001-01-01T00:00:00+05:00"}, "events[0].occurred_at"),
+    ("next week", {"occurred_at": "2099-01-01T00:00:00Z"}, "events[0].occurred_at"),
     ("missing model", {"model": None}, "events[0].model"),
     ("empty prompt", {"prompt": "  "}, "events[0].prompt"),
     ("bad role", {"prompt": [{"role": "boss", "content": "hi"}]}, "events[0].prompt[0].role"),
@@ -147,11 +150,10 @@ def test_good_events_of_a_batch_are_stored_beside_a_rejected_one(ingest_client):
     assert response.status_code == 200
     body = response.json()
     assert [e["index"] for e in body["accepted"]] == [0, 2]
-    assert body["rejected"] == [
-        {"index": 1, "event_id": "ev-bad",
-         "errors": [{"field": "events[1].colour", "message": body["rejected"][0]["errors"][0][
-             "message"]}]}
-    ]  # fmt: skip
+    [rejected] = body["rejected"]
+    assert rejected["index"] == 1 and rejected["event_id"] == "ev-bad"
+    assert [p["field"] for p in rejected["errors"]] == ["events[1].colour", "events[1]"]
+    assert "known fields: alternatives, context" in rejected["errors"][1]["message"]
     assert set(FeedbackEvent.objects.values_list("event_id", flat=True)) == {"ev-ok", "ev-ok2"}
 
 

@@ -233,3 +233,22 @@ def test_concurrent_runs_never_count_a_row_twice(monkeypatch):
     assert not FeedbackEvent.objects.filter(text_purged_at__isnull=True).exists()
     audited = AuditEvent.objects.filter(action="feedback.text_purged")
     assert sum(event.changes["events"] for event in audited) == total
+
+
+def test_a_huge_retention_period_stops_no_other_sources_purge(bot):
+    huge = feedback_source("aaa-archive", retention_days=800_000)  # stored past the form's bound
+    old_event(huge, "ev-kept", 400)
+    old_event(bot, "ev-old", 31)
+    report = purge_expired_text(now=NOW)
+    assert report.total == 1
+    assert FeedbackEvent.objects.get(event_id="ev-old").text_purged_at is not None
+    assert FeedbackEvent.objects.get(event_id="ev-kept").text_purged_at is None
+
+
+def test_the_admin_form_refuses_a_retention_beyond_a_hundred_years(bot):
+    from django.core.exceptions import ValidationError
+
+    bot.retention_days = 36_501
+    with pytest.raises(ValidationError) as refused:
+        bot.full_clean()
+    assert "retention_days" in refused.value.message_dict
