@@ -27,7 +27,7 @@ from annotation.services.errors import ConcordError
 from feedback.models import FeedbackEvent, FeedbackSource, IngestToken
 from feedback.services.erasure import erase_person
 from feedback.services.feedback_access import sources_led_by
-from feedback.services.ingest_tokens import issue_token, revoke_token
+from feedback.services.ingest_tokens import issue_token, revoke_token, token_name_taken
 from feedback.services.redaction import PiiType
 
 SOURCE_FIELDS = ["slug", "name", "description", "retention_days", "detectors", "leads"]
@@ -119,6 +119,14 @@ class IngestTokenForm(forms.ModelForm):
     class Meta:
         model = IngestToken
         fields = ["name", "sources"]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        name, sources = cleaned.get("name"), cleaned.get("sources")
+        if name and sources and token_name_taken(name, list(sources)):
+            # A reloaded "key issued" page lands here instead of issuing a second key.
+            self.add_error("name", "An active token of these sources has this name already.")
+        return cleaned
 
 
 @admin.register(IngestToken)

@@ -43,6 +43,14 @@ def may_manage_source(user: AbstractBaseUser, source: FeedbackSource) -> bool:
     return bool(user.is_superuser) or source.leads.filter(pk=user.pk).exists()
 
 
+def token_name_taken(name: str, sources: Sequence[FeedbackSource]) -> bool:
+    """Whether an active token of any of ``sources`` already has this name."""
+    taken = IngestToken.objects.filter(
+        name=name.strip()[:200], revoked_at__isnull=True, sources__in=sources
+    )
+    return taken.exists()
+
+
 def issue_token(
     actor: AbstractBaseUser, name: str, sources: Sequence[FeedbackSource]
 ) -> IssuedToken:
@@ -57,6 +65,12 @@ def issue_token(
                 f"Only a lead of source {source.slug!r} may issue tokens for it.",
                 status=403, field="sources",
             )  # fmt: skip
+    if token_name_taken(name, sources):
+        # Also what stops a reloaded "key issued" page from issuing a second key.
+        raise ConcordError(
+            "An active token of these sources already has this name; revoke it or choose "
+            "another name.", status=409, field="name",
+        )  # fmt: skip
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = IngestToken.objects.create(

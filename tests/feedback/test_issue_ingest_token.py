@@ -2,6 +2,7 @@
 unknown source, gets an error and no token."""
 
 import io
+import re
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -34,3 +35,24 @@ def test_refusals_issue_nothing(source, source_lead, make_user, source_slug, who
     with pytest.raises(CommandError, match=message):
         issue("--source", source_slug, "--name", "prod", "--by", who)
     assert IngestToken.objects.count() == 0
+
+
+def test_a_name_is_taken_until_revoked(source, source_lead):
+    issue("--source", source.slug, "--name", "prod", "--by", source_lead.username)
+    with pytest.raises(CommandError, match="already has this name"):
+        issue("--source", source.slug, "--name", "prod", "--by", source_lead.username)
+    assert IngestToken.objects.count() == 1
+
+
+def test_reloading_the_admins_key_page_issues_no_second_key(source, source_lead, client):
+    source_lead.is_staff = True
+    source_lead.save()
+    client.force_login(source_lead)
+    form = {"name": "prod", "sources": [source.pk]}
+    first = client.post("/admin/feedback/ingesttoken/add/", form)
+    key = re.search(r'value="(cfi_[^"]+)"', first.content.decode()).group(1)
+    assert token_for_key(key) is not None
+    again = client.post("/admin/feedback/ingesttoken/add/", form)
+    assert "has this name already" in again.content.decode()
+    assert not re.search(r'value="cfi_', again.content.decode())
+    assert IngestToken.objects.count() == 1
