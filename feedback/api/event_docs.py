@@ -160,8 +160,11 @@ INGEST_ANSWER = _closed(
     {
         "accepted": {"type": "array", "items": _ENTRY},
         "duplicates": {"type": "array", "items": _ENTRY},
-        "erased": {"type": "array", "items": _ENTRY, "description":
-                   "Events erased earlier at a person's request; never stored again."},
+        "erased": {
+            "type": "array",
+            "items": _ENTRY,
+            "description": "Events erased earlier at a person's request; never stored again.",
+        },
         "merged": {
             "type": "array",
             "items": _ENTRY,
