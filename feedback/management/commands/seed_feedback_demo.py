@@ -24,23 +24,33 @@ from feedback.services.ingest_tokens import issue_token
 SOURCE = "demo-support-bot"
 DAYS = 14
 PER_DAY = 40
+# Each question with the answer a user would correct the bot's with.
 QUESTIONS = {
-    "billing": [
-        "How do I switch my plan to annual billing?",
-        "Why was I charged twice this month? My card is 4111 1111 1111 1111.",
-        "Can I get an invoice with my company's VAT number?",
-    ],
-    "account": [
-        "I can't log in, my email is sam.lee@example.com",
-        "How do I enable two-factor authentication?",
-        "How do I delete my account?",
-    ],
-    "shipping": [
-        "Where is my order 88213-B?",
-        "Can I change the delivery address after ordering?",
-        "Do you ship to Norway?",
-    ],
-}
+    "billing": {
+        "How do I switch my plan to annual billing?":
+            "Settings > Billing > Period > Annual; it applies at your next renewal.",
+        "Why was I charged twice this month? My card is 4111 1111 1111 1111.":
+            "A second charge is a pending authorisation; it drops off within 3 days.",
+        "Can I get an invoice with my company's VAT number?":
+            "Add the VAT number under Settings > Billing > Tax details, then download the invoice.",
+    },
+    "account": {
+        "I can't log in, my email is sam.lee@example.com":
+            "Use 'Forgot password' on the login page; the reset link is valid for an hour.",
+        "How do I enable two-factor authentication?":
+            "Settings > Security > Two-factor authentication, then scan the QR code.",
+        "How do I delete my account?":
+            "Settings > Account > Delete account; your data is removed after 30 days.",
+    },
+    "shipping": {
+        "Where is my order 88213-B?":
+            "Orders > 88213-B shows the carrier's tracking link.",
+        "Can I change the delivery address after ordering?":
+            "Yes, until the order ships: Orders > your order > Change address.",
+        "Do you ship to Norway?":
+            "Yes, to Norway in 5 to 7 working days; import duties are paid on delivery.",
+    },
+}  # fmt: skip
 ANSWERS = {
     "v1": "Please contact our support team, they will help you with that.",
     "v2": "Open Settings, choose the section for it and follow the steps shown there.",
@@ -53,6 +63,7 @@ def demo_events(rng: random.Random, now) -> list[dict]:
     for day in range(DAYS):
         for n in range(PER_DAY):
             stratum = rng.choice(list(QUESTIONS))
+            question = rng.choice(list(QUESTIONS[stratum]))
             version = "v2" if rng.random() < min(0.9, 0.3 + day / DAYS) else "v1"
             good = rng.random() < (0.75 if version == "v2" else 0.45)
             signals: dict = {"thumb": "up" if good else "down", "reasked": not good}
@@ -64,15 +75,14 @@ def demo_events(rng: random.Random, now) -> list[dict]:
                 "session_id": f"s-{day}-{n // 3}",
                 "user_id": f"u-{rng.randint(1, 120)}",
                 "model": {"name": "support-bot", "version": version},
-                "prompt": rng.choice(QUESTIONS[stratum]),
+                "prompt": question,
                 "response": ANSWERS[version],
                 "signals": signals,
                 "metadata": {"stratum": stratum, "locale": rng.choice(["en-GB", "en-US"])},
             }
             if not good and rng.random() < 0.3:
                 signals["outcome"] = "corrected"
-                signals["correction"] = "Go to Settings > Billing and pick Annual; it applies "
-                signals["correction"] += "at your next renewal."
+                signals["correction"] = QUESTIONS[stratum][question]
             elif not good and rng.random() < 0.4:
                 event["alternatives"] = [
                     {"id": "regen-1", "text": ANSWERS["v2" if version == "v1" else "v1"],
