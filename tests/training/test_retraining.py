@@ -232,3 +232,19 @@ def test_a_run_whose_worker_stopped_reporting_is_failed(lead, dataset, settings)
     assert stale.status == RunStatus.FAILED and "stopped reporting" in stale.error
     assert alive.status == RunStatus.RUNNING
     assert fail_abandoned_runs(stall_seconds=60) == 1
+
+
+def test_an_export_that_adds_production_pairs_does_not_count(
+    production, sprint, make_dataset, make_user
+):
+    """Another lead's export of the same sprints plus their feedback source's pairs is not
+    the production model's data: retraining exports afresh instead of training on it."""
+    from tests.support.builders import feedback_source
+
+    add_labels(sprint, 4, when=timezone.now() - timedelta(hours=2))
+    source = feedback_source("their-bot", leads=[make_user("their-lead")])
+    mixed = export_now(make_dataset, sprint, production={"sources": ["their-bot"], "since": None,
+                       "until": None, "model_version": None, "kind": None})  # fmt: skip
+    mixed.feedback_sources.set([source])
+    assert "export_started" in retrain_reward_models()[0]
+    assert not retraining_runs(production).exists()

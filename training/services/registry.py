@@ -143,13 +143,20 @@ def retrain_threshold() -> int:
 
 def same_export(dataset: DatasetVersion, sprint_ids: set[int], source: DatasetVersion) -> bool:
     """Whether ``dataset`` exports exactly ``sprint_ids`` in ``source``'s format with its
-    filters (compared with the exports app's defaults filled in, as it stores them)."""
+    filters (compared with the exports app's defaults filled in, as it stores them), and the
+    same production part (feedback sources and their filters) or none, as ``source`` has: a
+    retraining must never take in another lead's production pairs, nor drop its own."""
     from exports.services.requests import DEFAULT_FILTERS
+
+    def sources_of(version: DatasetVersion) -> set[int]:
+        return set(version.feedback_sources.values_list("pk", flat=True))
 
     return (
         dataset.format == source.format
         and set(dataset.sprints.values_list("pk", flat=True)) == sprint_ids
         and {**DEFAULT_FILTERS, **dataset.filters} == {**DEFAULT_FILTERS, **source.filters}
+        and dataset.production == source.production
+        and sources_of(dataset) == sources_of(source)
     )
 
 
@@ -202,6 +209,9 @@ def request_export(model: ModelVersion, since) -> DatasetVersion | None:
         "format": source.format,
         "filters": source.filters,
     }
+    if source.production is not None:
+        request["sources"] = ["sprints", "production"]
+        request["production"] = source.production
     for user in (model.promoted_by, model.run.created_by):
         if user is None:
             continue
