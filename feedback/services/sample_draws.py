@@ -16,6 +16,7 @@ from itertools import islice
 from django.db.models import QuerySet
 
 from annotation.models import Item
+from annotation.services.access import sprints_led_by
 from annotation.services.errors import ConcordError
 from feedback.models import FeedbackEvent, FeedbackSample, FeedbackSource, SampledItem
 from feedback.services.ingest_tokens import may_manage_source
@@ -38,12 +39,15 @@ class Draw:
 
 def matching_events(sample: FeedbackSample) -> QuerySet[FeedbackEvent]:
     """The events of the sample's sources that match its filters (purged or not). Raises
-    :class:`ConcordError` when its creator no longer leads one of the sources."""
+    :class:`ConcordError` when its creator is gone or no longer leads the sprint or one of the
+    sources: the draw runs later, on a worker, and the rights are checked again there."""
     filters = sample.filters
     sources = list(FeedbackSource.objects.filter(slug__in=filters.get("source", [])))
     actor = sample.created_by
+    if actor is None or not sprints_led_by(actor).filter(pk=sample.sprint_id).exists():
+        raise ConcordError("The lead who asked for this sample no longer leads its sprint.")
     for source in sources:
-        if actor is not None and not may_manage_source(actor, source):
+        if not may_manage_source(actor, source):
             raise ConcordError(f"{actor} no longer leads feedback source {source.slug!r}.")
     events = FeedbackEvent.objects.filter(source__in=sources)
     if "since" in filters:

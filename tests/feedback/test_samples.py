@@ -389,6 +389,22 @@ def test_a_closed_sprint_fails_the_sample_with_the_reason(
     assert not Item.objects.filter(sprint=sprint).exists() and not SampledItem.objects.exists()
 
 
+@pytest.mark.parametrize("change", ["demoted", "deactivated"])
+def test_a_sample_whose_lead_left_the_sprint_fails_on_the_worker(
+    sampler, sprint, source, django_capture_on_commit_callbacks, api_client_for, change
+):
+    stock(source, {"billing": 3})
+    with django_capture_on_commit_callbacks(execute=False):
+        answer = api_client_for(sampler).post(URL, {"sprint": sprint.pk, "n": 3}, format="json")
+    if change == "deactivated":
+        type(sampler).objects.filter(pk=sampler.pk).update(is_active=False)
+    else:
+        sprint.memberships.filter(user=sampler).update(role="annotator")
+    failed = run_sample(answer.json()["id"])
+    assert failed.status == "failed" and "no longer leads its sprint" in failed.error
+    assert not Item.objects.filter(sprint=sprint).exists()
+
+
 # --- refusals -----------------------------------------------------------------------------
 
 BAD_BODIES = [
