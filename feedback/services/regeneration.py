@@ -1,8 +1,9 @@
 """Prompts to regenerate: the negative events of a source that hold a single response, as rows
 the product team feeds to its model to write alternatives.
 
-A row is ``{"event_id", "source", "occurred_at", "prompt", "context", "model": {"name",
-"version"}, "response": {"id", "text"}, "signals"}``, in ingest's own shapes. The team sends
+A row is ``{"event_id", "occurred_at", "prompt", "context", "model": {"name", "version"},
+"response": {"id", "text"}, "signals"}``, an event in ingest's own shape (the source is the
+one asked for), so a row with ``alternatives`` added can be sent back as it is. The team sends
 the event back through ingest with its regenerations as ``alternatives`` (ids other than the
 response's), under the same ``event_id``; ingest adds them to the stored event, which then
 holds two responses or more, leaves this list, and can be sampled into a sprint.
@@ -80,14 +81,13 @@ def regeneration_prompts(
     if model_version is not None:
         events = events.filter(model_version=model_version)
     events = events.order_by("occurred_at", "id").values(*FIELDS)
-    return _rows(source.slug, events.iterator(chunk_size=CHUNK))
+    return _rows(events.iterator(chunk_size=CHUNK))
 
 
-def _rows(slug: str, events: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def _rows(events: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     for event in events:
         yield {
             "event_id": event["event_id"],
-            "source": slug,
             "occurred_at": event["occurred_at"].isoformat(),
             "prompt": event["prompt"],
             "context": event["context"],

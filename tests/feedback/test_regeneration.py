@@ -71,7 +71,6 @@ def test_rows_hold_what_a_regeneration_needs(source, boss):
     assert ids(rows) == ["down", "reask", "reject"]  # by occurred_at
     assert rows[0] == {
         "event_id": "down",
-        "source": "support-bot",
         "occurred_at": "2026-11-03T10:00:00+00:00",
         "prompt": "How do I reset my password?",
         "context": CONTEXT,
@@ -195,3 +194,17 @@ def test_an_ingest_token_reads_neither_the_prompts_nor_the_dashboard(source, bos
     client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(boss, 'bot', [source]).key}")
     for url in (URL, "/api/v1/feedback/dashboard"):
         assert client.get(url, {"source": "support-bot"}).status_code == 403
+
+
+def test_a_row_with_alternatives_added_goes_back_through_ingest(boss):
+    from feedback.services.ingest import ingest_events
+    from tests.feedback.ingest_fixtures import event
+
+    source = feedback_source("round-trip", leads=[boss])
+    sent = event("rt-1", alternatives=[], signals={"thumb": "down"})
+    assert ingest_events(source, [sent]).accepted
+    [row] = regeneration_prompts(boss, source)
+    row["alternatives"] = [{"id": "regen-1", "text": "A better answer.", "shown": False}]
+    result = ingest_events(source, [row])
+    assert result.merged == [{"index": 0, "event_id": "rt-1"}], result.rejected
+    assert list(regeneration_prompts(boss, source)) == []
