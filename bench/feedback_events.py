@@ -187,6 +187,7 @@ class EventMaker:
             "stratum": meta["stratum"], "locale": meta["locale"], "segment": meta["segment"],
             "tags": meta["tags"], "response_count": 1 + len(alternatives) + bool(correction),
             "redaction_counts": {placeholder[1:-1].lower(): 1} if injected else {},
+            "text_purged_at": None,
         }  # fmt: skip
         return [
             orjson.dumps(values[c]).decode() if c in JSON_COLUMNS else values[c] for c in COLUMNS

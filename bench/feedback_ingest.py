@@ -86,7 +86,7 @@ class Memory:
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
         self.thread.join()
-        self.peak = round(max(self.peak, *self.samples.values()), 1)
+        self.peak = round(max([self.peak, *self.samples.values()]), 1)
 
     def flat(self) -> bool:
         values = list(self.samples.values())

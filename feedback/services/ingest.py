@@ -50,7 +50,10 @@ from feedback.services.ingest_merge import (
     placeholder_counts,
     signal_columns,
 )
-from feedback.services.production_preferences import record_preferences
+from feedback.services.production_preferences import (
+    record_preferences,
+    record_preferences_of,
+)
 from feedback.services.redaction import ALL, PiiType, detector_set, redact
 
 
@@ -128,7 +131,14 @@ def ingest_events(
         inserted = _insert(source, rows)
         known = [fresh[key][1] for key in fresh if key not in inserted]
         merge = merge_known_events(source, known)
-        record_preferences([*inserted.values(), *merge.changed.values()])
+        by_id = {row["event_id"]: row for row in rows}
+        record_preferences_of(
+            (pk, row["response_id"], row["response"], row["correction"], row["alternatives"],
+             row["signals"])
+            for key, pk in inserted.items()
+            if (row := by_id[key])["text_purged_at"] is None
+        )  # fmt: skip
+        record_preferences(merge.changed.values())
     for key, (index, _event, counts) in fresh.items():
         entry = {"index": index, "event_id": key}
         if key in inserted:

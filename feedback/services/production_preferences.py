@@ -64,6 +64,10 @@ def pairs_of_event(
     return pairs
 
 
+EventSignals = tuple[int, str, str, str, Any, Any]
+# (pk, response_id, response, correction, alternatives, signals)
+
+
 def record_preferences(event_pks: Iterable[int]) -> int:
     """Store the production preferences of the events with these primary keys; returns how
     many pairs were new.
@@ -80,19 +84,27 @@ def record_preferences(event_pks: Iterable[int]) -> int:
             .order_by("pk")  # not the model's ordering, which joins the source to sort
             .values_list("pk", "response_id", "response", "correction", "alternatives", "signals")
         )
-        pairs = [
-            (pk, *pair)
-            for pk, response_id, response, correction, alternatives, signals in rows
-            for pair in pairs_of_event(
-                response_id=response_id,
-                response=response,
-                correction=correction,
-                alternatives=alternatives,
-                signals=signals,
-            )
-        ]
-        for start in range(0, len(pairs), PAIRS_PER_INSERT):
-            created += _insert_new(pairs[start : start + PAIRS_PER_INSERT])
+        created += record_preferences_of(rows)
+    return created
+
+
+def record_preferences_of(events: Iterable[EventSignals]) -> int:
+    """:func:`record_preferences` for events the caller holds as stored (ingest's batch, just
+    inserted and not purged), so nothing is read back; the same guarantees."""
+    pairs = [
+        (pk, *pair)
+        for pk, response_id, response, correction, alternatives, signals in events
+        for pair in pairs_of_event(
+            response_id=response_id,
+            response=response,
+            correction=correction,
+            alternatives=alternatives,
+            signals=signals,
+        )
+    ]
+    created = 0
+    for start in range(0, len(pairs), PAIRS_PER_INSERT):
+        created += _insert_new(pairs[start : start + PAIRS_PER_INSERT])
     return created
 
 
