@@ -9,13 +9,13 @@ from typing import Any
 
 from feedback.api.event_docs import FLAG, _closed
 from feedback.api.schema_bodies import documented_body
+from feedback.services.event_reader import THUMBS
+from feedback.services.event_schema import OUTCOMES
 from feedback.services.sample_requests import (
     MAX_LISTED,
     MAX_SAMPLE_ITEMS,
     MAX_SEED,
-    OUTCOMES,
     STRATA_FIELDS,
-    THUMBS,
 )
 
 SHORT_TEXT = {"type": "string", "maxLength": 200}

@@ -55,7 +55,7 @@ SIGNAL_KEYS = frozenset(
 )  # fmt: skip
 STEP_KEYS = frozenset({"step", "thumb", "stars"})
 METADATA_KEYS = frozenset({"stratum", "locale", "segment", "tags"})
-OUTCOMES = frozenset({"accepted", "rejected", "corrected"})
+OUTCOMES = ("accepted", "rejected", "corrected")
 CORRECTION_ID = "correction"
 DEFAULT_RESPONSE_ID = "response"
 

@@ -25,9 +25,7 @@ def require_feedback_lead(user: AbstractBaseUser) -> QuerySet[FeedbackSource]:
     """The sources ``user`` leads; a 403 when there are none (an annotator, a reviewer)."""
     led = sources_led_by(user)
     if not led.exists():
-        raise ConcordError(
-            "Only the leads of a feedback source may read its feedback.", status=403
-        )
+        raise ConcordError("Only the leads of a feedback source may read its feedback.", status=403)
     return led
 
 

@@ -25,8 +25,8 @@ from django.db import connection
 from django.utils import timezone
 
 from feedback.models import FeedbackEvent, PreferenceKind, ProductionPreference
+from feedback.services.event_schema import CORRECTION_ID
 
-CORRECTION_ID = "correction"
 # Events read (and pairs inserted) per statement: the ingest calls with up to 1,000 events.
 EVENTS_PER_READ = 1000
 PAIRS_PER_INSERT = 1000

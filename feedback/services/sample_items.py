@@ -23,8 +23,8 @@ import orjson
 from annotation.services.imports.errors import RowError
 from annotation.services.imports.records import parse_row
 from feedback.models import FeedbackEvent
+from feedback.services.event_schema import CORRECTION_ID
 
-CORRECTION_ID = "correction"
 CORRECTION_MODEL = "user-correction"
 RESPONSE_KEYS = "abcdefghijklmnopqrstuvwxyz"
 CONTEXT_KEYS = ("id", "title", "text", "source")  # the import refuses ``cited``

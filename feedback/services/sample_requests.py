@@ -28,6 +28,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from annotation.services.errors import ConcordError, Problem
 from feedback.models import FeedbackSource
+from feedback.services.event_reader import THUMBS
+from feedback.services.event_schema import OUTCOMES
 from feedback.services.feedback_access import require_feedback_lead
 
 MAX_SAMPLE_ITEMS = 10_000
@@ -37,8 +39,6 @@ STRATA_FIELDS = ("stratum", "model_version", "locale", "segment")
 BODY_KEYS = frozenset({"sprint", "filters", "n", "strata", "seed"})
 FILTER_KEYS = frozenset({"source", "since", "until", "model_version", "signals", "stratum"})
 STRATA_KEYS = frozenset({"field", "weights", "redistribute"})
-THUMBS = {"up": 1, "down": -1}
-OUTCOMES = ("accepted", "rejected", "corrected")
 BOOLEAN_SIGNALS = ("reasked", "escalated")
 SIGNAL_KEYS = frozenset({"thumb", "outcome", "stars_at_most", *BOOLEAN_SIGNALS})
 
