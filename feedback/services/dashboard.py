@@ -33,8 +33,7 @@ from django.utils import timezone
 
 from annotation.services.errors import ConcordError
 from feedback.models import FeedbackEvent, FeedbackSource
-from feedback.services.feedback_access import require_feedback_lead
-from feedback.services.ingest_tokens import may_manage_source
+from feedback.services.feedback_access import require_source_lead
 
 Z95 = NormalDist().inv_cdf(0.975)  # 1.959963984540054
 MAX_DAYS = 366
@@ -54,15 +53,6 @@ SIGNALS: dict[str, Q] = {
     "reasked": Q(reasked=True),
     "escalated": Q(escalated=True),
 }
-
-
-def require_lead(actor: AbstractBaseUser, source: FeedbackSource) -> None:
-    """Pass a lead of ``source`` (or a superuser); refuse anyone else as the feedback app's
-    reads do (``feedback.services.feedback_access``): 403 for someone who leads no source,
-    404 naming ``source``, as if it did not exist, for a lead of other sources."""
-    if not may_manage_source(actor, source):
-        require_feedback_lead(actor)
-        raise ConcordError("No such feedback source.", status=404, field="source")
 
 
 def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float, float] | None:
@@ -117,7 +107,7 @@ def feedback_dashboard(
     module's docstring). Raises ``ConcordError`` 404 (field ``source``) unless ``actor`` leads
     the source (403 when they lead none), 400 naming ``days``, ``min_support`` or ``worst``
     when out of range."""
-    require_lead(actor, source)
+    require_source_lead(actor, source)
     problems = []
     if not 1 <= days <= MAX_DAYS:
         problems.append({"field": "days", "message": f"must be from 1 to {MAX_DAYS}."})

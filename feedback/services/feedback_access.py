@@ -29,6 +29,21 @@ def require_feedback_lead(user: AbstractBaseUser) -> QuerySet[FeedbackSource]:
     return led
 
 
+def may_manage_source(user: AbstractBaseUser, source: FeedbackSource) -> bool:
+    """Whether ``user`` leads ``source`` (or is an active superuser)."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return bool(user.is_superuser) or source.leads.filter(pk=user.pk).exists()
+
+
+def require_source_lead(user: AbstractBaseUser, source: FeedbackSource) -> None:
+    """Pass a lead of ``source``; refuse anyone else as :func:`readable_source` does: 403 for
+    someone who leads no source, 404 naming ``source`` for a lead of other sources."""
+    if not may_manage_source(user, source):
+        require_feedback_lead(user)
+        raise ConcordError("No such feedback source.", status=404, field="source")
+
+
 def readable_source(user: AbstractBaseUser, slug: str) -> FeedbackSource:
     """The source called ``slug`` if ``user`` leads it; 403 for someone who leads no source,
     404 naming ``source`` for a lead of other sources."""

@@ -18,6 +18,7 @@ from django.utils import timezone
 from annotation.services.audit import record_event
 from annotation.services.errors import ConcordError
 from feedback.models import FeedbackSource, IngestToken
+from feedback.services.feedback_access import may_manage_source
 
 KEY_PREFIX = "cfi_"  # Concord feedback ingest: tells an ingest key from a user's API token
 
@@ -34,13 +35,6 @@ def key_digest(key: str) -> str:
 
 def is_ingest_key(key: str) -> bool:
     return key.startswith(KEY_PREFIX)
-
-
-def may_manage_source(user: AbstractBaseUser, source: FeedbackSource) -> bool:
-    """A superuser, or a lead of ``source``."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    return bool(user.is_superuser) or source.leads.filter(pk=user.pk).exists()
 
 
 def token_name_taken(name: str, sources: Sequence[FeedbackSource]) -> bool:

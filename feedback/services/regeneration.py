@@ -28,7 +28,7 @@ from django.db.models import Q
 
 from annotation.services.errors import ConcordError
 from feedback.models import FeedbackEvent, FeedbackSource
-from feedback.services.dashboard import require_lead
+from feedback.services.feedback_access import require_source_lead
 
 NEGATIVE_SIGNALS: dict[str, Q] = {
     "down": Q(thumb=-1),
@@ -57,7 +57,7 @@ def regeneration_prompts(
     Raises ``ConcordError`` before returning: 404 (field ``source``) unless ``actor`` leads the
     source (403 when they lead none); 400 naming ``signal`` for an unknown signal and
     ``until`` when it is not after ``since``."""
-    require_lead(actor, source)
+    require_source_lead(actor, source)
     problems = []
     if signal is not None and signal not in NEGATIVE_SIGNALS:
         choices = ", ".join(NEGATIVE_SIGNALS)

@@ -20,7 +20,7 @@ from annotation.services.access import sprints_led_by
 from annotation.services.errors import ConcordError
 from feedback.models import FeedbackEvent, FeedbackSample, FeedbackSource, SampledItem
 from feedback.services.event_reader import THUMBS
-from feedback.services.ingest_tokens import may_manage_source
+from feedback.services.feedback_access import may_manage_source
 from feedback.services.sample_allocation import draw_order, equal_weights, largest_remainder
 from feedback.services.sample_items import EVENT_FIELDS, SampledContent, sampled_content
 
