@@ -11,16 +11,15 @@ The body is checked by the service, which names every bad field (the API's one e
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
+from annotation.api.job_answers import job_accepted, queued_warning
 from annotation.api.permissions import require_sprint_role
 from annotation.api.schema import ErrorSerializer
 from annotation.models import SprintRole
-from annotation.services.jobs import queue_warning
 from feedback.api.sample_docs import (
     EXAMPLE_SAMPLE_REPORT,
     EXAMPLE_SAMPLE_REQUEST,
@@ -96,15 +95,7 @@ class SamplesView(APIView):
         """Queue a draw of up to ``n`` events with two or more responses into the sprint."""
         sprint = sample_sprint(request.user, request.data)
         sample = start_sample(request.user, sprint, request.data)
-        answer = {
-            "id": sample.pk,
-            "status": sample.status,
-            "status_url": reverse("api-feedback-sample", args=[sample.pk], request=request),
-        }
-        warning = queue_warning(SAMPLE_JOB, sample.pk)
-        if warning:
-            answer["warning"] = warning
-        return Response(answer, status=status.HTTP_202_ACCEPTED)
+        return job_accepted(request, SAMPLE_JOB, sample, "api-feedback-sample")
 
 
 class SampleDetailView(APIView):
@@ -145,7 +136,5 @@ class SampleDetailView(APIView):
         """Its status and progress, then the report or why it failed."""
         sample = get_object_or_404(FeedbackSample.objects.select_related("sprint"), pk=sample_id)
         require_sprint_role(request.user, sample.sprint, SprintRole.LEAD)
-        warning = None
-        if sample.status == SampleStatus.QUEUED:
-            warning = queue_warning(SAMPLE_JOB, sample.pk)
+        warning = queued_warning(SAMPLE_JOB, sample, SampleStatus.QUEUED)
         return Response({**sample_body(sample), "warning": warning})

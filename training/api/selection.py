@@ -7,17 +7,16 @@ or the reason it failed."""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
+from annotation.api.job_answers import job_accepted, queued_warning
 from annotation.api.permissions import require_sprint_role
 from annotation.api.schema import ClosedBodySerializer
 from annotation.models import Sprint, SprintRole
-from annotation.services.jobs import queue_warning
 from training.models import ModelStage, ModelVersion, RunStatus, SelectionRun
 from training.services.registry import models_led_by
 from training.services.selection_jobs import SELECTION_JOB, selection_body, start_selection
@@ -134,15 +133,7 @@ class SelectNextView(APIView):
             slug=values["slug"],
             actor=request.user,
         )
-        answer = {
-            "id": selection.pk,
-            "status": selection.status,
-            "status_url": reverse("api-selection", args=[selection.pk], request=request),
-        }
-        warning = queue_warning(SELECTION_JOB, selection.pk)
-        if warning:
-            answer["warning"] = warning
-        return Response(answer, status=status.HTTP_202_ACCEPTED)
+        return job_accepted(request, SELECTION_JOB, selection, "api-selection")
 
 
 class SelectionDetailView(APIView):
@@ -159,7 +150,5 @@ class SelectionDetailView(APIView):
             SelectionRun.objects.select_related("source"), pk=selection_id
         )
         require_sprint_role(request.user, selection.source, SprintRole.LEAD)
-        warning = None
-        if selection.status == RunStatus.QUEUED:
-            warning = queue_warning(SELECTION_JOB, selection.pk)
+        warning = queued_warning(SELECTION_JOB, selection, RunStatus.QUEUED)
         return Response({**selection_body(selection), "warning": warning})
