@@ -78,6 +78,15 @@
     if (drafts) drafts.clear(assignment);
   }
 
+  /** Leave the item just submitted or skipped for the next one, dropping its draft once the
+   * next is shown: the timer's tick saves the draft of the item shown, and until the panel
+   * has loaded that is still the finished one. */
+  async function nextItem() {
+    const finished = cfg.assignment;
+    await loadPanel();
+    clearDraft(finished);
+  }
+
   function restoreDraft() {
     const saved = drafts ? drafts.restore(cfg.assignment, answers) : null;
     if (saved === null) return;
@@ -222,8 +231,7 @@
         window.location.assign(app.dataset.homeUrl + "?revised=" + saved.id);
         return;
       }
-      clearDraft(cfg.assignment);
-      await loadPanel();
+      await nextItem();
       setStatus(cfg ? "Saved. Next item." : "Saved. Your queue is empty.", "ok");
     } catch (error) {
       pendingSubmit = attempt;
@@ -277,8 +285,7 @@
       const response = await postJson(url, JSON.stringify({ reason }), null, 1);
       if (!response.ok) return await showProblems(response);
       closeSkip();
-      clearDraft(cfg.assignment);
-      await loadPanel();
+      await nextItem();
       setStatus(cfg ? "Skipped. Next item." : "Skipped. Your queue is empty.", "ok");
     } catch (error) {
       setStatus("Could not skip (" + error.message + ").", "error");
