@@ -41,6 +41,19 @@ class Line:
 
 
 @dataclass
+class Interval:
+    """A point estimate at (x, y) with its interval drawn from ``low`` to ``high`` (SVG y
+    coordinates; None when there is no interval)."""
+
+    x: float
+    y: float
+    low: float | None
+    high: float | None
+    label: str
+    text: str
+
+
+@dataclass
 class Chart:
     title: str
     y_label: str
@@ -54,11 +67,12 @@ class Chart:
     x_ticks: list[Tick] = field(default_factory=list)
     bars: list[Bar] = field(default_factory=list)
     lines: list[Line] = field(default_factory=list)
+    intervals: list[Interval] = field(default_factory=list)
     zero: float | None = None
 
     @property
     def empty(self) -> bool:
-        return not self.bars and not any(line.markers for line in self.lines)
+        return not self.bars and not self.intervals and not any(line.markers for line in self.lines)
 
 
 def _y(value: float, low: float, high: float) -> float:
@@ -119,6 +133,51 @@ def line_chart(
             )
         )
     return chart
+
+
+def interval_chart(
+    title: str, y_label: str, points: list[tuple[str, float, float | None, float | None]]
+) -> Chart:
+    """One point per (label, value, low, high), left to right, with a vertical bar over its
+    interval (low/high None: the point alone); the y axis spans every value and interval on
+    round steps. For estimates with confidence intervals, such as model ratings."""
+    chart = Chart(title, y_label)
+    if not points:
+        return chart
+    values = [v for _, value, low, high in points for v in (value, low, high) if v is not None]
+    step = _round_step((max(values) - min(values)) / 4 or 1.0)
+    low_end = math.floor(min(values) / step) * step
+    high_end = math.ceil(max(values) / step) * step
+    if high_end == low_end:
+        low_end, high_end = low_end - step, high_end + step
+    chart.y_ticks = [
+        Tick(_y(low_end + n * step, low_end, high_end), f"{low_end + n * step:g}")
+        for n in range(round((high_end - low_end) / step) + 1)
+    ]
+    slot = (chart.right - chart.left) / len(points)
+    every = max(1, len(points) // 10)
+    for index, (label, value, low, high) in enumerate(points):
+        x = round(chart.left + slot * (index + 0.5), 1)
+        text = f"{value:g}" if low is None else f"{value:g} [{low:g}, {high:g}]"
+        chart.intervals.append(
+            Interval(
+                x,
+                _y(value, low_end, high_end),
+                None if low is None else _y(low, low_end, high_end),
+                None if high is None else _y(high, low_end, high_end),
+                label,
+                text,
+            )
+        )
+        if index % every == 0:
+            chart.x_ticks.append(Tick(x, label if len(label) <= 16 else label[:15] + "…"))
+    return chart
+
+
+def _round_step(rough: float) -> float:
+    """The smallest of 1, 2, 2.5 and 5 times a power of ten at least ``rough``."""
+    power = 10 ** math.floor(math.log10(rough))
+    return next(f * power for f in (1, 2, 2.5, 5, 10) if f * power >= rough)
 
 
 def _ticks(low: float, high: float) -> list[float]:

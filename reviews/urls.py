@@ -1,5 +1,6 @@
-"""Pages of the reviews app: the lead's sprint dashboard and the reviewer's dispute queue."""
+"""Pages of the reviews app: the lead's sprint dashboard, the reviewer's dispute queue and the
+model leaderboard."""
 
-from reviews.pages import dashboard, disputes
+from reviews.pages import dashboard, disputes, leaderboard
 
-urlpatterns = [*dashboard.urlpatterns, *disputes.urlpatterns]
+urlpatterns = [*dashboard.urlpatterns, *disputes.urlpatterns, *leaderboard.urlpatterns]

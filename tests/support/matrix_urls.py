@@ -218,6 +218,11 @@ def query_variants(call: Call, actor) -> list[dict]:
         model = admin_model_for(call.pattern)
         if model is not None and any(f.name == "sprint" for f in model._meta.get_fields()):
             variants.append({"sprint__id__exact": sprint})
+    elif call.pattern.template == "api/v1/leaderboard":
+        # The other team's sprint alone, and beside the caller's own.
+        variants.append({"sprints": sprint})
+        if actor.own is not None:
+            variants.append({"sprints": f"{actor.own.sprint.pk},{sprint}"})
     elif call.pattern.template.startswith("api/v1/feedback/") and not call.pattern.arguments:
         variants.append({"source": actor.target.objects["feedback.feedbacksource"].slug})
     elif call.pattern.template.startswith("api/v1/") and not call.pattern.arguments:

@@ -1,0 +1,186 @@
+"""The model leaderboard over the API: reviewers, leads and superusers only.
+
+``GET /api/v1/sprints/{id}/leaderboard`` and ``GET /api/v1/leaderboard?sprints=1,2,3`` answer
+:func:`reviews.services.leaderboard.leaderboard`. The leaderboard tells which model wrote the
+responses people preferred, and an annotator must judge blind (not learn which model wrote
+which response while labeling), so the rule is the agreement report's: an annotator gets 403, a
+non-member 404. Several sprints need that role in every one of them: any sprint the caller
+cannot see makes the whole call a 404 (checked for all sprints first, so the answer never tells
+which of them exist), then any where the role is lower a 403.
+"""
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.urls import path
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.api.permissions import require_sprint_role
+from annotation.models import Sprint, SprintRole
+from annotation.services.access import sprint_role
+from annotation.services.json_limits import MAX_INTEGER
+from reviews.services.leaderboard import DEFAULT_BOOTSTRAP, SOURCES, leaderboard
+
+MAX_BOOTSTRAP = 2000
+MAX_SPRINTS = 100
+
+
+class LeaderboardQuery(serializers.Serializer):
+    source = serializers.ChoiceField(
+        SOURCES,
+        default="consensus",
+        help_text="consensus: one vote per item (its consensus label); judgments: every live "
+        "judgment.",
+    )
+    bootstrap = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_BOOTSTRAP,
+        default=DEFAULT_BOOTSTRAP,
+        help_text="Bootstrap rounds over resampled items; 0: no interval.",
+    )
+    seed = serializers.IntegerField(
+        min_value=0, max_value=2**32 - 1, default=0, help_text="Seed of the bootstrap."
+    )
+
+
+class SprintsLeaderboardQuery(LeaderboardQuery):
+    sprints = serializers.CharField(
+        help_text=f"Comma-separated sprint ids (at most {MAX_SPRINTS}); the caller must be a "
+        "reviewer or lead of each."
+    )
+
+    def validate_sprints(self, value: str) -> list[int]:
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        if not parts:
+            raise serializers.ValidationError("Name at least one sprint id.")
+        if not all(part.isdigit() and 1 <= int(part) <= MAX_INTEGER for part in parts):
+            raise serializers.ValidationError("Sprint ids are positive integers, comma-separated.")
+        ids = list(dict.fromkeys(int(part) for part in parts))
+        if len(ids) > MAX_SPRINTS:
+            raise serializers.ValidationError(f"At most {MAX_SPRINTS} sprints.")
+        return ids
+
+
+LeaderboardModel = inline_serializer(
+    "LeaderboardModel",
+    {
+        "rank": serializers.IntegerField(),
+        "model": serializers.CharField(help_text="model_name, or model_name@model_version."),
+        "rating": serializers.FloatField(help_text="Elo scale, mean 1000 per connected part."),
+        "ci": serializers.ListField(
+            child=serializers.FloatField(allow_null=True), help_text="Bootstrap 95 % interval."
+        ),
+        "comparisons": serializers.IntegerField(help_text="Battles the model took part in."),
+        "wins": serializers.IntegerField(),
+        "losses": serializers.IntegerField(),
+        "ties": serializers.IntegerField(),
+        "component": serializers.IntegerField(
+            help_text="Connected part of the comparison graph; ratings compare within one."
+        ),
+    },
+)
+
+LeaderboardReport = inline_serializer(
+    "Leaderboard",
+    {
+        "models": serializers.ListField(child=LeaderboardModel),
+        "win_rates": inline_serializer(
+            "WinRates",
+            {
+                "models": serializers.ListField(child=serializers.CharField()),
+                "rates": serializers.ListField(
+                    child=serializers.ListField(child=serializers.FloatField(allow_null=True)),
+                    help_text="rates[i][j]: share of battles model i won against model j, "
+                    "ties counted half; null where they never met.",
+                ),
+                "comparisons": serializers.ListField(
+                    child=serializers.ListField(child=serializers.IntegerField()),
+                    help_text="comparisons[i][j]: battles between models i and j.",
+                ),
+            },
+        ),
+        "items": serializers.IntegerField(help_text="Items with at least one battle."),
+        "battles": serializers.IntegerField(),
+        "connected": serializers.BooleanField(),
+        "skipped": inline_serializer(
+            "LeaderboardSkipped",
+            {
+                "responses_without_model": serializers.IntegerField(),
+                "same_model_pairs": serializers.IntegerField(),
+            },
+        ),
+        "scale": inline_serializer(
+            "LeaderboardScale",
+            {
+                "base": serializers.FloatField(),
+                "per_logit": serializers.FloatField(),
+                "prior": serializers.FloatField(),
+            },
+        ),
+        "sprints": serializers.ListField(child=serializers.IntegerField()),
+        "source": serializers.ChoiceField(SOURCES),
+        "bootstrap": serializers.IntegerField(),
+        "seed": serializers.IntegerField(),
+    },
+)
+
+
+def _answer(sprints: list[Sprint], query: dict) -> Response:
+    return Response(
+        leaderboard(
+            sprints, source=query["source"], bootstrap=query["bootstrap"], seed=query["seed"]
+        )
+    )
+
+
+class SprintLeaderboardView(APIView):
+    """Bradley-Terry ratings of the sprint's response models with bootstrap 95 % intervals,
+    the pairwise win-rate matrix with counts, and the comparisons behind each model."""
+
+    @extend_schema(parameters=[LeaderboardQuery], responses={200: LeaderboardReport})
+    def get(self, request: Request, sprint_id: int) -> Response:
+        sprint = get_object_or_404(Sprint, pk=sprint_id)
+        require_sprint_role(request.user, sprint, SprintRole.REVIEWER)
+        query = LeaderboardQuery(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        return _answer([sprint], query.validated_data)
+
+
+class LeaderboardView(APIView):
+    """The leaderboard of several sprints together (their items pooled), for a caller who is
+    a reviewer or lead of every one."""
+
+    @extend_schema(
+        parameters=[
+            SprintsLeaderboardQuery,
+            OpenApiParameter("sprints", str, required=True, description="e.g. 1,2,3"),
+        ],
+        responses={200: LeaderboardReport},
+    )
+    def get(self, request: Request) -> Response:
+        data = request.query_params.dict()
+        if "sprints" in request.query_params:
+            data["sprints"] = ",".join(request.query_params.getlist("sprints"))
+        query = SprintsLeaderboardQuery(data=data)
+        query.is_valid(raise_exception=True)
+        ids = query.validated_data["sprints"]
+        found = Sprint.objects.in_bulk(ids)
+        sprints = [found.get(pk) for pk in ids]
+        if any(sprint is None or sprint_role(request.user, sprint) is None for sprint in sprints):
+            raise Http404("No such sprint.")
+        for sprint in sprints:
+            require_sprint_role(request.user, sprint, SprintRole.REVIEWER)
+        return _answer(sprints, query.validated_data)
+
+
+urlpatterns = [
+    path(
+        "sprints/<id:sprint_id>/leaderboard",
+        SprintLeaderboardView.as_view(),
+        name="sprint-leaderboard-api",
+    ),
+    path("leaderboard", LeaderboardView.as_view(), name="leaderboard-api"),
+]

@@ -1,0 +1,109 @@
+"""``python manage.py leaderboard --sprints 1 2 [--source judgments] [--bootstrap N] [--seed S]
+[--user NAME] [--json]``: the model leaderboard of one or more sprints, as a table (rank, model,
+rating, 95 % interval, comparisons, then the win-rate matrix) or as the same JSON the API
+returns.
+
+Like ``agreement``, the command is the operator's: whoever runs ``manage.py`` holds the
+database already, so it needs no user. With ``--user`` it applies the API's rule for that user
+(a reviewer or lead of every sprint named, or a superuser), for scripts that act on someone's
+behalf.
+"""
+
+import json
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from annotation.models import Sprint, SprintRole
+from annotation.services.access import role_at_least, sprint_role
+from reviews.services.leaderboard import DEFAULT_BOOTSTRAP, SOURCES, leaderboard
+
+MAX_BOOTSTRAP = 2000
+
+
+class Command(BaseCommand):
+    help = "Bradley-Terry ratings of the response models of sprints, with bootstrap intervals."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--sprints", nargs="+", required=True, help="ids or slugs of the sprints"
+        )
+        parser.add_argument("--source", choices=SOURCES, default="consensus")
+        parser.add_argument(
+            "--bootstrap", type=int, default=DEFAULT_BOOTSTRAP, help="rounds (0..2000)"
+        )
+        parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+        parser.add_argument("--user", help="answer only what this user may see")
+        parser.add_argument("--json", action="store_true", help="print the API's JSON")
+
+    def handle(self, *args, sprints: list[str], bootstrap: int, seed: int, **options) -> None:
+        if not 0 <= bootstrap <= MAX_BOOTSTRAP:
+            raise CommandError(f"--bootstrap must be from 0 to {MAX_BOOTSTRAP}")
+        if not 0 <= seed < 2**32:
+            raise CommandError("--seed must be from 0 to 2**32 - 1")
+        targets = list({sprint.pk: sprint for sprint in map(self._sprint, sprints)}.values())
+        if options.get("user"):
+            self._authorise(options["user"], targets)
+        report = leaderboard(targets, source=options["source"], bootstrap=bootstrap, seed=seed)
+        if options["json"]:
+            self.stdout.write(json.dumps(report, indent=2))
+            return
+        self._print_table(targets, report)
+
+    def _sprint(self, reference: str) -> Sprint:
+        found = Sprint.objects.filter(slug=reference).first()
+        if found is None and reference.isdigit():
+            found = Sprint.objects.filter(pk=int(reference)).first()
+        if found is None:
+            raise CommandError(f"no sprint with id or slug {reference!r}")
+        return found
+
+    def _authorise(self, username: str, sprints: list[Sprint]) -> None:
+        user = get_user_model().objects.filter(username=username, is_active=True).first()
+        if user is None:
+            raise CommandError(f"no active user {username!r}")
+        for sprint in sprints:
+            if not role_at_least(sprint_role(user, sprint), SprintRole.REVIEWER):
+                raise CommandError(
+                    f"{username} is not a reviewer or lead of sprint {sprint.slug!r}"
+                )
+
+    def _print_table(self, sprints: list[Sprint], report: dict) -> None:
+        write = self.stdout.write
+        names = ", ".join(sprint.slug for sprint in sprints)
+        write(
+            f"{names}: {report['items']} items, {report['battles']} battles from "
+            f"{report['source']}; 95% intervals from {report['bootstrap']} bootstrap rounds"
+        )
+        width = max([len(entry["model"]) for entry in report["models"]] + [5])
+        header = f"{'rank':>4}  {'model':<{width}} {'rating':>8} {'95% interval':>19}"
+        write(f"{header} {'comparisons':>11}")
+        for entry in report["models"]:
+            low, high = entry["ci"]
+            interval = "—" if low is None else f"[{low:.1f}, {high:.1f}]"
+            write(
+                f"{entry['rank']:>4}  {entry['model']:<{width}} {entry['rating']:>8.1f} "
+                f"{interval:>19} {entry['comparisons']:>11}"
+            )
+        if not report["models"]:
+            write("(no battles: no item with responses of two models has a label)")
+            return
+        write("")
+        write("win rate of the row's model against the column's (battles)")
+        matrix = report["win_rates"]
+        for name, rates, counts in zip(
+            matrix["models"], matrix["rates"], matrix["comparisons"], strict=True
+        ):
+            cells = [
+                "—" if rate is None else f"{rate:.2f} ({count})"
+                for rate, count in zip(rates, counts, strict=True)
+            ]
+            write(f"{name:<{width}} " + "  ".join(f"{cell:>12}" for cell in cells))
+        skipped = report["skipped"]
+        if skipped["responses_without_model"] or skipped["same_model_pairs"]:
+            write(
+                f"skipped: {skipped['responses_without_model']} responses without a model "
+                f"name, {skipped['same_model_pairs']} pairs of the same model"
+            )
+        if not report["connected"]:
+            write("note: some models never met; ratings compare only within a component")

@@ -1,0 +1,71 @@
+"""``manage.py leaderboard``: the table, the JSON (the API's), several sprints by id or slug,
+bad arguments, and ``--user`` applying the API's rule."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests.reviews.leaderboard_fixtures import label, model_item
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rated(sprint, other_sprint):
+    for n in range(8):
+        label(
+            model_item(sprint, f"i{n}", {"a": ("bot", "v2"), "b": "rival", "c": ""}),
+            ["a", "b", "c"],
+        )
+        label(model_item(other_sprint, f"o{n}", {"a": "rival", "b": "third"}), ["a", "b"])
+    return sprint, other_sprint
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command("leaderboard", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_the_table_ranks_the_models_of_several_sprints(rated):
+    first, second = rated
+    table = run("--sprints", str(first.pk), second.slug, "--bootstrap", "20")
+    lines = table.splitlines()
+    assert "16 items, 16 battles from consensus" in lines[0]
+    assert lines[1].split() == ["rank", "model", "rating", "95%", "interval", "comparisons"]
+    assert lines[2].split()[:2] == ["1", "bot@v2"] and lines[2].split()[-1] == "8"
+    assert lines[3].split()[:2] == ["2", "rival"] and lines[4].split()[:2] == ["3", "third"]
+    assert "win rate of the row's model" in table
+    assert "skipped: 8 responses without a model name" in table
+
+
+def test_json_is_the_services_report(rated):
+    first, _ = rated
+    report = json.loads(run("--sprints", str(first.pk), "--json", "--source", "judgments"))
+    assert report["source"] == "judgments" and report["models"] == []
+    report = json.loads(run("--sprints", first.slug, "--json", "--bootstrap", "0"))
+    assert [entry["model"] for entry in report["models"]] == ["bot@v2", "rival"]
+    assert report["models"][0]["ci"] == [None, None]
+
+
+def test_bad_arguments_are_refused(rated):
+    first, _ = rated
+    with pytest.raises(CommandError, match="no sprint"):
+        run("--sprints", "no-such-sprint")
+    with pytest.raises(CommandError, match="--bootstrap"):
+        run("--sprints", first.slug, "--bootstrap", "-1")
+    with pytest.raises(CommandError, match="--seed"):
+        run("--sprints", first.slug, "--seed", "-2")
+
+
+def test_user_must_review_or_lead_every_sprint(rated, reviewer, annotator):
+    first, second = rated
+    assert "bot@v2" in run("--sprints", first.slug, "--user", reviewer.username)
+    with pytest.raises(CommandError, match="not a reviewer or lead"):
+        run("--sprints", first.slug, "--user", annotator.username)
+    with pytest.raises(CommandError, match="not a reviewer or lead"):
+        run("--sprints", first.slug, second.slug, "--user", reviewer.username)
+    with pytest.raises(CommandError, match="no active user"):
+        run("--sprints", first.slug, "--user", "ghost")
