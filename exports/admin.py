@@ -6,6 +6,10 @@ link, and an add page that starts a new export of sprints they lead. The add pag
 ``start_export`` like the API, so it validates, audits and enqueues the same way. The right to
 export comes from the lead role in the sprints, not from model permissions: it is the same rule
 as the API's. Exports are immutable, so nobody changes or deletes one here.
+
+The add page offers the rendering filters as fields of their own (a ``context`` select and the
+two templates as text areas, defaults shown as placeholders); what is set there goes into the
+filters, over the same keys of the JSON, and a problem with one is shown on its field.
 """
 
 from django import forms
@@ -21,23 +25,75 @@ from annotation.services.jobs import queue_warning
 from exports.models import DatasetVersion, ExportStatus
 from exports.services.access import exports_visible_to
 from exports.services.build import EXPORT_JOB, start_export
+from exports.services.prompt_rendering import (
+    CONTEXT_MODES,
+    DEFAULT_CONTEXT_TEMPLATE,
+    DEFAULT_DOCUMENT_TEMPLATE,
+)
 from exports.services.requests import ExportRejected, validate_export_request
 
-ADD_FIELDS = ["sprints", "kind", "format", "filters"]
+RENDERING_FIELDS = ["context", "context_template", "document_template"]
+ADD_FIELDS = ["sprints", "kind", "format", "filters", *RENDERING_FIELDS]
 FILTERS_HELP = (
     'JSON, e.g. {"test_fraction": 0.1, "min_agreement": 0.4, "form": "conversational"}; '
     "known filters: min_agreement, adjudicated_only, exclude_flagged, include_gold, "
-    "test_fraction, seed, form"
+    "test_fraction, seed, form (standard, conversational or grouped: one row per item with "
+    "every lower-ranked response in rejected), and the three below"
 )
 
 
+class ExportAddForm(forms.ModelForm):
+    """The model's fields, and the rendering filters as fields of their own (empty: the value
+    in the JSON filters, or the default)."""
+
+    context = forms.ChoiceField(
+        required=False,
+        choices=[("", "default (prompt)"), *((mode, mode) for mode in CONTEXT_MODES)],
+        help_text="prompt: a preference export's context documents go into the prompt, "
+        "numbered with their ids and titles, ahead of the question; none: left out.",
+    )
+    context_template = forms.CharField(
+        required=False, strip=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": DEFAULT_CONTEXT_TEMPLATE}),
+        help_text="The block of documents; must contain {documents}. Write a literal brace as "
+        "{{ or }}. Empty: the default shown.",
+    )  # fmt: skip
+    document_template = forms.CharField(
+        required=False, strip=False,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": DEFAULT_DOCUMENT_TEMPLATE}),
+        help_text="One document: {number}, {id}, {title}, {text}, {source}. Empty: the default "
+        "shown.",
+    )  # fmt: skip
+
+    class Meta:
+        model = DatasetVersion
+        fields = ["sprints", "kind", "format", "filters"]
+
+
 def _request_data(cleaned: dict) -> dict:
+    filters = cleaned.get("filters") or {}
+    if isinstance(filters, dict):
+        filters = dict(filters)
+        for name in RENDERING_FIELDS:
+            value = cleaned.get(name)
+            if value:  # a text area sends CRLF line ends
+                filters[name] = value.replace("\r\n", "\n")
     return {
         "sprints": sorted(sprint.pk for sprint in cleaned.get("sprints") or []),
         "kind": cleaned.get("kind"),
         "format": cleaned.get("format"),
-        "filters": cleaned.get("filters") or {},
+        "filters": filters,
     }
+
+
+def _form_field(problem_field: str, fields) -> str | None:
+    """The form field a problem belongs on: a rendering filter's own field, else the first
+    part of its name (``filters.seed`` -> ``filters``); ``None`` when the form has neither."""
+    name = problem_field.removeprefix("filters.")
+    if name in RENDERING_FIELDS and name in fields:
+        return name
+    field = problem_field.split(".")[0]
+    return field if field in fields else None
 
 
 def _leads_a_sprint(request: HttpRequest) -> bool:
@@ -49,6 +105,7 @@ def _leads_a_sprint(request: HttpRequest) -> bool:
 
 @admin.register(DatasetVersion)
 class DatasetVersionAdmin(AllowListedLookups, admin.ModelAdmin):
+    form = ExportAddForm
     list_display = ["id", "kind", "format", "status", "rows", "created_by", "created_at", "file"]
     list_filter = ["kind", "format", "status"]
     readonly_fields = [
@@ -107,9 +164,8 @@ class DatasetVersionAdmin(AllowListedLookups, admin.ModelAdmin):
                     validate_export_request(user, _request_data(cleaned))
                 except ExportRejected as rejected:
                     for problem in rejected.problems:
-                        field = problem["field"].split(".")[0]
                         self.add_error(
-                            field if field in self.fields else None,
+                            _form_field(problem["field"], self.fields),
                             f"{problem['field']}: {problem['message']}",
                         )
                 return cleaned

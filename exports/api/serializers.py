@@ -10,7 +10,13 @@ from exports.models import DatasetVersion, ExportFormat, ExportKind, ExportStatu
 from exports.services.build import EXPORT_JOB
 from exports.services.empty import why_empty
 from exports.services.production_request import PARTS
-from exports.services.requests import FORMS
+from exports.services.prompt_rendering import (
+    CONTEXT_MODES,
+    DEFAULT_CONTEXT_TEMPLATE,
+    DEFAULT_DOCUMENT_TEMPLATE,
+    FORMS,
+    MAX_TEMPLATE_CHARS,
+)
 from feedback.models import PreferenceKind
 
 
@@ -23,7 +29,9 @@ class FractionField(serializers.FloatField):
 
 class ExportFiltersSerializer(ClosedBodySerializer):
     """The filters of an export (exports.services.requests); a ``judgments`` export takes only
-    ``include_gold`` and ``exclude_flagged``."""
+    ``include_gold`` and ``exclude_flagged``, and a ``consensus`` export neither the rendering
+    filters (``context``, ``context_template``, ``document_template``) nor the ``grouped``
+    form. The manifest of a preference export records the rendering as ``rendering``."""
 
     min_agreement = serializers.FloatField(
         required=False, allow_null=True, min_value=-1, max_value=1, default=None,
@@ -34,7 +42,34 @@ class ExportFiltersSerializer(ClosedBodySerializer):
     include_gold = serializers.BooleanField(required=False, default=False)
     test_fraction = FractionField(required=False, help_text="Share of prompts in the test split.")
     seed = serializers.IntegerField(required=False, min_value=0, default=0)
-    form = serializers.ChoiceField(choices=FORMS, required=False, default="standard")
+    form = serializers.ChoiceField(
+        choices=FORMS, required=False, default="standard",
+        help_text="standard: text; conversational: chat messages (TRL's conversational "
+        "preference format, context documents in a system message); grouped: one row per item, "
+        "`rejected` the list of every lower-ranked response (best first) and `margin` the list "
+        "aligned with it.",
+    )  # fmt: skip
+    context = serializers.ChoiceField(
+        choices=CONTEXT_MODES, required=False, default="prompt",
+        help_text="prompt: an item's context documents go into the prompt, numbered with their "
+        "ids and titles, ahead of the question (the conversational form: in a system message); "
+        "none: they are left out. An item without documents is the same either way.",
+    )  # fmt: skip
+    context_template = serializers.CharField(
+        required=False, default=DEFAULT_CONTEXT_TEMPLATE, max_length=MAX_TEMPLATE_CHARS,
+        trim_whitespace=False,
+        help_text="The block of all documents; must contain {documents} (the documents, each "
+        "written by document_template, a blank line between) and no other placeholder. Write a "
+        "literal brace as {{ or }}. An unknown placeholder is a 400 naming "
+        "filters.context_template.",
+    )  # fmt: skip
+    document_template = serializers.CharField(
+        required=False, default=DEFAULT_DOCUMENT_TEMPLATE, max_length=MAX_TEMPLATE_CHARS,
+        trim_whitespace=False,
+        help_text="One document; placeholders {number} (1, 2, ... in the item's order), {id}, "
+        "{title}, {text}, {source}, no lookups, conversions or format specs. An unknown "
+        "placeholder is a 400 naming filters.document_template.",
+    )  # fmt: skip
 
 
 class ProductionFiltersSerializer(ClosedBodySerializer):

@@ -98,7 +98,8 @@ def _reader_and_builder(
         rows.preference_rows, filters=filters, counts=counts, flags=flags,
         strength_scale=strength_scales(sprint_ids), provenance=provenance,
     )  # fmt: skip
-    reader = labels.read_label_chunks(sprint_ids) if sprint_ids else iter(())
+    with_context = rows.export_rendering(filters).context == "prompt"
+    reader = labels.read_label_chunks(sprint_ids, context=with_context) if sprint_ids else iter(())
     if dataset.production is None:
         return reader, builder
     return _with_production(dataset, reader, builder, counts, production or ProductionCounts())
@@ -147,9 +148,9 @@ def _writer(dataset: DatasetVersion, out) -> Callable[[Iterable[dict]], None]:
     if dataset.format == "jsonl":
         return partial(writers.write_jsonl, out=out)
     if dataset.format == "parquet":
-        conversational = dataset.filters.get("form") == "conversational"
+        form = dataset.filters.get("form", "standard")
         provenance = dataset.production is not None
-        schema = writers.parquet_schema(dataset.kind, conversational, provenance)
+        schema = writers.parquet_schema(dataset.kind, form, provenance)
         return partial(writers.write_parquet, out=out, schema=schema)
     return partial(writers.write_csv, out=out, columns=columns_of(dataset))
 

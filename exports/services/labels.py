@@ -32,16 +32,17 @@ from annotation.models import CriterionKind, Item, ItemFlag, Response, Sprint
 from reviews.models import ConsensusLabel, ConsensusMethod
 
 CHUNK_ITEMS = 4000
-# One row per labelled item: the label's columns, then the item's. ``full`` adds the last two.
+# One row per labelled item: the label's columns, then the item's. ``context`` adds the
+# context documents (a preference export that renders them), ``full`` those and the judgments.
 ROW_COLUMNS = (
     "pk", "consensus__sprint_id", "ranking_text", "consensus__tie", "consensus__strength",
     "consensus__agreement", "consensus__method", "consensus__confidence", "answers_text",
-    "prompt_string", "prompt_text", "is_gold", "flagged", "external_id", "judgments_text",
-    "context_text",
+    "prompt_string", "prompt_text", "is_gold", "flagged", "external_id", "context_text",
+    "judgments_text",
 )  # fmt: skip
 ITEM_ID, SPRINT_ID, RANKING, TIE, STRENGTH, AGREEMENT, METHOD, CONFIDENCE = range(8)
 ANSWERS, PROMPT_STRING, PROMPT_JSON, IS_GOLD, FLAGGED, EXTERNAL_ID = range(8, 14)
-JUDGMENTS, CONTEXT = 14, 15
+CONTEXT, JUDGMENTS = 14, 15
 
 
 @dataclass
@@ -123,12 +124,17 @@ def flag_criteria(sprint_ids: list[int]) -> frozenset[str]:
 
 
 def read_label_chunks(
-    sprint_ids: list[int], *, full: bool = False, chunk_items: int = CHUNK_ITEMS
+    sprint_ids: list[int],
+    *,
+    full: bool = False,
+    context: bool = False,
+    chunk_items: int = CHUNK_ITEMS,
 ) -> Iterator[LabelChunk]:
-    """The sprints' labelled items with their labels and responses, in item-id order. ``full``
-    also reads what the consensus export needs (judgment ids, context)."""
+    """The sprints' labelled items with their labels and responses, in item-id order.
+    ``context`` also reads the items' context documents (a preference export that puts them in
+    the prompt); ``full`` reads what the consensus export needs (context, judgment ids)."""
     labels = ConsensusLabel.objects.filter(sprint_id__in=sprint_ids).order_by("item_id")
-    columns = ROW_COLUMNS if full else ROW_COLUMNS[:JUDGMENTS]
+    columns = ROW_COLUMNS if full else ROW_COLUMNS[: JUDGMENTS if context else CONTEXT]
     last = 0
     while True:
         # The chunk is the next ``chunk_items`` labels: find its last item id (an index-only
@@ -174,10 +180,12 @@ def labelled_items(
     *,
     flags: frozenset[str] = frozenset(),
     full: bool = False,
+    context: bool = False,
 ) -> list[LabelledItem]:
     """The chunk's items that pass ``filters``, in item-id order, counting what is dropped and
     why. ``flags`` names the flag criteria (for ``exclude_flagged``); ``full`` (the consensus
-    export) keeps ties and fills in external id, context, answers and the judgment count."""
+    export) keeps ties and fills in external id, context, answers and the judgment count;
+    ``context`` fills in the context (read with :func:`read_label_chunks`'s ``context``)."""
     loads = orjson.loads
     kept: list[LabelledItem] = []
     by_id: dict[int, dict[str, str]] = {}
@@ -206,6 +214,8 @@ def labelled_items(
         if full:
             entry.context, entry.answers = loads(row[CONTEXT]), answers
             entry.judgments = len(loads(row[JUDGMENTS]))
+        elif context:
+            entry.context = loads(row[CONTEXT])
         kept.append(entry)
     for item_id, key, text in chunk.responses:
         if (responses := by_id.get(item_id)) is not None:

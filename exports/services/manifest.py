@@ -3,7 +3,10 @@
 ``parts`` describes each part of the file on its own: ``sprints`` (the sprints, the filters,
 its rows, kept and dropped items) and, for a preference export with production pairs,
 ``production`` (the feedback sources, its filters, rows by kind, source and split); ``rows``
-and ``counts`` at the top describe the whole file.
+and ``counts`` at the top describe the whole file. A ``preference`` export's manifest has
+``rendering`` at the top too: how its prompts were written (form, context, templates; the
+``PromptRendering`` of exports.services.prompt_rendering), which a training run copies into its
+model version so that every scorer asks the model in the same words.
 
 It lives in the database beside the file (``DatasetVersion.manifest``, served by the API), never
 inside the file, so that the file's bytes depend on the data alone. Agreement figures come from
@@ -21,6 +24,7 @@ from exports.models import DatasetVersion
 from exports.services.judgments import annotator_pseudonyms
 from exports.services.labels import ExportCounts
 from exports.services.production_rows import ProductionCounts
+from exports.services.rows import export_rendering
 
 MANIFEST_BOOTSTRAP = 200
 MANIFEST_SEED = 0
@@ -88,7 +92,7 @@ def build_manifest(
             "filters": {k: v for k, v in dataset.production.items() if k != "sources"},
             **production.as_dict(),
         }
-    return {
+    manifest = {
         "dataset": dataset.pk,
         "kind": dataset.kind,
         "format": dataset.format,
@@ -107,3 +111,6 @@ def build_manifest(
         "created_at": dataset.created_at.isoformat(),
         "finished_at": timezone.now().isoformat(),
     }
+    if dataset.kind == "preference":
+        manifest["rendering"] = export_rendering(dataset.filters).as_dict()
+    return manifest

@@ -13,14 +13,26 @@ The filters (all optional):
 - ``include_gold`` (bool, default false): gold items are left out unless asked for;
 - ``test_fraction`` (number in [0, 1)) and ``seed`` (integer >= 0): the share of prompts put in
   the ``test`` split, by a seeded hash of the prompt;
-- ``form`` (``standard`` or ``conversational``): prompt and responses as text or chat messages.
+- ``form`` (``standard``, ``conversational`` or ``grouped``): prompt and responses as text,
+  as chat messages, or one row per item with the list of every lower-ranked response;
+- ``context`` (``prompt``, the default, or ``none``): a preference export's context documents
+  go into the prompt, or are left out;
+- ``context_template`` and ``document_template``: how the documents are written
+  (exports.services.prompt_rendering: the defaults, the placeholders each may use). A template
+  with an unknown placeholder, a lookup (``{documents.__class__}``), a positional ``{}``, a
+  conversion or format spec, or unbalanced braces is refused, as is a context template
+  without ``{documents}``.
 
 A ``judgments`` export has no consensus, split or form: only ``include_gold`` and
-``exclude_flagged`` apply to it, and the others are refused rather than silently ignored.
+``exclude_flagged`` apply to it, and the others are refused rather than silently ignored. A
+``consensus`` export is not rendered (it has the documents in its own ``context`` column and
+is one row per item already): the rendering filters (``context``, the templates) and the
+``grouped`` form are refused on it.
 
 A ``preference`` export may hold production pairs too, or only them (``sources`` and
 ``production``: exports.services.production_request). Without sprints, only the filters of
-the whole file (``test_fraction``, ``seed``, ``form``) apply; the others are refused.
+the whole file (``test_fraction``, ``seed``, ``form`` and the rendering filters) apply; the
+others are refused.
 """
 
 from dataclasses import dataclass, field
@@ -33,6 +45,15 @@ from annotation.services.access import sprints_led_by
 from annotation.services.errors import ConcordError
 from exports.models import ExportFormat, ExportKind
 from exports.services.production_request import ExportParts, export_parts
+from exports.services.prompt_rendering import (
+    CONTEXT_MODES,
+    CONTEXT_PLACEHOLDERS,
+    DEFAULT_CONTEXT_TEMPLATE,
+    DEFAULT_DOCUMENT_TEMPLATE,
+    DOCUMENT_PLACEHOLDERS,
+    FORMS,
+    template_problems,
+)
 from feedback.models import FeedbackSource
 
 Problem = dict[str, str]
@@ -45,10 +66,13 @@ DEFAULT_FILTERS: dict[str, Any] = {
     "test_fraction": 0.0,
     "seed": 0,
     "form": "standard",
+    "context": "prompt",
+    "context_template": DEFAULT_CONTEXT_TEMPLATE,
+    "document_template": DEFAULT_DOCUMENT_TEMPLATE,
 }
-FORMS = ("standard", "conversational")
 JUDGMENT_FILTERS = frozenset({"include_gold", "exclude_flagged"})
-FILE_FILTERS = frozenset({"test_fraction", "seed", "form"})
+RENDERING_FILTERS = frozenset({"context", "context_template", "document_template"})
+FILE_FILTERS = frozenset({"test_fraction", "seed", "form", *RENDERING_FILTERS})
 REQUEST_FIELDS = frozenset({"sprints", "kind", "format", "filters", "sources", "production"})
 
 
@@ -94,6 +118,8 @@ def validate_export_request(user: AbstractBaseUser, data: Any) -> ExportRequest:
                 problems.append(
                     {"field": f"filters.{name}", "message": "does not apply to a judgments export"}
                 )
+    if kind == ExportKind.CONSENSUS:
+        _consensus_filters(filters, problems)
     _filters_without_sprints(data, parts, problems)
     if problems:
         raise ExportRejected(problems)
@@ -101,6 +127,28 @@ def validate_export_request(user: AbstractBaseUser, data: Any) -> ExportRequest:
         sprints=sprints, kind=kind, format=fmt, filters=filters, production=parts.production,
         feedback_sources=parts.feedback_sources,
     )  # fmt: skip
+
+
+def _consensus_filters(filters: dict[str, Any], problems: list[Problem]) -> None:
+    """A consensus export is not rendered: refuse the rendering filters and the grouped form
+    when set to anything but their defaults."""
+    for name in sorted(RENDERING_FILTERS):
+        if filters[name] != DEFAULT_FILTERS[name]:
+            problems.append(
+                {
+                    "field": f"filters.{name}",
+                    "message": "does not apply to a consensus export, which has the documents "
+                    "in its own context column",
+                }
+            )
+    if filters["form"] == "grouped":
+        problems.append(
+            {
+                "field": "filters.form",
+                "message": "grouped applies to a preference export; a consensus export is one "
+                "row per item already",
+            }
+        )
 
 
 def _filters_without_sprints(data: dict, parts: ExportParts, problems: list[Problem]) -> None:
@@ -154,6 +202,14 @@ def _filters(value: Any, problems: list[Problem]) -> dict[str, Any]:
         bad("seed", "must be a non-negative integer")
     if out["form"] not in FORMS:
         bad("form", f"must be one of {list(FORMS)}")
+    if out["context"] not in CONTEXT_MODES:
+        bad("context", f"must be one of {list(CONTEXT_MODES)}")
+    for name, allowed, required in (
+        ("context_template", CONTEXT_PLACEHOLDERS, "documents"),
+        ("document_template", DOCUMENT_PLACEHOLDERS, None),
+    ):
+        for problem in template_problems(out[name], allowed, required):
+            bad(name, problem)
     return out
 
 

@@ -13,11 +13,20 @@ Decisions a user of the file should know:
   the scale of the reward model's logits.
 - ``split`` is ``train`` or ``test`` by a seeded hash of the prompt text, so that one prompt,
   asked in several items, never lands on both sides; ``test_fraction`` 0 puts every row in train.
-- The standard form's ``prompt`` is the prompt text; a chat prompt is flattened to
-  ``role: content`` paragraphs. The conversational form keeps the prompt as chat messages (a
-  plain prompt becomes one user message), and ``chosen`` and ``rejected`` are one assistant
-  message each: TRL's conversational preference format.
-- Context documents are not part of ``prompt``; the ``consensus`` export has them.
+  It hashes the prompt as the item has it, without documents, so a change of template or
+  context never moves a prompt between train and test.
+- ``prompt`` is written by the export's :class:`PromptRendering`
+  (exports.services.prompt_rendering), built from the filters ``form``, ``context``,
+  ``context_template`` and ``document_template`` and recorded in the manifest's ``rendering``.
+  By default (``context: "prompt"``) an item's context documents go into the prompt, numbered,
+  with their ids and titles, ahead of the question; ``context: "none"`` leaves them out (the
+  ``consensus`` export has them in its own column). The standard form's ``prompt`` is text (a
+  chat prompt flattened to ``role: content`` paragraphs); the conversational form keeps chat
+  messages, the documents in a system message, and ``chosen`` and ``rejected`` are one
+  assistant message each: TRL's conversational preference format.
+- The ``grouped`` form has one row per item instead of one per pair: ``chosen`` the best
+  response, ``rejected`` the list of every lower-ranked one (best first) and ``margin`` the list
+  of their margins, aligned (exports.services.grouped, which also expands it back to pairs).
 """
 
 import hashlib
@@ -25,6 +34,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from exports.services.labels import ExportCounts, LabelChunk, labelled_items
+from exports.services.prompt_rendering import PromptRendering, prompt_messages, prompt_text
 
 Row = dict[str, Any]
 
@@ -44,16 +54,10 @@ def split_of(prompt_text: str, test_fraction: float, seed: int) -> str:
     return "test" if int.from_bytes(digest[:8], "big") / 2**64 < test_fraction else "train"
 
 
-def prompt_text(prompt: Any) -> str:
-    if isinstance(prompt, str):
-        return prompt
-    return "\n\n".join(f"{m.get('role', '')}: {m.get('content', '')}" for m in prompt)
-
-
-def prompt_messages(prompt: Any) -> list[dict[str, str]]:
-    if isinstance(prompt, str):
-        return [{"role": "user", "content": prompt}]
-    return [{"role": str(m.get("role", "")), "content": str(m.get("content", ""))} for m in prompt]
+def export_rendering(filters: dict[str, Any]) -> PromptRendering:
+    """The rendering of an export's rows, from its stored filters. An export stored before
+    renderings existed has no ``context`` filter and rendered no documents: ``none``."""
+    return PromptRendering.from_dict({"context": "none", **filters})
 
 
 def preference_rows(
@@ -65,15 +69,18 @@ def preference_rows(
     flags: frozenset[str] = frozenset(),
     provenance: dict[int, Row] | None = None,
 ) -> Iterator[Row]:
-    """One row per (chosen, rejected) pair, in item-id order, then ranking order.
+    """One row per (chosen, rejected) pair, in item-id order, then ranking order (the grouped
+    form: one row per item), the prompt written by the filters' rendering.
     ``strength_scale``: sprint id → length of its rubric's strength scale (0: none).
     ``provenance``: sprint id → columns added to each of its rows, in an export that holds
     production pairs too (exports.services.production_rows)."""
-    conversational = filters["form"] == "conversational"
+    rendering = export_rendering(filters)
+    grouped, conversational = rendering.form == "grouped", rendering.conversational
+    with_context = rendering.context == "prompt"
     test_fraction, seed = filters["test_fraction"], filters["seed"]
     splits: dict[str, int] = {"train": 0, "test": 0}
     for chunk in chunks:
-        for item in labelled_items(chunk, filters, counts, flags=flags):
+        for item in labelled_items(chunk, filters, counts, flags=flags, context=with_context):
             ranking, n = item.ranking, len(item.ranking)
             try:
                 ranked = [item.responses[key] for key in ranking]
@@ -83,17 +90,27 @@ def preference_rows(
                 counts.items_dropped["incomplete_ranking"] += 1
                 continue
             counts.items_kept += 1
-            prompt = item.prompt
-            text = prompt if type(prompt) is str else prompt_text(prompt)
+            text = item.prompt if type(item.prompt) is str else prompt_text(item.prompt)
             split = split_of(text, test_fraction, seed) if test_fraction > 0 else "train"
+            prompt = rendering.prompt(item.prompt if conversational else text, item.context)
             if conversational:
-                prompt = prompt_messages(prompt)
-                ranked = [[{"role": "assistant", "content": r}] for r in ranked]
-            else:
-                prompt = text
+                ranked = [rendering.response(r) for r in ranked]
             extra = provenance[item.sprint_id] if provenance is not None else {}
             scale = strength_scale.get(item.sprint_id, 0)
             strength = item.strength / scale if scale and item.strength is not None else 0.0
+            if grouped:
+                yield {
+                    "prompt": prompt,
+                    "chosen": ranked[0],
+                    "rejected": ranked[1:],
+                    "margin": [strength * j / (n - 1) for j in range(1, n)],
+                    "agreement": item.agreement,
+                    "item_id": item.item_id,
+                    "split": split,
+                    **extra,
+                }
+                splits[split] += 1
+                continue
             for i in range(n - 1):
                 for j in range(i + 1, n):
                     yield {

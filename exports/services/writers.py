@@ -6,8 +6,11 @@ timestamps, Parquet with a fixed schema per kind. The same rows give the same by
 - JSONL: one orjson object a line, keys in the kind's column order.
 - Parquet: row groups of ``BATCH_ROWS`` rows under a fixed schema (zstd); chat messages are lists
   of ``{role, content}`` structs; free-form JSON (answers, scores, context, responses) is JSON text.
+  The grouped form's ``rejected`` is ``list<string>`` and its ``margin`` ``list<double>``.
 - CSV, for spreadsheets (RFC 4180: comma, double quotes, CRLF): a header row, then one row per
-  record; lists and objects are JSON text.
+  record; lists and objects are JSON text (the grouped form's ``rejected`` cell is a JSON array
+  of texts, ``["b", "c"]``, and its ``margin`` cell ``[0.5,1.0]``: one cell per column, so the
+  file keeps one row per item, and ``json.loads`` gives the list back).
   A spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` as a formula, and a
   leading tab or carriage return can hide one, so every such text cell gets a leading apostrophe
   (``'=1+1``), which spreadsheets show as text. Numbers are written as numbers and never
@@ -39,15 +42,20 @@ def _text_or_messages(conversational: bool) -> pa.DataType:
     return _MESSAGES if conversational else pa.string()
 
 
-def parquet_schema(kind: str, conversational: bool, provenance: bool = False) -> pa.Schema:
-    """The fixed schema of a kind, so that an empty batch or a null in the first rows cannot
-    change a column's type. ``provenance``: a preference export with production pairs, which
-    adds ``origin``, ``source``, ``event_id`` and ``kind`` (exports.services.production_rows)."""
+def parquet_schema(kind: str, form: str = "standard", provenance: bool = False) -> pa.Schema:
+    """The fixed schema of a kind in a form (``standard``, ``conversational``, ``grouped``), so
+    that an empty batch or a null in the first rows cannot change a column's type.
+    ``provenance``: a preference export with production pairs, which adds ``origin``,
+    ``source``, ``event_id`` and ``kind`` (exports.services.production_rows)."""
+    conversational = form == "conversational"
     if kind == "preference":
         t = _text_or_messages(conversational)
+        grouped = form == "grouped"
+        rejected = pa.list_(pa.string()) if grouped else t
+        margin = pa.list_(pa.float64()) if grouped else pa.float64()
         extra = [(name, pa.string()) for name in PROVENANCE_COLUMNS]
         return pa.schema([
-            ("prompt", t), ("chosen", t), ("rejected", t), ("margin", pa.float64()),
+            ("prompt", t), ("chosen", t), ("rejected", rejected), ("margin", margin),
             ("agreement", pa.float64()), ("item_id", pa.int64()), ("split", pa.string()),
             *(extra if provenance else []),
         ])  # fmt: skip

@@ -14,11 +14,13 @@ from reviews.models import ConsensusLabel, ConsensusMethod
 def labelled_item(
     sprint, n: int, *, ranking=("a", "b"), texts=None, prompt=None, gold=False,
     method=ConsensusMethod.MAJORITY, agreement=1.0, strength=2.0, tie=False, answers=None,
+    context=None,
 ) -> Item:  # fmt: skip
     item = Item.objects.create(
         sprint=sprint,
         external_id=f"{sprint.slug}-{n}",
         prompt=prompt if prompt is not None else f"Question {n} of {sprint.slug}?",
+        context=context or [],
         is_gold=gold,
         content_sha256=f"{sprint.pk:08d}{n:056d}",
     )
