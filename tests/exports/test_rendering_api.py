@@ -204,3 +204,19 @@ def test_the_api_docs_describe_the_rendering_filters(lead, api_client_for):
     assert "{title}" in filters["document_template"]["description"]
     assert filters["document_template"]["default"] == DEFAULT_DOCUMENT_TEMPLATE
     assert "ahead of the question" in filters["context"]["description"]
+
+
+@pytest.mark.parametrize("items", [0, 4])
+def test_the_grouped_parquet_schema_has_list_columns(lead, sprint, items):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from exports.services.files import final_path
+    from tests.exports.export_fixtures import export
+
+    rag_items(sprint, items)
+    dataset = export(lead, sprint, fmt="parquet", form="grouped")
+    schema = pq.read_schema(final_path(dataset))
+    assert schema.field("rejected").type == pa.list_(pa.string())
+    assert schema.field("margin").type == pa.list_(pa.float64())
+    assert schema.field("prompt").type == pa.string() and dataset.rows == items
