@@ -206,6 +206,7 @@ class ModelVersionAdmin(LeadTrainingAdmin):
         "version",
         "stage",
         "accuracy_column",
+        "rendering_column",
         "run",
         "promoted_by",
         "promoted_at",
@@ -223,6 +224,17 @@ class ModelVersionAdmin(LeadTrainingAdmin):
     def accuracy_column(self, model: ModelVersion) -> str:
         accuracy = (model.metrics or {}).get("final_accuracy")
         return f"{accuracy:.3f}" if isinstance(accuracy, int | float) else "-"
+
+    @admin.display(description="rendering")
+    def rendering_column(self, model: ModelVersion) -> str:
+        """The form, where context documents go, and whether a chat template applies (the
+        change page shows the whole record, templates included)."""
+        rendering = model.rendering or {}
+        if not rendering:
+            return "-"
+        context = "context in prompt" if rendering.get("context") == "prompt" else "no context"
+        chat = ", chat template" if rendering.get("chat_template") else ""
+        return f"{rendering.get('form', 'standard')}, {context}{chat}"
 
     @admin.action(description="Promote the selected version to production", permissions=["change"])
     def promote_to_production(self, request: HttpRequest, queryset: QuerySet[ModelVersion]):

@@ -107,8 +107,9 @@ class ModelStage(models.TextChoices):
 
 class ModelVersion(models.Model):
     """A reward model registered from a finished run. ``metrics`` is a snapshot of the run's
-    metrics at registration; ``sprints`` those of the run's dataset version, which the
-    retraining schedule watches for new consensus labels."""
+    metrics at registration; ``rendering`` the run's recorded rendering, which every score
+    applies; ``sprints`` those of the run's dataset version, which the retraining schedule
+    watches for new consensus labels."""
 
     name = models.CharField(max_length=100)
     version = models.PositiveIntegerField()
@@ -117,6 +118,13 @@ class ModelVersion(models.Model):
         max_length=10, choices=ModelStage.choices, default=ModelStage.CANDIDATE
     )
     metrics = models.JSONField(default=dict, blank=True)
+    rendering = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="How the training rows were written (form, context and templates) and the "
+        "tokenizer's chat template (null: none): every score renders its prompt this way "
+        "(training.services.model_rendering).",
+    )
     sprints = models.ManyToManyField("annotation.Sprint", related_name="model_versions")
     promoted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -208,7 +208,11 @@ def api_body(pattern: Pattern, actor: Actor) -> list[dict]:
             },
         ],
         "api-model-promote": [{"stage": "production"}],
-        "api-model-score": [{"prompt": "hello", "responses": ["a", "b"]}],
+        "api-model-score": [
+            {"prompt": "hello", "responses": ["a", "b"]},
+            # Batch scoring, and a candidate scored for evaluation (open to its leads only).
+            {"items": [{"prompt": "hello", "responses": ["a", "b"]}], "purpose": "evaluation"},
+        ],
         "api-select-next": [{"size": 1, "name": TAKEN, "slug": TAKEN}],
         "api-sprints": [{"name": TAKEN, "slug": "matrix-new", "rubric": team.sprint.rubric_id}],
         "api-sprint": [{"name": TAKEN, "status": "closed"}],

@@ -34,6 +34,11 @@ def test_the_command_trains_and_registers(lead, dataset):
     model = ModelVersion.objects.get(run=run)
     assert (model.name, model.version, model.stage) == ("cli-rm", 1, "candidate")
     assert "Done: cli-rm v1 (candidate)" in out.getvalue()
+    assert out.getvalue().startswith(f"Training run {run.pk}: "), "the run id, when it starts"
+    accuracy = f"{run.metrics['final_accuracy']:.3f}"
+    assert f"model version id {model.pk}, training run {run.pk}" in out.getvalue()
+    assert f"held-out accuracy {accuracy}" in out.getvalue()
+    assert model.rendering["form"] == "standard" and "chat_template" in model.rendering
     assert "epoch 1: held-out accuracy" in out.getvalue()
     steps = run.total_steps
     assert f"{steps}/{steps}" in err.getvalue(), "the progress bar counts the steps"

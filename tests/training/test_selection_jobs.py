@@ -49,7 +49,9 @@ def job_of(selection: SelectionRun) -> BackgroundJob:
     return BackgroundJob.objects.get(kind="selection", key=str(selection.pk))
 
 
-def test_progress_is_written_while_scoring_and_the_result_is_stored(queue):
+def test_progress_is_written_while_scoring_and_the_result_is_stored(queue, settings):
+    # The pool is scored CONCORD_SCORE_MAX_ITEMS items per batched pass, progress after each.
+    settings.CONCORD_SCORE_MAX_ITEMS = 5
     selection = queue(size=3, seed=1)
     assert selection.status == RunStatus.QUEUED and selection.params["slug"] == "sprint-a-next-2"
     BackgroundJob.objects.filter(pk=job_of(selection).pk).update(
@@ -57,7 +59,7 @@ def test_progress_is_written_while_scoring_and_the_result_is_stored(queue):
     )
     seen = []
     done = execute_selection(selection.pk, on_progress=lambda n, total: seen.append((n, total)))
-    assert seen == [(n, 12) for n in range(1, 13)]
+    assert seen == [(5, 12), (10, 12), (12, 12)]
     assert (done.status, done.scored, done.total, done.progress) == ("done", 12, 12, 1.0)
     assert len(done.result["uncertain"]) + len(done.result["random"]) == 3
     assert Sprint.objects.get(pk=done.result["sprint"]).slug == "sprint-a-next-2"

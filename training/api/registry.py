@@ -1,12 +1,13 @@
-"""REST views of the model registry: list, detail, promote, and scoring with a production
-model. Thin: the work is in :mod:`training.services.registry` and
-:mod:`training.services.scoring`."""
+"""REST views of the model registry: list, detail, promote, and scoring (a production model
+for serving, a candidate too for evaluation). Thin: the work is in
+:mod:`training.services.registry` and :mod:`training.services.scoring`."""
 
+from django.conf import settings
 from drf_spectacular.utils import (
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_field,
-    inline_serializer,
 )
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
@@ -19,10 +20,12 @@ from annotation.api.schema import ClosedBodySerializer
 from training.api.access import led_model
 from training.models import ModelStage, ModelVersion
 from training.services.registry import models_led_by, promote_model_version
-from training.services.scoring import score_responses
+from training.services.scoring import PURPOSES, SERVING, score_items
 
 MAX_RESPONSES = 64
 MAX_TEXT = 100_000
+MAX_DOCUMENTS = 64
+DOCUMENT_KEYS = frozenset({"id", "title", "text", "source"})
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
@@ -46,6 +49,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "base_model",
             "sprints",
             "metrics",
+            "rendering",
             "promoted_by",
             "promoted_at",
             "created_at",
@@ -97,11 +101,132 @@ class TextOrChatField(serializers.Field):
         return value
 
 
-class ScoreSerializer(ClosedBodySerializer):
+@extend_schema_field(
+    {
+        "type": "array",
+        "maxItems": MAX_DOCUMENTS,
+        "items": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "title": {"type": "string"},
+                "text": {"type": "string", "maxLength": MAX_TEXT},
+                "source": {"type": "string"},
+            },
+            "required": ["text"],
+            "additionalProperties": False,
+        },
+    }
+)
+class ContextField(serializers.Field):
+    """An item's context documents, as imported items hold them: a list of ``{"id", "title",
+    "text", "source"}`` objects, ``text`` required; a numeric id is read as text."""
+
+    def to_internal_value(self, data):
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            raise ValidationError("Must be a list of documents.")
+        if len(data) > MAX_DOCUMENTS:
+            raise ValidationError(f"At most {MAX_DOCUMENTS} documents.")
+        documents = []
+        for number, document in enumerate(data, start=1):
+            if not isinstance(document, dict):
+                raise ValidationError(f"Document {number} must be an object with a text.")
+            unknown = sorted(set(document) - DOCUMENT_KEYS)
+            if unknown:
+                raise ValidationError(f"Document {number} has unknown field(s): {unknown}.")
+            if isinstance(document.get("id"), int) and not isinstance(document["id"], bool):
+                document = {**document, "id": str(document["id"])}
+            for key in sorted(DOCUMENT_KEYS & set(document)):
+                if document[key] is not None and not isinstance(document[key], str):
+                    raise ValidationError(f"Document {number}: {key} must be text.")
+            if not isinstance(document.get("text"), str) or len(document["text"]) > MAX_TEXT:
+                raise ValidationError(f"Document {number} needs a text of at most {MAX_TEXT}.")
+            documents.append({k: v for k, v in document.items() if v is not None})
+        return documents
+
+    def to_representation(self, value):
+        return value
+
+
+class ScoreItemSerializer(ClosedBodySerializer):
+    """One question: its prompt, its context documents (optional), its responses."""
+
     prompt = TextOrChatField()
+    context = ContextField(required=False)
     responses = serializers.ListField(
         child=TextOrChatField(), min_length=1, max_length=MAX_RESPONSES
     )
+
+
+class ScoreSerializer(ClosedBodySerializer):
+    """Either one question (``prompt``, ``context``, ``responses``) or ``items``, a list of
+    them (at most ``CONCORD_SCORE_MAX_ITEMS``), never both. ``purpose``: ``serving`` (the
+    default: a production version only) or ``evaluation`` (a candidate too)."""
+
+    prompt = TextOrChatField(required=False)
+    context = ContextField(required=False)
+    responses = serializers.ListField(
+        child=TextOrChatField(), min_length=1, max_length=MAX_RESPONSES, required=False
+    )
+    items = serializers.ListField(child=ScoreItemSerializer(), required=False)
+    purpose = serializers.ChoiceField(choices=PURPOSES, default=SERVING, required=False)
+
+    def validate_items(self, items: list) -> list:
+        limit = settings.CONCORD_SCORE_MAX_ITEMS
+        if not items:
+            raise ValidationError("Give at least one item.")
+        if len(items) > limit:
+            raise ValidationError(
+                f"At most {limit} items in one request (CONCORD_SCORE_MAX_ITEMS); got {len(items)}."
+            )
+        return items
+
+    def validate(self, data: dict) -> dict:
+        single = sorted({"prompt", "context", "responses"} & set(data))
+        if "items" in data and single:
+            raise ValidationError(
+                {"items": f"Give either items or one question, not both (also got {single})."}
+            )
+        if "items" not in data:
+            missing = [name for name in ("prompt", "responses") if name not in data]
+            if missing:
+                raise ValidationError({name: "This field is required." for name in missing})
+        return data
+
+
+class SingleScore(ScoreItemSerializer):
+    """Schema only: one question."""
+
+    purpose = serializers.ChoiceField(choices=PURPOSES, default=SERVING, required=False)
+
+
+class BatchScore(ClosedBodySerializer):
+    """Schema only: a batch of questions (at most ``CONCORD_SCORE_MAX_ITEMS``)."""
+
+    items = serializers.ListField(child=ScoreItemSerializer(), min_length=1)
+    purpose = serializers.ChoiceField(choices=PURPOSES, default=SERVING, required=False)
+
+
+class ScoresSerializer(serializers.Serializer):
+    scores = serializers.ListField(child=serializers.FloatField())
+
+
+class BatchScoresSerializer(serializers.Serializer):
+    results = ScoresSerializer(many=True)
+
+
+SCORE_REQUEST = PolymorphicProxySerializer(
+    component_name="Score",
+    serializers=[SingleScore, BatchScore],
+    resource_type_field_name=None,
+)
+SCORE_RESPONSE = PolymorphicProxySerializer(
+    component_name="ScoreResponse",
+    serializers=[ScoresSerializer, BatchScoresSerializer],
+    resource_type_field_name=None,
+)
 
 
 class ModelVersionListView(ListAPIView):
@@ -139,23 +264,36 @@ class PromoteView(APIView):
 
 
 class ScoreView(APIView):
-    """Score responses to a prompt with a production reward model: one float per response, in
-    the order given, higher is better. A candidate or archived version answers 409."""
+    """Score responses with a reward model: one float per response, in the order given, higher
+    is better. Each question is rendered as the model's training rows were (its form, its
+    context documents, its tokenizer's chat template), so a training row scores as it did in
+    training. One question (``prompt``, ``context``, ``responses``) answers ``{"scores"}``;
+    ``items`` (at most ``CONCORD_SCORE_MAX_ITEMS``) answers ``{"results": [{"scores"}]}`` in
+    the same order, scored in length-sorted batches. ``purpose`` ``serving`` (default) scores
+    with a production version only; ``evaluation`` with a candidate too, for comparing it
+    before promotion. Other stages answer 409. Open to the leads of every sprint and feedback
+    source of the version's dataset."""
 
     @extend_schema(
-        request=ScoreSerializer,
+        request=SCORE_REQUEST,
         responses={
-            200: inline_serializer(
-                "Scores", {"scores": serializers.ListField(child=serializers.FloatField())}
+            200: SCORE_RESPONSE,
+            409: OpenApiResponse(
+                description="The model's stage does not score for this purpose (serving: "
+                "production only; evaluation: candidate or production), or it is unloadable."
             ),
-            409: OpenApiResponse(description="The model is not in production, or unloadable."),
         },
     )
     def post(self, request: Request, model_id: int) -> Response:
         model = led_model(request.user, model_id)
         body = ScoreSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        scores = score_responses(
-            model, body.validated_data["prompt"], body.validated_data["responses"]
-        )
+        data = body.validated_data
+        purpose = data.get("purpose") or SERVING
+        if "items" in data:
+            results = score_items(model, data["items"], purpose=purpose)
+            return Response({"results": [{"scores": scores} for scores in results]})
+        item = {"prompt": data["prompt"], "context": data.get("context"),
+                "responses": data["responses"]}  # fmt: skip
+        [scores] = score_items(model, [item], purpose=purpose)
         return Response({"scores": scores})

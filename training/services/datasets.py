@@ -26,6 +26,7 @@ from annotation.services.access import sprints_led_by, sprints_visible_to
 from annotation.services.errors import ConcordError
 from exports.models import DatasetVersion, ExportFormat, ExportKind, ExportStatus
 from exports.services.access import exports_visible_to
+from exports.services.grouped import expand_grouped_rows
 from feedback.services.feedback_access import sources_led_by
 
 TRAINABLE_FORMATS = (ExportFormat.JSONL, ExportFormat.PARQUET)
@@ -129,9 +130,11 @@ def _inside_store(name: str) -> bool:
 
 
 def read_preference_rows(dataset: DatasetVersion) -> list[dict[str, Any]]:
-    """Every row of the dataset's file, as dicts with ``prompt``, ``chosen``, ``rejected``,
-    ``margin``, ``item_id`` and ``split``. Raises :class:`DatasetUnusable` on a row without
-    ``chosen`` or ``rejected``, naming the row."""
+    """Every pair of the dataset's file, as dicts with ``prompt``, ``chosen``, ``rejected``,
+    ``margin``, ``item_id`` and ``split``. A grouped row (``rejected`` a list of every
+    lower-ranked response, ``margin`` the list aligned with it) becomes one pair per rejected
+    response, in its order (``exports.services.grouped.expand_grouped_rows``). Raises
+    :class:`DatasetUnusable` on a row without ``chosen`` or ``rejected``, naming the row."""
     check_trainable(dataset)
     path = dataset_file(dataset)
     if dataset.format == ExportFormat.PARQUET:
@@ -146,7 +149,7 @@ def read_preference_rows(dataset: DatasetVersion) -> list[dict[str, Any]]:
             if not row.get(column):
                 raise DatasetUnusable(f"Row {number} of dataset {dataset.pk} has no {column!r}.")
         row.setdefault("prompt", "")
-    return rows
+    return list(expand_grouped_rows(rows))
 
 
 def split_rows(

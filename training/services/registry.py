@@ -48,7 +48,8 @@ def models_led_by(user: AbstractBaseUser) -> QuerySet[ModelVersion]:
 
 
 def register_model_version(run: TrainingRun) -> ModelVersion:
-    """Register a done run as the next candidate version of its name. Idempotent: a run that
+    """Register a done run as the next candidate version of its name, with the rendering its
+    run recorded (:func:`recorded_rendering`). Idempotent: a run that
     is already registered returns its version. Two runs of one name that finish together each
     get their own number (the unique (name, version) index makes the loser retry)."""
     existing = ModelVersion.objects.filter(run=run).first()
@@ -66,6 +67,7 @@ def register_model_version(run: TrainingRun) -> ModelVersion:
                     version=(latest or 0) + 1,
                     run=run,
                     metrics=run.metrics,
+                    rendering=recorded_rendering(run),
                 )
                 model.sprints.set(sprints)
                 return model
@@ -74,6 +76,15 @@ def register_model_version(run: TrainingRun) -> ModelVersion:
             if existing is not None:
                 return existing
     raise RuntimeError(f"could not number a new version of {run.model_name!r}")
+
+
+def recorded_rendering(run: TrainingRun) -> dict:
+    """The rendering a version scores with: the one its run recorded, else (a run from before
+    runs recorded one) its dataset's, with the chat template unknown (null)."""
+    from training.services.model_rendering import dataset_rendering
+
+    recorded = (run.config or {}).get("rendering")
+    return recorded or {**dataset_rendering(run.dataset), "chat_template": None}
 
 
 def promote_model_version(

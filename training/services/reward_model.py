@@ -287,11 +287,22 @@ class RewardScorer:
 
     def score(self, prompt: Text, responses: Sequence[Text]) -> list[float]:
         """One reward per response to ``prompt``, in the order given; higher is better."""
+        return self.score_pairs([prompt] * len(responses), responses)
+
+    def score_pairs(
+        self, prompts: Sequence[Text | None], responses: Sequence[Text], *, batch_size: int = 64
+    ) -> list[float]:
+        """One reward per (prompt, response) pair, in the order given: every pair tokenized as
+        the trainer does (:func:`encode_responses`, batched calls of the fast tokenizer), then
+        scored in one pass of length-sorted batches of ``batch_size`` on the model's device
+        (:func:`score_encodings`), so many short pairs never pad to one long one."""
         if not responses:
             return []
-        encodings = encode_responses(
-            self.tokenizer, [prompt] * len(responses), list(responses), self.max_length
-        )
+        encodings = encode_responses(self.tokenizer, prompts, responses, self.max_length)
         return score_encodings(
-            self.model, encodings, self.tokenizer.pad_token_id, device=self.device
+            self.model,
+            encodings,
+            self.tokenizer.pad_token_id,
+            device=self.device,
+            batch_size=batch_size,
         )

@@ -40,6 +40,7 @@ from training.services.datasets import (
     read_preference_rows,
     split_rows,
 )
+from training.services.model_rendering import trained_rendering
 from training.services.run_heartbeat import RunHeartbeat
 from training.services.run_options import (
     OPTION_NAMES,
@@ -288,6 +289,10 @@ def execute_training_run(
             ),
             should_stop=CancelCheck(run_id, _poll_seconds()),
         )
+        # What every score of this model renders with: the dataset's rendering and the saved
+        # tokenizer's chat template (training.services.model_rendering).
+        full_config["rendering"] = trained_rendering(run.dataset, output_dir)
+        TrainingRun.objects.filter(pk=run_id).update(config=full_config)
         write_provenance(output_dir, run, full_config)
         # Into the artifact store with a manifest of every file's SHA-256 (on S3 the local
         # folder is removed once uploaded); the manifest's own digest is recorded on the run.

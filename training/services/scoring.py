@@ -1,27 +1,66 @@
-"""Scoring responses with a registered reward model.
+"""Scoring responses with a registered reward model: the one function every path that scores
+goes through (:func:`score_items`: the score endpoint, active selection, evaluation).
 
-Only a production version scores: a candidate has not been looked at by a lead, and an archived
-one was replaced, so scores from either would silently disagree with what the team chose.
+Rendering: an item (its prompt, its context documents, its responses) is written the way the
+model's training rows were (:func:`training.services.model_rendering.model_rendering`: the
+dataset's form, context and templates), then tokenized by the trainer's own
+``encode_responses`` (the tokenizer's chat template for a conversational model), so a training
+row scores the same through the API as in the trainer's own evaluation.
+
+Which stage scores, by purpose:
+
+- ``serving`` (the default; active selection, and the score endpoint unless asked otherwise):
+  only a production version. A candidate has not been looked at by a lead, and an archived one
+  was replaced, so scores from either would silently disagree with what the team chose.
+- ``evaluation`` (the score endpoint with ``"purpose": "evaluation"``): a candidate or the
+  production version, so a lead can compare a candidate with production before promoting it.
+  An archived version still answers 409. Who may ask is the endpoint's rule for every purpose:
+  a lead of every sprint and feedback source of the version's dataset
+  (``training.api.access.led_model``).
+
 Loaded scorers are kept per process in a small LRU cache keyed by model version id
 (``CONCORD_SCORER_CACHE_SIZE``, default 2): a version's artifacts never change, so a cached
 scorer never goes stale, and loading one costs seconds. The device is
-``CONCORD_SCORING_DEVICE`` (default: the trainer's choice, CUDA when there is one).
+``CONCORD_SCORING_DEVICE`` (default: the trainer's choice, CUDA when there is one), and pairs
+go through the model ``CONCORD_SCORE_BATCH_SIZE`` at a time, sorted by length.
 """
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from django.conf import settings
 
 from annotation.services import artifact_store
 from annotation.services.errors import ConcordError
+from exports.services.prompt_rendering import PromptRendering
 from training.models import ModelStage, ModelVersion
+from training.services.model_rendering import model_rendering
+
+SERVING = "serving"
+EVALUATION = "evaluation"
+PURPOSES = (SERVING, EVALUATION)
+# The stages that score for each purpose (see the module note).
+SCORING_STAGES = {
+    SERVING: (ModelStage.PRODUCTION,),
+    EVALUATION: (ModelStage.CANDIDATE, ModelStage.PRODUCTION),
+}
+
+
+class ScoreItem(TypedDict, total=False):
+    """One question to score: ``prompt`` (text or chat messages), ``context`` (the item's
+    documents, optional), ``responses`` (texts or chat messages)."""
+
+    prompt: Any
+    context: list[dict[str, Any]] | None
+    responses: list[Any]
 
 
 class NotInProduction(ConcordError):
-    """The model version is not in production, so it does not score."""
+    """The model version's stage does not score for the purpose asked: not production for
+    serving, archived for evaluation (see the module note)."""
 
     status = 409
 
@@ -101,14 +140,56 @@ def clear_scorer_cache() -> None:
         _scorers.clear()
 
 
-def score_responses(
-    model: ModelVersion, prompt: str | list[dict], responses: list[str | list[dict]]
-) -> list[float]:
-    """One reward per response, in the order given; higher is better. Raises
-    :class:`NotInProduction` for a candidate or archived version."""
-    if model.stage != ModelStage.PRODUCTION:
+def check_scorable(model: ModelVersion, purpose: str = SERVING) -> None:
+    """Raise :class:`NotInProduction` (409) unless ``model``'s stage scores for ``purpose``."""
+    if model.stage in SCORING_STAGES[purpose]:
+        return
+    if purpose == EVALUATION:
         raise NotInProduction(
-            f"{model.name} v{model.version} is {model.stage}; only a production model scores. "
-            "Promote it to production first."
+            f"{model.name} v{model.version} is archived; only a candidate or the production "
+            "version scores for evaluation."
         )
-    return [float(score) for score in scorer_for(model).score(prompt, responses)]
+    raise NotInProduction(
+        f"{model.name} v{model.version} is {model.stage}; only a production model scores. "
+        "Promote it to production first, or score a candidate with purpose 'evaluation'."
+    )
+
+
+def score_items(
+    model: ModelVersion, items: Sequence[ScoreItem], *, purpose: str = SERVING
+) -> list[list[float]]:
+    """One list of rewards per item, one reward per response in the order given; higher is
+    better. Every item is rendered as the model's training rows were (module note), and all
+    their (prompt, response) pairs go through the model in one length-sorted batched pass.
+    Raises :class:`NotInProduction` when the model's stage does not score for ``purpose``, and
+    :class:`ArtifactsMissing` when its artifacts cannot be loaded."""
+    check_scorable(model, purpose)
+    rendering = model_rendering(model)
+    prompts: list[Any] = []
+    responses: list[Any] = []
+    for item in items:
+        prompt = rendering.prompt(item["prompt"], item.get("context"))
+        for response in item["responses"]:
+            prompts.append(prompt)
+            responses.append(_rendered_response(rendering, response))
+    scores = scorer_for(model).score_pairs(
+        prompts, responses, batch_size=settings.CONCORD_SCORE_BATCH_SIZE
+    )
+    results: list[list[float]] = []
+    start = 0
+    for item in items:
+        end = start + len(item["responses"])
+        results.append([float(score) for score in scores[start:end]])
+        start = end
+    return results
+
+
+def _rendered_response(rendering: PromptRendering, response: Any) -> Any:
+    """A response as the training rows wrote one: a text through the rendering; one given as
+    chat messages kept as they are for a conversational model, else its messages' contents
+    (an answer is the assistant's words)."""
+    if isinstance(response, str):
+        return rendering.response(response)
+    if rendering.conversational:
+        return response
+    return "\n\n".join(str(message.get("content", "")) for message in response)

@@ -31,7 +31,7 @@ from annotation.models import GoldAnswer, Item, Response, Sprint, SprintMember
 from annotation.services.audit import record_event
 from annotation.services.errors import ConcordError
 from training.models import ModelVersion
-from training.services.scoring import score_responses
+from training.services.scoring import score_items
 
 # ``on_progress(scored, total)``: items scored so far out of the pool.
 Progress = Callable[[int, int], None]
@@ -76,15 +76,23 @@ def unlabeled_pool(source: Sprint) -> list[Item]:
 def score_margins(
     model: ModelVersion, items: list[Item], on_progress: Progress | None = None
 ) -> list[ScoredItem]:
-    """Each item with the margin between its two best-scored responses; ``on_progress(scored,
-    total)`` is called after each item."""
-    scored = []
-    for item in items:
-        scores = sorted(
-            score_responses(model, item.prompt, [r.text for r in item.responses.all()]),
-            reverse=True,
-        )
-        scored.append(ScoredItem(item, scores[0] - scores[1]))
+    """Each item with the margin between its two best-scored responses, scored for serving
+    (a production model) by :func:`~training.services.scoring.score_items`, the one scoring
+    path: prompt, context documents and responses rendered as the model's training rows were,
+    ``CONCORD_SCORE_MAX_ITEMS`` items per batched pass. ``on_progress(scored, total)`` is
+    called after each pass."""
+    scored: list[ScoredItem] = []
+    step = settings.CONCORD_SCORE_MAX_ITEMS
+    for start in range(0, len(items), step):
+        chunk = items[start : start + step]
+        questions = [
+            {"prompt": item.prompt, "context": item.context,
+             "responses": [r.text for r in item.responses.all()]}
+            for item in chunk
+        ]  # fmt: skip
+        for item, scores in zip(chunk, score_items(model, questions), strict=True):
+            best = sorted(scores, reverse=True)
+            scored.append(ScoredItem(item, best[0] - best[1]))
         if on_progress is not None:
             on_progress(len(scored), len(items))
     return scored

@@ -117,7 +117,8 @@ class Command(BaseCommand):
         accuracy_text = f"{accuracy:.3f}" if isinstance(accuracy, int | float) else "n/a"
         self.stdout.write(
             self.style.SUCCESS(
-                f"Done: {model.name} v{model.version} (candidate), held-out accuracy "
-                f"{accuracy_text}, artifacts in {run.artifacts_dir}"
+                f"Done: {model.name} v{model.version} (candidate), model version id "
+                f"{model.pk}, training run {run.pk}, held-out accuracy {accuracy_text}, "
+                f"artifacts in {run.artifacts_dir}"
             )
         )
