@@ -376,7 +376,7 @@ def _column_type(name: str) -> pa.DataType:
         return pa.int64()
     if name in ("tie", "longer") or name.startswith("flag_"):
         return pa.bool_()
-    if name == "key" or name.startswith("key_"):
+    if name in ("key", "model", "ranking") or name.startswith("key_"):
         return pa.dictionary(pa.int32(), pa.string())
     return pa.float64()
 

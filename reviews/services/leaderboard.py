@@ -19,16 +19,19 @@ pairs of responses by the same model (in neither case is there a comparison of m
 """
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import orjson
-from django.db.models import TextField
-from django.db.models.functions import Cast
+import pyarrow as pa
+from django.db.models import Case, CharField, F, TextField, Value, When
+from django.db.models.functions import Cast, Concat
 
 from annotation.models import Response, Sprint
 from reviews.models import ConsensusLabel
-from reviews.services.agreement_rows import read_rows
+from reviews.services.agreement_rows import _key_codes, read_rows
+from reviews.services.agreement_sql import Statement, snapshot
 from reviews.services.bradley_terry import (
     BASE_RATING,
     ELO_PER_LOGIT,
@@ -49,47 +52,56 @@ def model_label(name: str, version: str) -> str:
 
 @dataclass
 class ResponseModels:
-    """The responses of some sprints and the model of each: ``item`` (id), ``key``,
-    ``model`` (index into ``models``, sorted labels; -1 without a model name)."""
+    """The responses of some sprints and the model of each: ``item`` (id), ``key`` (index into
+    ``keys``, the distinct keys in code point order), ``model`` (index into ``models``, the
+    distinct labels sorted; -1 without a model name)."""
 
     item: np.ndarray
     key: np.ndarray
     model: np.ndarray
+    keys: list[str]
     models: list[str]
 
     @classmethod
-    def of(cls, sprint_ids: list[int]) -> "ResponseModels":
-        rows = list(
+    def read(cls, sprint_ids: list[int], read: Callable[[Statement], pa.Table]) -> "ResponseModels":
+        """One statement through the agreement report's reader (``COPY`` on PostgreSQL);
+        each response's model label is made in SQL, and keys and labels come back
+        dictionary-encoded, so no Python loop runs per response."""
+        query = (
             Response.objects.filter(item__sprint_id__in=sprint_ids)
             .order_by()
-            .values_list("item_id", "key", "model_name", "model_version")
-            .iterator(chunk_size=20000)
+            .annotate(
+                label=Case(
+                    When(model_name="", then=Value(None)),
+                    When(model_version="", then=F("model_name")),
+                    default=Concat("model_name", Value("@"), "model_version"),
+                    output_field=CharField(),
+                )
+            )
+            .values_list("item_id", "key", "label")
         )
-        if not rows:
-            return cls(np.zeros(0, np.int64), np.zeros(0, str), np.zeros(0, np.int64), [])
-        items, keys, names, versions = zip(*rows, strict=True)
-        labels = [model_label(n, v) if n else "" for n, v in zip(names, versions, strict=True)]
-        distinct, model = np.unique(np.array(labels, dtype=object), return_inverse=True)
-        models = [str(label) for label in distinct]
-        if models[0] == "":  # sorted first: the responses without a model name
-            models, model = models[1:], model - 1
-        return cls(np.array(items, np.int64), np.array(keys), model.astype(np.int64), models)
+        sql, params = query.query.get_compiler(using=query.db).as_sql()
+        table = read((sql, list(params), ["item", "key", "model"]))
+        keys, (key,) = _key_codes([table.column("key")])
+        models, (model,) = _key_codes([table.column("model")])
+        item = table.column("item").to_numpy().astype(np.int64, copy=False)
+        return cls(item, key, model, keys, models)
 
     @property
     def skipped(self) -> int:
         return int((self.model < 0).sum())
 
-    def by_key(self, items: np.ndarray, keys: np.ndarray, vocabulary: np.ndarray) -> np.ndarray:
-        """The model of each (item, key) with keys as indices into the sorted ``vocabulary``
-        (-1 where no response or no model name)."""
-        width = len(vocabulary)
-        if not width:
-            return np.full(len(items), -1, np.int64)
-        code = np.minimum(np.searchsorted(vocabulary, self.key), width - 1)
-        known = vocabulary[code] == self.key
-        return _lookup(
-            self.item[known] * width + code[known], self.model[known], items * width + keys
-        )
+    def key_codes(self, keys: list[str]) -> np.ndarray:
+        """Each of ``keys`` as an index into ``self.keys`` (-1 where no response has it)."""
+        where = {key: code for code, key in enumerate(self.keys)}
+        return np.array([where.get(key, -1) for key in keys] + [-1], np.int64)[:-1]
+
+    def by_key(self, items: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """The model of each (item, key), keys as indices into ``self.keys`` (-1 where the
+        item has no such response, or it has no model name)."""
+        width = max(len(self.keys), 1)
+        found = _lookup(self.item * width + self.key, self.model, items * width + keys)
+        return np.where(keys >= 0, found, -1)
 
     def by_rank(self, items: np.ndarray, ranks: np.ndarray) -> np.ndarray:
         """The model of each (item, rank of the key among the item's keys in code point
@@ -153,41 +165,42 @@ def battles_of(entries: Entries) -> tuple[Battles, int]:
     return Battles.concatenate(parts), same_model
 
 
-def consensus_entries(sprint_ids: list[int], responses: ResponseModels) -> Entries:
+def consensus_entries(
+    sprint_ids: list[int], responses: ResponseModels, read: Callable[[Statement], pa.Table]
+) -> Entries:
     """The consensus label of each item as a row: its ranking's places, or, for a tie, every
-    response of the item."""
-    labels = (
+    response of the item. Labels repeat a few rankings, so each distinct ranking text is parsed
+    once and spread over its labels with numpy."""
+    query = (
         ConsensusLabel.objects.filter(sprint_id__in=sprint_ids)
         .order_by()
         .annotate(ranking_text=Cast("ranking", TextField()))
         .values_list("item_id", "ranking_text", "tie")
-        .iterator(chunk_size=20000)
     )
-    where = {
-        (item, key): model
-        for item, key, model in zip(
-            responses.item.tolist(), responses.key.tolist(), responses.model.tolist(), strict=True
-        )
-    }
-    keys_of: dict[int, list[str]] = {}
-    for item, key in zip(responses.item.tolist(), responses.key.tolist(), strict=True):
-        keys_of.setdefault(item, []).append(key)
-    rows, items, models, places, ties = [], [], [], [], []
-    for number, (item, text, tie) in enumerate(labels):
-        ranking = orjson.loads(text) if text else []
-        keys = keys_of.get(item, []) if tie else ranking if isinstance(ranking, list) else []
-        for place, key in enumerate(keys):
-            rows.append(number)
-            items.append(item)
-            models.append(where.get((item, key), -1) if isinstance(key, str) else -1)
-            places.append(-1 if tie else place)
-            ties.append(bool(tie))
+    sql, params = query.query.get_compiler(using=query.db).as_sql()
+    table = read((sql, list(params), ["item", "ranking", "tie"]))
+    item = table.column("item").to_numpy().astype(np.int64, copy=False)
+    tie = table.column("tie").fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+    texts, (ranking,) = _key_codes([table.column("ranking")])
+    parts = []
+    for code, text in enumerate(texts):
+        keys = orjson.loads(text)
+        keys = keys if isinstance(keys, list) else []
+        rows = np.flatnonzero((ranking == code) & ~tie)
+        codes = responses.key_codes([key if isinstance(key, str) else "" for key in keys])
+        for place, key in enumerate(codes.tolist()):
+            models = responses.by_key(item[rows], np.full(len(rows), key, np.int64))
+            parts.append((rows, item[rows], models, np.full(len(rows), place), False))
+    tied = np.flatnonzero(tie)
+    order = np.argsort(item[tied])
+    where = np.isin(responses.item, item[tied])
+    rows = tied[order][np.searchsorted(item[tied][order], responses.item[where])]
+    parts.append(
+        (rows, responses.item[where], responses.model[where], np.full(len(rows), -1), True)
+    )
     return Entries(
-        np.array(rows, np.int64),
-        np.array(items, np.int64),
-        np.array(models, np.int64),
-        np.array(places, np.int64),
-        np.array(ties, bool),
+        *(np.concatenate([part[n] for part in parts]).astype(np.int64) for n in range(4)),
+        np.concatenate([np.full(len(part[0]), part[4]) for part in parts]).astype(bool),
     )
 
 
@@ -198,21 +211,23 @@ def judgment_entries(sprint: Sprint, responses: ResponseModels) -> Entries:
     if rows.item_keys is not None:
         models = responses.by_rank(items, rows.entry_key)
     else:
-        models = responses.by_key(items, rows.entry_key, np.array(rows.keys))
+        models = responses.by_key(items, responses.key_codes(rows.keys)[rows.entry_key])
     return Entries(rows.entry_row, items, models, rows.entry_place, rows.tie[rows.entry_row])
 
 
 def sprint_battles(sprints: list[Sprint], source: str) -> tuple[Battles, list[str], dict]:
     """The battles of ``sprints`` from ``source`` ("consensus" or "judgments"), the model
-    labels their indices refer to, and what was skipped."""
+    labels their indices refer to, and what was skipped. Everything is read in one snapshot
+    (REPEATABLE READ on PostgreSQL), so responses and votes agree."""
     ids = [sprint.pk for sprint in sprints]
-    responses = ResponseModels.of(ids)
-    if source == "consensus":
-        battles, same_model = battles_of(consensus_entries(ids, responses))
-    else:
-        parts = [battles_of(judgment_entries(sprint, responses)) for sprint in sprints]
-        battles = Battles.concatenate([part for part, _ in parts])
-        same_model = sum(count for _, count in parts)
+    with snapshot(Response.objects.db) as read:
+        responses = ResponseModels.read(ids, read)
+        if source == "consensus":
+            battles, same_model = battles_of(consensus_entries(ids, responses, read))
+        else:
+            parts = [battles_of(judgment_entries(sprint, responses)) for sprint in sprints]
+            battles = Battles.concatenate([part for part, _ in parts])
+            same_model = sum(count for _, count in parts)
     skipped = {"responses_without_model": responses.skipped, "same_model_pairs": same_model}
     return battles, responses.models, skipped
 

@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from reviews.services import bradley_terry
 from reviews.services.bradley_terry import (
     BASE_RATING,
     ELO_PER_LOGIT,
     Battles,
     fit_ratings,
+    unit_patterns,
     win_matrix,
 )
 
@@ -121,3 +123,19 @@ def test_parts_that_never_met_are_each_centred_and_marked():
 def test_a_model_missing_from_every_resample_has_no_interval():
     fit = fit_ratings(Battles.empty(), 2, bootstrap=10)
     assert np.isnan(fit.lower).all() and fit.units == 0
+
+
+def test_units_grouped_into_patterns_add_up_to_the_win_matrix(monkeypatch):
+    battles = simulate([0.5, 0.0, -0.5, 0.2], 3000, seed=5, per_item=3, tie_share=0.1)
+    patterns = unit_patterns(battles, 4)
+    assert patterns.units == 3000 and len(patterns.sizes) < 300
+    rebuilt = np.bincount(
+        patterns.cell, patterns.value * patterns.sizes[patterns.pattern], minlength=16
+    ).reshape(4, 4)
+    assert rebuilt == pytest.approx(win_matrix(battles, 4))
+    # Were every hash to collide, the exact check would make each unit its own pattern.
+    monkeypatch.setattr(bradley_terry, "_mix", lambda values: values * np.uint64(0))
+    alone = unit_patterns(battles, 4)
+    assert len(alone.sizes) == 3000 and (alone.sizes == 1).all()
+    rebuilt = np.bincount(alone.cell, alone.value, minlength=16).reshape(4, 4)
+    assert rebuilt == pytest.approx(win_matrix(battles, 4))
