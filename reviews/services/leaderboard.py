@@ -45,11 +45,6 @@ SOURCES = ("consensus", "judgments")
 DEFAULT_BOOTSTRAP = 200
 
 
-def model_label(name: str, version: str) -> str:
-    """How the leaderboard names a model: ``name@version``, or ``name`` with no version."""
-    return f"{name}@{version}" if version else name
-
-
 @dataclass
 class ResponseModels:
     """The responses of some sprints and the model of each: ``item`` (id), ``key`` (index into
@@ -65,8 +60,9 @@ class ResponseModels:
     @classmethod
     def read(cls, sprint_ids: list[int], read: Callable[[Statement], pa.Table]) -> "ResponseModels":
         """One statement through the agreement report's reader (``COPY`` on PostgreSQL);
-        each response's model label is made in SQL, and keys and labels come back
-        dictionary-encoded, so no Python loop runs per response."""
+        each response's model label (``name@version``, or ``name`` with no version; none
+        without a name) is made in SQL, and keys and labels come back dictionary-encoded, so
+        no Python loop runs per response."""
         query = (
             Response.objects.filter(item__sprint_id__in=sprint_ids)
             .order_by()

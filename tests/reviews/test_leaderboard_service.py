@@ -9,7 +9,7 @@ import pytest
 
 from annotation.models import SprintMember, SprintRole
 from reviews.services.agreement_rows import read_rows
-from reviews.services.leaderboard import leaderboard, model_label
+from reviews.services.leaderboard import leaderboard
 from tests.reviews.leaderboard_fixtures import judge, label, model_item
 
 pytestmark = pytest.mark.django_db
@@ -26,11 +26,6 @@ def members(sprint, make_user, names):
         SprintMember.objects.create(sprint=sprint, user=user, role=SprintRole.ANNOTATOR)
         users.append(user)
     return users
-
-
-def test_model_label_names_the_version_only_when_set():
-    assert model_label("bot", "v3") == "bot@v3"
-    assert model_label("bot", "") == "bot"
 
 
 def test_consensus_battles_count_wins_ties_and_skips(sprint):
