@@ -129,6 +129,11 @@ def test_a_whole_sprint_from_a_script(live_server, celery_worker_process, people
     assert [m["stage"] for m in concord.models() if m["id"] == model] == ["production"]
     scores = concord.score(model, "Customer question 1", [GOOD[1], BAD[1]])
     assert len(scores) == 2 and all(isinstance(s, float) for s in scores)
+    questions = [{"prompt": "Customer question 1", "responses": [GOOD[1], BAD[1]]},
+                 {"prompt": "Customer question 2", "responses": [GOOD[2]]}]  # fmt: skip
+    batch = concord.score_items(model, questions, purpose="evaluation")
+    assert [len(scores_of_item) for scores_of_item in batch] == [2, 1]
+    assert batch[0] == pytest.approx(scores, abs=1e-5)
 
 
 @pytest.mark.usefixtures("people")

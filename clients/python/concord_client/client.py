@@ -276,7 +276,27 @@ class Concord(FeedbackLeadMethods):
     def promote(self, model: int, stage: str = "production") -> JSON:
         return self._call("POST", f"/models/{model}/promote", json={"stage": stage})
 
-    def score(self, model: int, prompt: Any, responses: list[str]) -> list[float]:
-        """The model's reward for each response to ``prompt`` (text or chat messages)."""
-        body = {"prompt": prompt, "responses": responses}
+    def score(
+        self,
+        model: int,
+        prompt: Any,
+        responses: list[str],
+        *,
+        context: list[dict] | None = None,
+        purpose: str = "serving",
+    ) -> list[float]:
+        """The model's reward for each response to ``prompt`` (text or chat messages), with
+        the item's ``context`` documents; ``purpose="evaluation"`` scores a candidate too."""
+        body: JSON = {"prompt": prompt, "responses": responses, "purpose": purpose}
+        if context is not None:
+            body["context"] = context
         return self._call("POST", f"/models/{model}/score", json=body)["scores"]
+
+    def score_items(
+        self, model: int, items: list[dict], *, purpose: str = "serving"
+    ) -> list[list[float]]:
+        """The model's rewards for a batch of ``{"prompt", "context"?, "responses"}`` items
+        (at most the server's CONCORD_SCORE_MAX_ITEMS), one list per item, in order."""
+        body = {"items": items, "purpose": purpose}
+        results = self._call("POST", f"/models/{model}/score", json=body)["results"]
+        return [result["scores"] for result in results]
