@@ -144,3 +144,24 @@ def test_selection_scores_through_the_same_function_as_the_endpoint(
         api_client_for(lead).post(url(context_model), ITEMS[0], format="json").json()["scores"],
         abs=1e-5,
     )
+
+
+def test_documents_without_ids_score_as_the_import_stored_them(lead, context_model, api_client_for):
+    """The import numbers a document without an id (1, 2, ...) and the export renders that id:
+    the endpoint fills it in the same way, so a client sending the documents as it imported
+    them gets the training rows' scores."""
+    texts = ["Rome is the capital of Italy.", "Paris is the capital of France."]
+    question = {"prompt": "What is the capital of Italy?", "responses": ["Rome.", "Paris."]}
+    client = api_client_for(lead)
+    scores = {}
+    for name, context in (
+        ("without", [{"text": text} for text in texts]),
+        ("numbered", [{"id": str(n), "text": text} for n, text in enumerate(texts, start=1)]),
+        ("blank", [{"id": "", "text": text} for text in texts]),
+    ):
+        answer = client.post(url(context_model), {**question, "context": context}, format="json")
+        assert answer.status_code == 200, answer.json()
+        scores[name] = answer.json()["scores"]
+    assert scores["without"] == pytest.approx(scores["numbered"], abs=1e-6)
+    # An id given (even blank) is kept: the ids do reach the model.
+    assert max(abs(a - b) for a, b in zip(scores["blank"], scores["numbered"], strict=True)) > 1e-6

@@ -120,7 +120,9 @@ class TextOrChatField(serializers.Field):
 )
 class ContextField(serializers.Field):
     """An item's context documents, as imported items hold them: a list of ``{"id", "title",
-    "text", "source"}`` objects, ``text`` required; a numeric id is read as text."""
+    "text", "source"}`` objects, ``text`` required; a numeric id is read as text, and a missing
+    one is the document's number (1, 2, ...), as the item import fills it in, so documents
+    sent as they were imported render as the training rows wrote them."""
 
     def to_internal_value(self, data):
         if data is None:
@@ -143,6 +145,8 @@ class ContextField(serializers.Field):
                     raise ValidationError(f"Document {number}: {key} must be text.")
             if not isinstance(document.get("text"), str) or len(document["text"]) > MAX_TEXT:
                 raise ValidationError(f"Document {number} needs a text of at most {MAX_TEXT}.")
+            if document.get("id") is None:
+                document = {**document, "id": str(number)}
             documents.append({k: v for k, v in document.items() if v is not None})
         return documents
 
