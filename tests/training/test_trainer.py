@@ -49,7 +49,9 @@ def test_training_learns_an_easy_preference_on_held_out_questions(trained):
     assert len(test_rows) == 40
     assert [e["epoch"] for e in metrics["eval"]] == [1, 2]
     assert metrics["final_accuracy"] >= 0.8
-    assert metrics["final_accuracy"] == metrics["eval"][-1]["accuracy"]
+    best = metrics["eval"][metrics["best_epoch"] - 1]  # early stopping kept the best epoch
+    assert metrics["final_accuracy"] == best["accuracy"]
+    assert best["accuracy"] == max(e["accuracy"] for e in metrics["eval"])
     assert metrics["eval"][-1]["loss"] < math.log(2)  # below the loss of a model that knows nothing
     assert metrics["device"] == "cpu"
     assert metrics["pairs_per_second"] > 0 and metrics["train_seconds"] > 0
@@ -85,7 +87,8 @@ def test_artifacts_are_written_and_load_back_scoring_as_the_trained_model(traine
         rejected.append(bad)
     assert pairwise_accuracy(chosen, rejected) == result.metrics["final_accuracy"]
     reloaded_loss = float(bradley_terry_loss(torch.tensor(chosen), torch.tensor(rejected)))
-    assert reloaded_loss == pytest.approx(result.metrics["eval"][-1]["loss"], abs=1e-4)
+    kept = result.metrics["eval"][result.metrics["best_epoch"] - 1]
+    assert reloaded_loss == pytest.approx(kept["loss"], abs=1e-4)
 
 
 def test_scorer_keeps_the_order_of_responses_and_answers_nothing_for_none(trained):

@@ -37,6 +37,8 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
+from training.services.pooling import saved_pooling, with_pooling
+
 Text = str | list[dict]
 # The token ids of one (prompt, response) sequence, without padding.
 Encoding = torch.Tensor
@@ -66,10 +68,12 @@ def quiet_transformers() -> Iterator[None]:
 
 
 def load_reward_model(
-    name_or_path: str, *, device: torch.device | None = None
+    name_or_path: str, *, device: torch.device | None = None, pooling: str | None = None
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load a sequence-classification model with one output, and its fast tokenizer, from a local
-    directory or the local Hugging Face cache (never the network).
+    directory or the local Hugging Face cache (never the network), read the ``pooling`` way
+    (see ``training.services.pooling``; None: the way a trained directory records, else the
+    model's own head).
 
     A model without a pad token gets one (its EOS, else UNK, else a new ``[PAD]`` with resized
     embeddings) and ``config.pad_token_id`` is set, which decoder models need to find the last
@@ -111,6 +115,7 @@ def load_reward_model(
     # Keep the end of a long conversation: it holds the response being judged.
     tokenizer.truncation_side = "left"
     tokenizer.padding_side = "right"
+    model = with_pooling(model, pooling or saved_pooling(name_or_path), name_or_path)
     if device is not None:
         model.to(device)
     return model, tokenizer

@@ -12,6 +12,7 @@ from annotation.services.errors import ConcordError
 from exports.models import DatasetVersion
 from training.models import ModelVersion
 from training.services.datasets import datasets_led_by
+from training.services.train_config import POOLINGS
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
 DEVICE = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
@@ -22,6 +23,7 @@ INT_OPTIONS = {
     "gradient_accumulation": (1, 1024),
     "max_length": (8, 8192),
     "seed": (0, 2**32 - 1),
+    "patience": (1, 100),
 }
 FLOAT_OPTIONS = {
     "learning_rate": (1e-8, 1.0),
@@ -29,7 +31,9 @@ FLOAT_OPTIONS = {
     "warmup_ratio": (0.0, 1.0),
 }
 BOOL_OPTIONS = ("use_margin", "bf16")
-OPTION_NAMES = (*INT_OPTIONS, *FLOAT_OPTIONS, *BOOL_OPTIONS, "device")
+# Options that take one of a few words.
+CHOICE_OPTIONS = {"pooling": POOLINGS}
+OPTION_NAMES = (*INT_OPTIONS, *FLOAT_OPTIONS, *BOOL_OPTIONS, *CHOICE_OPTIONS, "device")
 
 
 class RunOptionsInvalid(ConcordError):
@@ -55,6 +59,9 @@ def option_error(name: str, value: Any) -> str | None:
         return None if number and low <= value <= high else f"Must be from {low:g} to {high:g}."
     if name in BOOL_OPTIONS:
         return None if isinstance(value, bool) else "Must be true or false."
+    if name in CHOICE_OPTIONS:
+        choices = CHOICE_OPTIONS[name]
+        return None if value in choices else f"Must be one of: {', '.join(choices)}."
     if name == "device":
         ok = value is None or (isinstance(value, str) and DEVICE.match(value))
         return None if ok else "Must be cpu, cuda, cuda:N, mps or null (automatic)."

@@ -20,6 +20,8 @@ def _packaged_minilm_path() -> str:
 
 
 DEFAULT_BASE_MODEL: str = _packaged_minilm_path()
+# How a sequence becomes one reward (see ``training.services.pooling``).
+POOLINGS = ("model", "mean")
 
 
 @dataclass
@@ -39,13 +41,17 @@ class TrainConfig:
     device: str | None = None  # None: cuda if available, else cpu
     bf16: bool = True  # autocast to bf16; applies on CUDA only
     max_grad_norm: float | None = 1.0  # gradient clipping, as transformers' Trainer does
+    pooling: str = "model"  # "model": the architecture's own head; "mean": mean of the tokens
+    # Early stopping: stop after this many evaluated epochs without a better held-out accuracy
+    # (the best epoch's weights are the ones saved either way).
+    patience: int = 1
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def validate(self) -> None:
         """Raise ValueError naming the first field out of range."""
-        for name in ("max_length", "epochs", "batch_size", "gradient_accumulation"):
+        for name in ("max_length", "epochs", "batch_size", "gradient_accumulation", "patience"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1")
         if not self.learning_rate > 0:
@@ -54,3 +60,5 @@ class TrainConfig:
             raise ValueError("warmup_ratio must be from 0 to 1")
         if self.weight_decay < 0:
             raise ValueError("weight_decay must not be negative")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}")

@@ -43,6 +43,7 @@ from training.services.batching import (
     encode_pairs,
     length_bucketed_batches,
 )
+from training.services.early_stopping import BestEpoch
 from training.services.reward_model import (
     BaseModelNotFound,
     RewardScorer,
@@ -197,6 +198,14 @@ def train_reward_model(
     returns true (asked before every optimizer step and before each evaluation). With the same
     seed, rows and device, two CPU runs give the same losses and accuracies.
 
+    Early stopping (see ``BestEpoch``): the weights saved are those of the epoch with the best
+    held-out accuracy, and training stops after ``config.patience`` epochs in a row without a
+    better one, so more epochs never save a worse model; ``final_accuracy`` is the saved
+    model's and ``best_epoch`` its epoch (``epochs_run`` says how many ran). The learning-rate
+    schedule still spans ``config.epochs``. Without test rows nothing is evaluated: every epoch
+    runs and the last one's weights are saved. The epoch is chosen on the same held-out pairs
+    that report its accuracy, so that figure leans optimistic.
+
     Under an initialised process group (see the module's note) every rank must call this with
     the same config and rows; only rank 0 asks ``should_stop`` and evaluates, and only rank 0
     writes ``output_dir``. Every rank gets the same training losses (all-reduced); the held-out
@@ -209,14 +218,18 @@ def train_reward_model(
     use_bf16 = config.bf16 and device.type == "cuda"
     rank, world_size = process_group()
     set_seed(config.seed)  # before loading: the new reward head is drawn from the seed
-    model, tokenizer = load_reward_model(config.base_model, device=device)
+    model, tokenizer = load_reward_model(config.base_model, device=device, pooling=config.pooling)
     disable_dropout(model)
     # DDP all-reduces the gradients in backward; the same seed gave every rank the same weights,
     # and DDP broadcasts rank 0's at construction all the same.
     forward = model
     if world_size > 1:
         device_ids = [device] if device.type == "cuda" else None
-        forward = DistributedDataParallel(model, device_ids=device_ids)
+        # Mean pooling leaves the architecture's own pooler without a gradient.
+        unused = config.pooling != "model"
+        forward = DistributedDataParallel(
+            model, device_ids=device_ids, find_unused_parameters=unused
+        )
     pad_id = tokenizer.pad_token_id
     train_pairs = encode_pairs(tokenizer, train_rows, config.max_length)
     test_pairs = encode_pairs(tokenizer, test_rows, config.max_length) if test_rows else None
@@ -233,14 +246,19 @@ def train_reward_model(
     )
     generator = torch.Generator().manual_seed(config.seed)
 
-    def check_stop() -> None:
-        stop = rank == 0 and should_stop is not None and should_stop()
-        if world_size > 1:  # rank 0's answer, so that every rank stops at the same step
-            flag = torch.tensor([int(stop)], device=_collective_device(device))
+    def rank0_says(answer: bool) -> bool:
+        """Rank 0's ``answer`` on every rank, so that all ranks stop at the same point."""
+        if world_size > 1:
+            flag = torch.tensor([int(answer)], device=_collective_device(device))
             dist.broadcast(flag, src=0)
-            stop = bool(flag.item())
-        if stop:
+            return bool(flag.item())
+        return answer
+
+    def check_stop() -> None:
+        if rank0_says(rank == 0 and should_stop is not None and should_stop()):
             raise TrainingCancelled("Training was cancelled.")
+
+    best = BestEpoch(patience=config.patience)
 
     train_loss: list[dict] = []
     evaluations: list[dict] = []
@@ -312,6 +330,9 @@ def train_reward_model(
             evaluations.append(evaluation)
             if on_progress is not None:
                 on_progress(ProgressEvent(step, total_steps, epoch, None, evaluation))
+            best.offer(evaluation, model)
+        if test_pairs is not None and rank0_says(best.exhausted()):
+            break
 
     if world_size > 1:  # the CPU the whole run used: every rank's, summed
         cpu_seconds = torch.tensor(
@@ -319,11 +340,17 @@ def train_reward_model(
         )
         dist.all_reduce(cpu_seconds)
         train_cpu_seconds = cpu_seconds.item()
+    epochs_run = epoch
+    best.restore(model)
     metrics = {
         "train_loss": train_loss,
         "eval": evaluations,
-        "final_accuracy": evaluations[-1]["accuracy"] if evaluations else None,
-        "pairs_per_second": len(train_pairs) * config.epochs / train_seconds,
+        # The saved model's: the best epoch's (the last one's when nothing was evaluated).
+        "final_accuracy": best.evaluation["accuracy"] if best.evaluation else None,
+        "best_epoch": best.evaluation["epoch"] if best.evaluation else epochs_run,
+        "epochs_run": epochs_run,
+        "stopped_early": epochs_run < config.epochs,
+        "pairs_per_second": len(train_pairs) * epochs_run / train_seconds,
         "train_seconds": train_seconds,
         # CPU time of this process over the same loops (of all ranks, summed, under DDP): less
         # swayed by other work on the machine.

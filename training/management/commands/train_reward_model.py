@@ -32,6 +32,8 @@ FLAGS = {
     "warmup_ratio": float,
     "max_length": int,
     "seed": int,
+    "patience": int,  # early stopping: epochs without a better held-out accuracy
+    "pooling": str,  # model or mean
 }
 
 

@@ -1,0 +1,90 @@
+"""Mean pooling: a masked mean of the last hidden states and a linear head, trained, saved and
+loaded back through ``RewardScorer.load`` to the same scores."""
+
+import json
+
+import pytest
+import torch
+
+from tests.training.tiny_bert import save_tiny_bert
+from tests.training.trainer_fixtures import HELD_OUT_FACTS, TRAIN_FACTS, factual_pairs
+from training.services.pooling import HEAD_FILE, MeanPooledReward, saved_pooling
+from training.services.reward_model import load_reward_model, pad_encodings, score_encodings
+from training.services.trainer import (
+    RewardScorer,
+    TrainConfig,
+    bradley_terry_loss,
+    pairwise_accuracy,
+    train_reward_model,
+)
+
+pytestmark = pytest.mark.nodb
+
+TEST = factual_pairs(HELD_OUT_FACTS, seed=1)
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory) -> str:
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="module")
+def mean_run(tiny_bert, tmp_path_factory):
+    config = TrainConfig(
+        base_model=tiny_bert, max_length=64, epochs=2, batch_size=8, learning_rate=3e-3,
+        seed=0, pooling="mean", device="cpu",
+    )  # fmt: skip
+    output_dir = tmp_path_factory.mktemp("mean")
+    return train_reward_model(config, factual_pairs(TRAIN_FACTS), TEST, output_dir)
+
+
+def test_a_mean_pooled_model_saves_its_head_and_records_its_pooling(mean_run):
+    output_dir = mean_run.output_dir
+    assert (output_dir / HEAD_FILE).is_file() and (output_dir / "model.safetensors").is_file()
+    assert json.loads((output_dir / "training_config.json").read_text())["pooling"] == "mean"
+    assert saved_pooling(output_dir) == "mean"
+
+
+def test_the_scorer_loads_a_mean_pooled_model_and_scores_as_it_was_evaluated(mean_run):
+    scorer = RewardScorer.load(mean_run.output_dir, device="cpu")
+    assert isinstance(scorer.model, MeanPooledReward)
+    scores = [scorer.score(row["prompt"], [row["chosen"], row["rejected"]]) for row in TEST]
+    chosen, rejected = [good for good, _ in scores], [bad for _, bad in scores]
+    metrics = mean_run.metrics
+    kept = metrics["eval"][metrics["best_epoch"] - 1]
+    assert pairwise_accuracy(chosen, rejected) == metrics["final_accuracy"] == kept["accuracy"]
+    loss = float(bradley_terry_loss(torch.tensor(chosen), torch.tensor(rejected)))
+    assert loss == pytest.approx(kept["loss"], abs=1e-5)
+
+
+def test_loading_twice_gives_the_same_weights_and_scores(mean_run):
+    first, tokenizer = load_reward_model(str(mean_run.output_dir))
+    second, _ = load_reward_model(str(mean_run.output_dir))
+    encodings = [tokenizer(text, return_tensors="pt")["input_ids"][0] for text, _ in HELD_OUT_FACTS]
+    pad = tokenizer.pad_token_id
+    cpu = torch.device("cpu")
+    assert score_encodings(first, encodings, pad, device=cpu) == score_encodings(
+        second, encodings, pad, device=cpu
+    )
+
+
+def test_the_mean_ignores_padding(tiny_bert):
+    model, tokenizer = load_reward_model(tiny_bert, pooling="mean")
+    model.eval()
+    short = tokenizer("What is two plus two?", return_tensors="pt")["input_ids"][0]
+    long = tokenizer("What is the capital of France? Paris.", return_tensors="pt")["input_ids"][0]
+    with torch.inference_mode():
+        alone = model(**pad_encodings([short], tokenizer.pad_token_id)).logits
+        padded = model(**pad_encodings([short, long], tokenizer.pad_token_id)).logits
+    assert padded[0].item() == pytest.approx(alone[0].item(), abs=1e-6)
+
+
+def test_the_models_own_head_is_still_the_plain_architecture(tiny_bert, tmp_path):
+    model, _ = load_reward_model(tiny_bert, pooling="model")
+    assert not isinstance(model, MeanPooledReward)
+    assert saved_pooling(tmp_path) == "model"  # no training_config.json: the model's own head
+
+
+def test_an_unknown_pooling_is_refused():
+    with pytest.raises(ValueError, match="pooling"):
+        TrainConfig(pooling="max").validate()
