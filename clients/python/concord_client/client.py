@@ -286,8 +286,12 @@ class Concord(FeedbackLeadMethods):
         purpose: str = "serving",
     ) -> list[float]:
         """The model's reward for each response to ``prompt`` (text or chat messages), with
-        the item's ``context`` documents; ``purpose="evaluation"`` scores a candidate too."""
-        body: JSON = {"prompt": prompt, "responses": responses, "purpose": purpose}
+        the item's ``context`` documents; ``purpose="evaluation"`` scores a candidate too.
+        ``purpose`` is sent only when it is not the default, so plain calls still work with a
+        server from before purposes existed (its body check refuses unknown fields)."""
+        body: JSON = {"prompt": prompt, "responses": responses}
+        if purpose != "serving":
+            body["purpose"] = purpose
         if context is not None:
             body["context"] = context
         return self._call("POST", f"/models/{model}/score", json=body)["scores"]
