@@ -122,6 +122,24 @@ def test_a_lead_of_only_some_of_the_sprints_may_not_evaluate(
     assert api_client_for(lead).post(url(candidate), body, format="json").status_code == 403
 
 
+def test_the_service_refuses_evaluation_for_a_caller_who_does_not_lead_the_data(
+    lead, reviewer, lead_b, dataset, trained_model_version, make_model_version
+):
+    """The lead rule lives in the service too: a caller that skips the API's lookup (a task,
+    a command, a future view) still cannot score a candidate for someone outside its data."""
+    from training.services.scoring import EvaluationRefused
+
+    candidate = make_model_version(
+        dataset, name="service-rm", artifacts_dir=trained_model_version.run.artifacts_dir
+    )
+    for outsider in (None, reviewer, lead_b):
+        with pytest.raises(EvaluationRefused) as refused:
+            score_items(candidate, ITEMS, purpose="evaluation", actor=outsider)
+        assert refused.value.status == 403
+        assert refused.value.problems[0]["field"] == "purpose"
+    assert len(score_items(candidate, ITEMS, purpose="evaluation", actor=lead)) == len(ITEMS)
+
+
 def test_selection_scores_through_the_same_function_as_the_endpoint(
     lead, sprint, context_model, api_client_for
 ):

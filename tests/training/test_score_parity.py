@@ -12,10 +12,8 @@ fail."""
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from annotation.models import Item
-from exports.services.requests import FORMS
 from tests.exports.export_fixtures import export, jsonl, labelled_item
 from training.models import ModelStage, RunStatus
 from training.services.reward_model import encode_responses, score_encodings
@@ -94,9 +92,7 @@ def text_of(response) -> str:
     return response if isinstance(response, str) else response[-1]["content"]
 
 
-CASES = [("standard", "plain"), ("conversational", "chat")]
-if "grouped" in FORMS:
-    CASES.append(("grouped", "plain"))
+CASES = [("standard", "plain"), ("conversational", "chat"), ("grouped", "plain")]
 
 
 @pytest.mark.parametrize(("form", "base"), CASES)
@@ -132,20 +128,24 @@ def test_a_training_row_scores_through_the_api_as_in_the_trainer(
         for row in rows:
             item = items[row["item_id"]]
             chosen = text_of(row["chosen"])
-            rejected = row["rejected"] if form != "grouped" else row["rejected"][0]
+            rejected = row["rejected"] if form == "grouped" else [row["rejected"]]
+            answers = [row["chosen"], *rejected]
             body = {"prompt": item.prompt, "context": item.context,
-                    "responses": [chosen, text_of(rejected)], "purpose": purpose}  # fmt: skip
+                    "responses": [text_of(r) for r in answers], "purpose": purpose}  # fmt: skip
             answer = client.post(f"/api/v1/models/{model.pk}/score", body, format="json")
             assert answer.status_code == 200, answer.json()
-            api_chosen = answer.json()["scores"][0]
-            # The trainer's own score of the exported row, encoded exactly as it trains.
+            # The trainer's own scores of the exported row (chosen and every rejected),
+            # encoded exactly as it trains.
             encodings = encode_responses(
-                trainer.tokenizer, [row["prompt"]], [row["chosen"]], trainer.max_length
+                trainer.tokenizer, [row["prompt"]] * len(answers), answers, trainer.max_length
             )
-            [own] = score_encodings(
+            own_scores = score_encodings(
                 trainer.model, encodings, trainer.tokenizer.pad_token_id, device=trainer.device
             )
-            assert api_chosen == pytest.approx(own, abs=TOLERANCE), (form, row["item_id"])
+            assert answer.json()["scores"] == pytest.approx(own_scores, abs=TOLERANCE), (
+                form, row["item_id"]
+            )  # fmt: skip
+            own = own_scores[0]
             # The old path (the raw item prompt, no documents) scores something else: a chat
             # prompt in the standard form, or the documents in any form.
             if form != "conversational" or rendering["context"] == "prompt":
@@ -164,7 +164,6 @@ def test_a_dataset_without_a_recorded_rendering_reads_as_it_was_written(make_dat
     assert dataset_rendering(legacy)["context"] == "none"
     recorded = make_dataset([sprint], manifest={"rendering": {"form": "grouped"}})
     assert dataset_rendering(recorded)["context"] == "prompt"
-    assert settings.CONCORD_SCORE_MAX_ITEMS >= 1
 
 
 def test_a_grouped_file_is_read_as_one_pair_per_rejected_response(make_dataset, sprint):

@@ -295,9 +295,9 @@ class ScoreView(APIView):
         data = body.validated_data
         purpose = data.get("purpose") or SERVING
         if "items" in data:
-            results = score_items(model, data["items"], purpose=purpose)
+            results = score_items(model, data["items"], purpose=purpose, actor=request.user)
             return Response({"results": [{"scores": scores} for scores in results]})
         item = {"prompt": data["prompt"], "context": data.get("context"),
                 "responses": data["responses"]}  # fmt: skip
-        [scores] = score_items(model, [item], purpose=purpose)
+        [scores] = score_items(model, [item], purpose=purpose, actor=request.user)
         return Response({"scores": scores})

@@ -32,11 +32,13 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 
 from annotation.services import artifact_store
 from annotation.services.errors import ConcordError
 from exports.services.prompt_rendering import PromptRendering
 from training.models import ModelStage, ModelVersion
+from training.services.datasets import datasets_led_by
 from training.services.model_rendering import model_rendering
 
 SERVING = "serving"
@@ -155,15 +157,41 @@ def check_scorable(model: ModelVersion, purpose: str = SERVING) -> None:
     )
 
 
+class EvaluationRefused(ConcordError):
+    """Scoring a candidate for evaluation was asked by someone who does not lead its data."""
+
+    status = 403
+
+
+def check_evaluator(model: ModelVersion, actor: AbstractBaseUser | None) -> None:
+    """Raise :class:`EvaluationRefused` unless ``actor`` leads every sprint and feedback source
+    of ``model``'s dataset (superusers lead all). Checked here, not only by the API's object
+    lookup, so that no caller can score a candidate for someone who may not see it."""
+    led = datasets_led_by(actor) if actor is not None else None
+    if led is None or not led.filter(pk=model.run.dataset_id).exists():
+        raise EvaluationRefused(
+            "Scoring a model for evaluation needs the lead role in every sprint and feedback "
+            "source of its dataset.",
+            field="purpose",
+        )
+
+
 def score_items(
-    model: ModelVersion, items: Sequence[ScoreItem], *, purpose: str = SERVING
+    model: ModelVersion,
+    items: Sequence[ScoreItem],
+    *,
+    purpose: str = SERVING,
+    actor: AbstractBaseUser | None = None,
 ) -> list[list[float]]:
     """One list of rewards per item, one reward per response in the order given; higher is
     better. Every item is rendered as the model's training rows were (module note), and all
     their (prompt, response) pairs go through the model in one length-sorted batched pass.
     Raises :class:`NotInProduction` when the model's stage does not score for ``purpose``, and
-    :class:`ArtifactsMissing` when its artifacts cannot be loaded."""
+    :class:`ArtifactsMissing` when its artifacts cannot be loaded. For ``evaluation``,
+    ``actor`` must lead the model's data (:func:`check_evaluator`)."""
     check_scorable(model, purpose)
+    if purpose == EVALUATION:
+        check_evaluator(model, actor)
     rendering = model_rendering(model)
     prompts: list[Any] = []
     responses: list[Any] = []
