@@ -12,7 +12,7 @@ which of them exist), then any where the role is lower a 403.
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,7 +21,6 @@ from rest_framework.views import APIView
 from annotation.api.permissions import require_sprint_role
 from annotation.models import Sprint, SprintRole
 from annotation.services.access import sprint_role
-from annotation.services.json_limits import MAX_INTEGER
 from reviews.services.leaderboard import DEFAULT_BOOTSTRAP, SOURCES, leaderboard
 
 MAX_BOOTSTRAP = 2000
@@ -46,22 +45,23 @@ class LeaderboardQuery(serializers.Serializer):
     )
 
 
+# At most MAX_SPRINTS positive ids of at most 18 digits (below 2**63), so that every list the
+# schema allows is one the view accepts.
+SPRINT_LIST = rf"^[1-9][0-9]{{0,17}}(,[1-9][0-9]{{0,17}}){{0,{MAX_SPRINTS - 1}}}$"
+
+
 class SprintsLeaderboardQuery(LeaderboardQuery):
-    sprints = serializers.CharField(
-        help_text=f"Comma-separated sprint ids (at most {MAX_SPRINTS}); the caller must be a "
-        "reviewer or lead of each."
+    sprints = serializers.RegexField(
+        SPRINT_LIST,
+        help_text=f"Comma-separated sprint ids (at most {MAX_SPRINTS}), e.g. 1,2,3; the caller "
+        "must be a reviewer or lead of each.",
+        error_messages={
+            "invalid": f"Sprint ids are positive integers, comma-separated, at most {MAX_SPRINTS}."
+        },
     )
 
     def validate_sprints(self, value: str) -> list[int]:
-        parts = [part.strip() for part in value.split(",") if part.strip()]
-        if not parts:
-            raise serializers.ValidationError("Name at least one sprint id.")
-        if not all(part.isdigit() and 1 <= int(part) <= MAX_INTEGER for part in parts):
-            raise serializers.ValidationError("Sprint ids are positive integers, comma-separated.")
-        ids = list(dict.fromkeys(int(part) for part in parts))
-        if len(ids) > MAX_SPRINTS:
-            raise serializers.ValidationError(f"At most {MAX_SPRINTS} sprints.")
-        return ids
+        return list(dict.fromkeys(int(part) for part in value.split(",")))
 
 
 LeaderboardModel = inline_serializer(
@@ -154,11 +154,13 @@ class LeaderboardView(APIView):
     a reviewer or lead of every one."""
 
     @extend_schema(
-        parameters=[
-            SprintsLeaderboardQuery,
-            OpenApiParameter("sprints", str, required=True, description="e.g. 1,2,3"),
-        ],
-        responses={200: LeaderboardReport},
+        parameters=[SprintsLeaderboardQuery],
+        responses={
+            200: LeaderboardReport,
+            404: OpenApiResponse(
+                description="A sprint named is unknown, or the caller is no member of it."
+            ),
+        },
     )
     def get(self, request: Request) -> Response:
         data = request.query_params.dict()
