@@ -91,6 +91,7 @@ class Command(BaseCommand):
         write("")
         write("win rate of the row's model against the column's (battles)")
         matrix = report["win_rates"]
+        write(" " * width + " " + "  ".join(f"{name[:12]:>12}" for name in matrix["models"]))
         for name, rates, counts in zip(
             matrix["models"], matrix["rates"], matrix["comparisons"], strict=True
         ):
