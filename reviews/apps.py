@@ -43,7 +43,8 @@ def _open_disputes(sprint_ids: list[int]) -> dict[int, int]:
 
 def _register_navigation() -> None:
     """The dispute queue (reviewers and leads, with its open count), the dashboard (leads) and
-    the model leaderboard (reviewers and leads) on the home page and the sprint bar
+    the model leaderboard (leads: reviewers label too, and it names the models;
+    reviews.services.leaderboard_access) on the home page and the sprint bar
     (annotation.services.navigation)."""
     from annotation.models import SprintRole
     from annotation.services.navigation import SprintLink, register_sprint_link
@@ -52,4 +53,4 @@ def _register_navigation() -> None:
         SprintLink("Disputes", "dispute-queue", SprintRole.REVIEWER, count=_open_disputes)
     )
     register_sprint_link(SprintLink("Dashboard", "sprint-dashboard", SprintRole.LEAD))
-    register_sprint_link(SprintLink("Leaderboard", "sprint-leaderboard", SprintRole.REVIEWER))
+    register_sprint_link(SprintLink("Leaderboard", "sprint-leaderboard", SprintRole.LEAD))

@@ -28,6 +28,7 @@ PAGES = {
     "invitation-accept": ("/invitations/not-a-real-token", None),
     "sprint-dashboard": ("/reviews/sprints/{sprint}/dashboard", "lead"),
     "dispute-queue": ("/reviews/sprints/{sprint}/disputes", "reviewer"),
+    "sprint-leaderboard": ("/reviews/sprints/{sprint}/leaderboard", "lead"),
     "dispute-detail": ("/reviews/disputes/{dispute}", "reviewer"),
     "training-models": ("/training/models", "lead"),
     "feedback-sources": ("/feedback/", "lead"),

@@ -1,16 +1,14 @@
-"""The model leaderboard over the API: reviewers, leads and superusers only.
+"""The model leaderboard over the API: the sprints' leads and superusers only.
 
 ``GET /api/v1/sprints/{id}/leaderboard`` and ``GET /api/v1/leaderboard?sprints=1,2,3`` answer
-:func:`reviews.services.leaderboard.leaderboard`. The leaderboard tells which model wrote the
-responses people preferred, and an annotator must judge blind (not learn which model wrote
-which response while labeling), so the rule is the agreement report's: an annotator gets 403, a
-non-member 404. Several sprints need that role in every one of them: any sprint the caller
-cannot see makes the whole call a 404 (checked for all sprints first, so the answer never tells
-which of them exist), then any where the role is lower a 403.
+:func:`reviews.services.leaderboard_access.leaderboard_for`, which holds the rule and why:
+the leaderboard tells which model wrote the responses people preferred, and reviewers label
+too, so a reviewer or annotator gets 403 and a non-member 404. Several sprints need the lead
+role in every one of them: any sprint the caller cannot see makes the whole call a 404
+(checked for all sprints first, so the answer never tells which of them exist), then any where
+the role is lower a 403.
 """
 
-from django.http import Http404
-from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -18,10 +16,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.permissions import require_sprint_role
-from annotation.models import Sprint, SprintRole
-from annotation.services.access import sprint_role
-from reviews.services.leaderboard import DEFAULT_BOOTSTRAP, SOURCES, leaderboard
+from reviews.services.leaderboard import DEFAULT_BOOTSTRAP, SOURCES
+from reviews.services.leaderboard_access import leaderboard_for
 
 MAX_BOOTSTRAP = 2000
 MAX_SPRINTS = 100
@@ -54,7 +50,7 @@ class SprintsLeaderboardQuery(LeaderboardQuery):
     sprints = serializers.RegexField(
         SPRINT_LIST,
         help_text=f"Comma-separated sprint ids (at most {MAX_SPRINTS}), e.g. 1,2,3; the caller "
-        "must be a reviewer or lead of each.",
+        "must lead each.",
         error_messages={
             "invalid": f"Sprint ids are positive integers, comma-separated, at most {MAX_SPRINTS}."
         },
@@ -128,35 +124,46 @@ LeaderboardReport = inline_serializer(
 )
 
 
-def _answer(sprints: list[Sprint], query: dict) -> Response:
+def _answer(request: Request, sprint_ids: list[int], query: dict) -> Response:
     return Response(
-        leaderboard(
-            sprints, source=query["source"], bootstrap=query["bootstrap"], seed=query["seed"]
+        leaderboard_for(
+            request.user,
+            sprint_ids,
+            source=query["source"],
+            bootstrap=query["bootstrap"],
+            seed=query["seed"],
         )
     )
 
 
 class SprintLeaderboardView(APIView):
     """Bradley-Terry ratings of the sprint's response models with bootstrap 95 % intervals,
-    the pairwise win-rate matrix with counts, and the comparisons behind each model."""
+    the pairwise win-rate matrix with counts, and the comparisons behind each model; for the
+    sprint's leads."""
 
-    @extend_schema(parameters=[LeaderboardQuery], responses={200: LeaderboardReport})
+    @extend_schema(
+        parameters=[LeaderboardQuery],
+        responses={
+            200: LeaderboardReport,
+            403: OpenApiResponse(description="The caller is a member but not a lead."),
+            404: OpenApiResponse(description="No such sprint, or the caller is no member."),
+        },
+    )
     def get(self, request: Request, sprint_id: int) -> Response:
-        sprint = get_object_or_404(Sprint, pk=sprint_id)
-        require_sprint_role(request.user, sprint, SprintRole.REVIEWER)
         query = LeaderboardQuery(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
-        return _answer([sprint], query.validated_data)
+        return _answer(request, [sprint_id], query.validated_data)
 
 
 class LeaderboardView(APIView):
-    """The leaderboard of several sprints together (their items pooled), for a caller who is
-    a reviewer or lead of every one."""
+    """The leaderboard of several sprints together (their items pooled), for a caller who
+    leads every one."""
 
     @extend_schema(
         parameters=[SprintsLeaderboardQuery],
         responses={
             200: LeaderboardReport,
+            403: OpenApiResponse(description="The caller does not lead every sprint named."),
             404: OpenApiResponse(
                 description="A sprint named is unknown, or the caller is no member of it."
             ),
@@ -168,14 +175,7 @@ class LeaderboardView(APIView):
             data["sprints"] = ",".join(request.query_params.getlist("sprints"))
         query = SprintsLeaderboardQuery(data=data)
         query.is_valid(raise_exception=True)
-        ids = query.validated_data["sprints"]
-        found = Sprint.objects.in_bulk(ids)
-        sprints = [found.get(pk) for pk in ids]
-        if any(sprint is None or sprint_role(request.user, sprint) is None for sprint in sprints):
-            raise Http404("No such sprint.")
-        for sprint in sprints:
-            require_sprint_role(request.user, sprint, SprintRole.REVIEWER)
-        return _answer(sprints, query.validated_data)
+        return _answer(request, query.validated_data["sprints"], query.validated_data)
 
 
 urlpatterns = [

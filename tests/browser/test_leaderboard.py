@@ -1,4 +1,4 @@
-"""A reviewer opens the model leaderboard in a real headless Chromium from the home page: the
+"""A lead opens the model leaderboard in a real headless Chromium from the home page: the
 ratings chart (a point and an interval bar per model), the table and the win-rate matrix render
 under the page's strict Content-Security-Policy, with no script and no console error."""
 
@@ -19,7 +19,7 @@ def rated_sprint(sprint):
     return sprint
 
 
-def test_a_reviewer_reads_the_leaderboard(rated_sprint, reviewer, chromium_page, screenshot_path):
+def test_a_lead_reads_the_leaderboard(rated_sprint, lead, chromium_page, screenshot_path):
     page = chromium_page
     problems = []
     page.on(
@@ -29,7 +29,7 @@ def test_a_reviewer_reads_the_leaderboard(rated_sprint, reviewer, chromium_page,
         ),
     )
     page.on("pageerror", lambda error: problems.append(str(error)))
-    log_in(page, "rev1")
+    log_in(page, "lead")
     page.get_by_role("link", name="Leaderboard").first.click()
     expect(page.get_by_role("heading", name="Sprint A · model leaderboard")).to_be_visible()
     expect(page.locator("#rating-chart g.interval")).to_have_count(3)

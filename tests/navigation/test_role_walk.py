@@ -121,6 +121,8 @@ def test_reviewer_reaches_their_dispute_queue_with_its_open_count(
     assert f"/reviews/disputes/{Dispute.objects.filter(sprint=sprint).get().pk}" in pages
     assert_never(pages, ("/training/", "/admin/"), other_sprint)
     assert not any("dashboard" in url for url in pages)
+    # Reviewers label too: the model leaderboard (which names the models) is the leads'.
+    assert not any("leaderboard" in url for url in pages)
 
 
 def test_lead_reaches_dashboard_disputes_exports_models_admin_and_api_docs(
@@ -134,6 +136,7 @@ def test_lead_reaches_dashboard_disputes_exports_models_admin_and_api_docs(
         dashboard,
         queue,
         "/training/models",
+        f"/reviews/sprints/{sprint.pk}/leaderboard",
         "/admin/",
         "/admin/exports/datasetversion/",
         "/admin/training/trainingrun/",

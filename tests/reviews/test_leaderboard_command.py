@@ -1,5 +1,5 @@
 """``manage.py leaderboard``: the table, the JSON (the API's), several sprints by id or slug,
-bad arguments, and ``--user`` applying the API's rule."""
+bad arguments, and ``--user`` applying the API's rule (leads only)."""
 
 import json
 from io import StringIO
@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from annotation.models import SprintMember, SprintRole
 from tests.reviews.leaderboard_fixtures import label, model_item
 
 pytestmark = pytest.mark.django_db
@@ -60,12 +61,18 @@ def test_bad_arguments_are_refused(rated):
         run("--sprints", first.slug, "--seed", "-2")
 
 
-def test_user_must_review_or_lead_every_sprint(rated, reviewer, annotator):
+def test_user_must_lead_every_sprint(rated, lead, reviewer, annotator):
     first, second = rated
-    assert "bot@v2" in run("--sprints", first.slug, "--user", reviewer.username)
-    with pytest.raises(CommandError, match="not a reviewer or lead"):
-        run("--sprints", first.slug, "--user", annotator.username)
-    with pytest.raises(CommandError, match="not a reviewer or lead"):
-        run("--sprints", first.slug, second.slug, "--user", reviewer.username)
+    assert "bot@v2" in run("--sprints", first.slug, "--user", lead.username)
+    for member in (reviewer, annotator):
+        with pytest.raises(CommandError, match="not a lead"):
+            run("--sprints", first.slug, "--user", member.username)
+    with pytest.raises(CommandError, match="not a member"):
+        run("--sprints", first.slug, second.slug, "--user", lead.username)
+    SprintMember.objects.create(sprint=second, user=lead, role=SprintRole.REVIEWER)
+    with pytest.raises(CommandError, match="not a lead"):
+        run("--sprints", first.slug, second.slug, "--user", lead.username)
+    # Without --user the command is the operator's door.
+    assert "bot@v2" in run("--sprints", first.slug, second.slug)
     with pytest.raises(CommandError, match="no active user"):
         run("--sprints", first.slug, "--user", "ghost")

@@ -1,6 +1,6 @@
 """The leaderboard page: the chart of ratings with interval bars, the table and the win-rate
-matrix; linked from the home page and the dashboard for reviewers and leads; refused to
-annotators (403, no model named), non-members (404) and anonymous visitors (login)."""
+matrix; linked from the home page and the dashboard for leads; refused to reviewers (who label
+too) and annotators (403, no model named), non-members (404) and anonymous visitors (login)."""
 
 import re
 
@@ -29,8 +29,8 @@ def page(user, sprint, query: str = "") -> tuple[int, str]:
     return response.status_code, response.content.decode()
 
 
-def test_a_reviewer_sees_the_chart_the_table_and_the_matrix(rated, reviewer):
-    status, html = page(reviewer, rated)
+def test_a_lead_sees_the_chart_the_table_and_the_matrix(rated, lead):
+    status, html = page(lead, rated)
     assert status == 200
     assert html.count('<g class="interval"') == 3
     assert html.count("<line x1=") >= 3
@@ -46,16 +46,18 @@ def test_the_judgments_source_is_a_link_away(rated, lead):
     assert page(lead, rated, "?source=nonsense")[0] == 200  # falls back to consensus
 
 
-def test_who_may_open_it(rated, annotator, make_user):
-    status, html = page(annotator, rated)
-    assert status == 403 and "bot@v2" not in html
+def test_who_may_open_it(rated, annotator, reviewer, make_user):
+    for user in (annotator, reviewer):
+        status, html = page(user, rated)
+        assert status == 403 and "bot@v2" not in html
+        assert "for the sprint&#x27;s leads" in html
     assert page(make_user("stranger"), rated)[0] == 404
     assert page(None, rated)[0] == 302
 
 
-def test_linked_for_reviewers_and_leads_only(rated, reviewer, lead, annotator):
+def test_linked_for_leads_only(rated, reviewer, lead, annotator):
     url = f'href="/reviews/sprints/{rated.pk}/leaderboard"'
-    for user, shown in [(reviewer, True), (lead, True), (annotator, False)]:
+    for user, shown in [(reviewer, False), (lead, True), (annotator, False)]:
         client = Client()
         client.force_login(user)
         assert (url in client.get("/").content.decode()) is shown, user.username

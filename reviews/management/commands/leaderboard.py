@@ -5,18 +5,20 @@ returns.
 
 Like ``agreement``, the command is the operator's: whoever runs ``manage.py`` holds the
 database already, so it needs no user. With ``--user`` it applies the API's rule for that user
-(a reviewer or lead of every sprint named, or a superuser), for scripts that act on someone's
-behalf.
+(:mod:`reviews.services.leaderboard_access`: a lead of every sprint named, or a superuser;
+reviewers label too, so they may not), for scripts that act on someone's behalf.
 """
 
 import json
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.http import Http404
 
-from annotation.models import Sprint, SprintRole
-from annotation.services.access import role_at_least, sprint_role
+from annotation.models import Sprint
 from reviews.services.leaderboard import DEFAULT_BOOTSTRAP, SOURCES, leaderboard
+from reviews.services.leaderboard_access import leaderboard_for
 
 MAX_BOOTSTRAP = 2000
 
@@ -42,9 +44,11 @@ class Command(BaseCommand):
         if not 0 <= seed < 2**32:
             raise CommandError("--seed must be from 0 to 2**32 - 1")
         targets = list({sprint.pk: sprint for sprint in map(self._sprint, sprints)}.values())
+        choices = {"source": options["source"], "bootstrap": bootstrap, "seed": seed}
         if options.get("user"):
-            self._authorise(options["user"], targets)
-        report = leaderboard(targets, source=options["source"], bootstrap=bootstrap, seed=seed)
+            report = self._report_for(options["user"], targets, choices)
+        else:
+            report = leaderboard(targets, **choices)
         if options["json"]:
             self.stdout.write(json.dumps(report, indent=2))
             return
@@ -58,15 +62,21 @@ class Command(BaseCommand):
             raise CommandError(f"no sprint with id or slug {reference!r}")
         return found
 
-    def _authorise(self, username: str, sprints: list[Sprint]) -> None:
+    def _report_for(self, username: str, sprints: list[Sprint], choices: dict) -> dict:
+        """The leaderboard as ``username`` may see it; the service's refusals as errors."""
         user = get_user_model().objects.filter(username=username, is_active=True).first()
         if user is None:
             raise CommandError(f"no active user {username!r}")
-        for sprint in sprints:
-            if not role_at_least(sprint_role(user, sprint), SprintRole.REVIEWER):
-                raise CommandError(
-                    f"{username} is not a reviewer or lead of sprint {sprint.slug!r}"
-                )
+        names = ", ".join(repr(sprint.slug) for sprint in sprints)
+        try:
+            return leaderboard_for(user, [sprint.pk for sprint in sprints], **choices)
+        except Http404 as error:
+            raise CommandError(f"{username} is not a member of every sprint of {names}") from error
+        except PermissionDenied as error:
+            raise CommandError(
+                f"{username} is not a lead of every sprint of {names} (reviewers label too, "
+                "and the leaderboard names the models)"
+            ) from error
 
     def _print_table(self, sprints: list[Sprint], report: dict) -> None:
         write = self.stdout.write
