@@ -92,6 +92,9 @@ def template_problems(template: Any, allowed: frozenset[str], required: str | No
         seen.add(name)
     if required and required not in seen and not problems:
         problems.append(f"must contain {{{required}}}")
+    if not required and not seen and not problems:
+        # Without a placeholder every document renders as the same text: its words are lost.
+        problems.append(f"must contain at least one placeholder of {names}")
     return problems
 
 

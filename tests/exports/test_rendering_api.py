@@ -155,6 +155,7 @@ BAD_FILTERS = [
     ({"document_template": "{}"}, "filters.document_template", "positional"),
     ({"document_template": "{text!r}"}, "filters.document_template", "conversion"),
     ({"document_template": 7}, "filters.document_template", "must be a string"),
+    ({"document_template": ""}, "filters.document_template", "at least one placeholder"),
     ({"context": "inline"}, "filters.context", "must be one of ['prompt', 'none']"),
     ({"context": True}, "filters.context", "must be one of"),
     ({"form": "nested"}, "filters.form", "grouped"),

@@ -127,10 +127,15 @@ def test_bad_context_templates_say_why(template, says):
     assert problems and says in problems[0]
 
 
-def test_document_templates_take_the_document_placeholders_and_need_none():
+def test_document_templates_take_the_document_placeholders_and_need_one():
     template = "{number}. {title} ({id}, {source})\n{text}"
     assert template_problems(template, DOCUMENT_PLACEHOLDERS, None) == []
-    assert template_problems("no placeholder", DOCUMENT_PLACEHOLDERS, None) == []
+    assert template_problems("[{id}]", DOCUMENT_PLACEHOLDERS, None) == []
+    # Without a placeholder every document would be written as the same text.
+    for empty in ("", "no placeholder", "{{text}}"):
+        assert template_problems(empty, DOCUMENT_PLACEHOLDERS, None) == [
+            "must contain at least one placeholder of {id}, {number}, {source}, {text}, {title}"
+        ]
     problems = template_problems("{text} {author}", DOCUMENT_PLACEHOLDERS, None)
     assert problems == [
         "has an unknown placeholder {author}; allowed: {id}, {number}, {source}, {text}, {title}"

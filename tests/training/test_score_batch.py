@@ -70,6 +70,7 @@ def test_a_batch_scores_as_single_calls_do(lead, context_model, api_client_for):
         ({"items": [{"prompt": "q", "responses": ["a"], "extra": 1}]}, "items[0].extra"),
         ({"items": [{"prompt": "q", "context": "docs", "responses": ["a"]}]}, "items[0].context"),
         ({"prompt": "q", "context": [{"title": "no text"}], "responses": ["a"]}, "context"),
+        ({"prompt": "q", "context": [{"text": "t" * 100_001}], "responses": ["a"]}, "context"),
         ({"prompt": "q", "context": [{"text": "t", "url": "x"}], "responses": ["a"]}, "context"),
         ({"prompt": "q"}, "responses"),
         ({"prompt": "q", "responses": ["a"], "purpose": "fun"}, "purpose"),

@@ -143,8 +143,12 @@ class ContextField(serializers.Field):
             for key in sorted(DOCUMENT_KEYS & set(document)):
                 if document[key] is not None and not isinstance(document[key], str):
                     raise ValidationError(f"Document {number}: {key} must be text.")
-            if not isinstance(document.get("text"), str) or len(document["text"]) > MAX_TEXT:
-                raise ValidationError(f"Document {number} needs a text of at most {MAX_TEXT}.")
+            if not isinstance(document.get("text"), str):
+                raise ValidationError(f"Document {number} needs a text.")
+            if len(document["text"]) > MAX_TEXT:
+                raise ValidationError(
+                    f"Document {number}: text is longer than {MAX_TEXT} characters."
+                )
             if document.get("id") is None:
                 document = {**document, "id": str(number)}
             documents.append({k: v for k, v in document.items() if v is not None})
