@@ -7,10 +7,13 @@ class ReviewsConfig(AppConfig):
     name = "reviews"
 
     def ready(self) -> None:
+        from annotation.services.demo_extras import register_demo_extra
         from annotation.services.jobs import JobKind, register_job_kind
         from reviews import signals
+        from reviews.demo import seed_labelled_sprint
 
         _register_navigation()
+        register_demo_extra("reviews.labelled_sprint", seed_labelled_sprint)
 
         register_job_kind(
             JobKind(signals.REVIEW_JOB, task="reviews.tasks.review_item", max_attempts=5)

@@ -1,6 +1,7 @@
 """``seed_demo``: idempotent, prints working passwords for the users it creates, leaves users
 that exist as they are, refuses to run outside debug unless forced, and its demo file imports
-cleanly."""
+cleanly; beside the sprint annotators label, a closed sprint already labelled through the
+labeling and consensus services, which exports rows, ranks the models and feeds training."""
 
 import io
 import re
@@ -12,8 +13,23 @@ from django.test import Client
 from django.urls import reverse
 
 from annotation.management.commands.seed_demo import DEMO_FILE, DEMO_USERS
-from annotation.models import Criterion, Item, Response, Rubric, Sprint, SprintMember
+from annotation.models import (
+    AuditEvent,
+    Criterion,
+    Item,
+    Judgment,
+    Response,
+    Rubric,
+    Sprint,
+    SprintMember,
+)
 from annotation.services.imports import import_items
+from annotation.services.queue import next_assignment
+from exports.services.build import build_dataset, start_export
+from reviews.demo import LABELLED_SLUG
+from reviews.models import ConsensusLabel, Dispute
+from reviews.services.leaderboard import leaderboard
+from training.services.datasets import check_trainable, read_preference_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -144,7 +160,9 @@ def test_seeded_objects_match_the_demo_contract():
     assert "_auth_user_id" in client.session
     page = client.get(reverse("admin:annotation_sprint_change", args=[sprint.pk]))
     assert page.status_code == 200
-    items = client.get(reverse("admin:annotation_item_changelist"))
+    items = client.get(
+        reverse("admin:annotation_item_changelist"), {"sprint__id__exact": sprint.pk}
+    )
     assert items.status_code == 200
     assert items.context["cl"].result_count == 30
 
@@ -166,3 +184,100 @@ def test_demo_file_imports_without_errors(make_sprint):
     assert Response.objects.filter(
         item__sprint=sprint, text__contains="<img src=x onerror=alert(1)>"
     ).exists()
+
+
+def _labelled_state() -> dict:
+    """Everything the labelled sprint holds, to compare two seeds by."""
+    sprint = Sprint.objects.get(slug=LABELLED_SLUG)
+    return {
+        "items": Item.objects.filter(sprint=sprint).count(),
+        "members": SprintMember.objects.filter(sprint=sprint).count(),
+        "judgments": list(
+            Judgment.objects.filter(sprint=sprint)
+            .order_by("pk")
+            .values_list("item__external_id", "annotator__username", "answers")
+        ),
+        "labels": list(
+            ConsensusLabel.objects.filter(sprint=sprint)
+            .order_by("item__external_id")
+            .values_list("item__external_id", "ranking", "tie", "agreement", "updated_at")
+        ),
+        "disputes": Dispute.objects.filter(sprint=sprint).count(),
+        "events": AuditEvent.objects.filter(sprint=sprint).count(),
+    }
+
+
+def test_seed_demo_adds_a_labelled_sprint_with_consensus_for_its_items():
+    text, _ = seed()
+    sprint = Sprint.objects.get(slug=LABELLED_SLUG)
+    assert sprint.name == "Support bot — last month (labelled)"
+    assert sprint.status == "closed" and sprint.rubric.name == "Support assistant quality"
+    assert f"({LABELLED_SLUG}): 88 judgments by 3 labellers, 30 consensus labels" in text
+    items = Item.objects.filter(sprint=sprint)
+    assert items.count() == 30
+    labelled = set(ConsensusLabel.objects.filter(sprint=sprint).values_list("item_id", flat=True))
+    assert set(items.filter(is_gold=False).values_list("pk", flat=True)) <= labelled
+    # Judged through the labeling door: every judgment on a submitted assignment of its own.
+    judgments = Judgment.objects.filter(sprint=sprint)
+    assert judgments.filter(assignment__status="submitted").count() == judgments.count() == 88
+    assert set(judgments.values_list("annotator__username", flat=True)) == {
+        "demo-annotator-1",
+        "demo-annotator-2",
+        "demo-reviewer",
+    }
+    # Agreement is high but not perfect: some items are disputed, most are not.
+    agreements = list(
+        ConsensusLabel.objects.filter(sprint=sprint).values_list("agreement", flat=True)
+    )
+    assert 0 < sum(a < 1 for a in agreements) < len(agreements) / 2
+    assert ConsensusLabel.objects.filter(sprint=sprint, tie=True).count() < 5
+
+
+def test_the_labelled_sprint_exports_ranks_models_and_trains(settings, tmp_path):
+    settings.CONCORD_DATA_DIR = tmp_path
+    seed()
+    sprint = Sprint.objects.get(slug=LABELLED_SLUG)
+    lead = get_user_model().objects.get(username="demo-lead")
+
+    dataset = start_export(lead, {"sprints": [sprint.pk]}, enqueue_build=False)
+    dataset = build_dataset(dataset.pk)
+    assert dataset.status == "done" and dataset.rows >= 20
+    check_trainable(dataset)  # what train_reward_model checks first
+    rows = read_preference_rows(dataset)
+    assert len(rows) == dataset.rows
+    with_context = set(items_with_context(sprint))
+    assert len({row["item_id"] for row in rows} & with_context) >= 5
+
+    board = leaderboard([sprint])
+    ratings = {entry["model"]: entry["rating"] for entry in board["models"]}
+    assert len(ratings) >= 2
+    # The newer model of the pair humans compare most is preferred.
+    assert ratings["support-bot-v4"] > ratings["support-bot-v3"]
+    assert ratings["wiki-assistant-v2"] > ratings["wiki-assistant-v1"]
+
+
+def items_with_context(sprint: Sprint) -> list[int]:
+    return list(Item.objects.filter(sprint=sprint).exclude(context=[]).values_list("pk", flat=True))
+
+
+def test_seeding_twice_leaves_the_labelled_sprint_as_it_was():
+    seed()
+    before = _labelled_state()
+
+    text, _ = seed()
+
+    assert "already there, left as it is (30 consensus labels)" in text
+    assert _labelled_state() == before
+    assert Sprint.objects.count() == 2
+
+
+def test_the_first_sprint_still_has_a_queue_for_every_annotator():
+    seed()
+    demo = Sprint.objects.get(slug="demo")
+    assert demo.status == "active"
+    assert not Judgment.objects.filter(sprint=demo).exists()
+    assert not ConsensusLabel.objects.filter(sprint=demo).exists()
+    for username in ("demo-annotator-1", "demo-annotator-2"):
+        annotator = get_user_model().objects.get(username=username)
+        assignment = next_assignment(demo, annotator)
+        assert assignment is not None and assignment.sprint_id == demo.pk

@@ -1,5 +1,7 @@
 """``python manage.py seed_demo``: a lead, two annotators, a reviewer, a rubric and an active
-sprint with about thirty items, so that one person can try Concord end to end.
+sprint with about thirty items, so that one person can try Concord end to end; and what the
+apps above annotation register (annotation.services.demo_extras): a second, already labelled
+and closed sprint of the same items (reviews.demo), for exports, the leaderboard and training.
 
 Idempotent: running it again finds what exists instead of duplicating it and re-imports the
 demo file (which the import service reports as unchanged). A demo user it creates gets a random
@@ -32,6 +34,7 @@ from annotation.models import (
     SprintStatus,
 )
 from annotation.services.audit import record_event
+from annotation.services.demo_extras import DemoMember, DemoSeed, seed_demo_extras
 from annotation.services.imports import ImportRejected, import_items
 
 DEMO_FILE = Path(__file__).resolve().parents[2] / "demo" / "items.jsonl"
@@ -175,6 +178,13 @@ class Command(BaseCommand):
             f"Sprint {sprint.name!r} ({sprint.slug}): {result.created} items created, "
             f"{result.unchanged} unchanged."
         )
+        # The parts of the demo that the apps above this one add (a labelled sprint).
+        members = [
+            DemoMember(user, demo.role, demo.pseudonym)
+            for demo, user in zip(DEMO_USERS, users, strict=True)
+        ]
+        for line in seed_demo_extras(DemoSeed(members, rubric, sprint, DEMO_FILE)):
+            self.stdout.write(line)
         self.stdout.write("")
         self.stdout.write(f"Open {url} and log in as:")
         kept = []
