@@ -42,8 +42,8 @@ class Line:
 
 @dataclass
 class Interval:
-    """A point estimate at (x, y) with its interval drawn from ``low`` to ``high`` (SVG y
-    coordinates; None when there is no interval)."""
+    """A point estimate at (x, y) with its interval drawn from ``low`` to ``high`` (SVG x
+    coordinates: :func:`interval_chart` draws rows; None when there is no interval)."""
 
     x: float
     y: float
@@ -135,42 +135,59 @@ def line_chart(
     return chart
 
 
+INTERVAL_WIDTH, ROW_HEIGHT, LABEL_CHARS, CHAR_WIDTH = 760, 26, 48, 6.6
+
+
 def interval_chart(
-    title: str, y_label: str, points: list[tuple[str, float, float | None, float | None]]
+    title: str, x_label: str, points: list[tuple[str, float, float | None, float | None]]
 ) -> Chart:
-    """One point per (label, value, low, high), left to right, with a vertical bar over its
-    interval (low/high None: the point alone); the y axis spans every value and interval on
-    round steps. For estimates with confidence intervals, such as model ratings."""
-    chart = Chart(title, y_label)
+    """One row per (label, value, low, high), top to bottom: the label on the left, a point
+    at the value and a horizontal bar over its interval (low/high None: the point alone); the
+    x axis spans every value and interval on round steps. For estimates with confidence
+    intervals, such as model ratings. Horizontal, so long labels (model names) are written in
+    full on their own row (up to ``LABEL_CHARS``, the rest cut with an ellipsis, the full
+    label in the point's tooltip), never overlapping; the left margin fits the longest. The
+    chart grows a row per point. Drawn by ``reviews/_interval_chart.html`` (``Interval.low``
+    and ``high`` are x coordinates here; ``y_ticks`` are the rows' labels, ``x_ticks`` the
+    values')."""
+    labels = [label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
+              for label, *_ in points]  # fmt: skip
+    left = round(min(max([len(label) for label in labels] + [8]) * CHAR_WIDTH + 16, 340))
+    chart = Chart(title, x_label, width=INTERVAL_WIDTH, left=left, right=INTERVAL_WIDTH - 24)
+    chart.height = TOP + ROW_HEIGHT * max(len(points), 1) + BOTTOM
+    chart.bottom = chart.height - BOTTOM
     if not points:
         return chart
     values = [v for _, value, low, high in points for v in (value, low, high) if v is not None]
-    step = _round_step((max(values) - min(values)) / 4 or 1.0)
+    step = _round_step((max(values) - min(values)) / 5 or 1.0)
     low_end = math.floor(min(values) / step) * step
     high_end = math.ceil(max(values) / step) * step
     if high_end == low_end:
         low_end, high_end = low_end - step, high_end + step
-    chart.y_ticks = [
-        Tick(_y(low_end + n * step, low_end, high_end), f"{low_end + n * step:g}")
+
+    def x_of(value: float) -> float:
+        return round(
+            chart.left + (chart.right - chart.left) * (value - low_end) / (high_end - low_end), 1
+        )
+
+    chart.x_ticks = [
+        Tick(x_of(low_end + n * step), f"{low_end + n * step:g}")
         for n in range(round((high_end - low_end) / step) + 1)
     ]
-    slot = (chart.right - chart.left) / len(points)
-    every = max(1, len(points) // 10)
-    for index, (label, value, low, high) in enumerate(points):
-        x = round(chart.left + slot * (index + 0.5), 1)
+    for index, ((label, value, low, high), shown) in enumerate(zip(points, labels, strict=True)):
+        y = round(TOP + ROW_HEIGHT * (index + 0.5), 1)
         text = f"{value:g}" if low is None else f"{value:g} [{low:g}, {high:g}]"
         chart.intervals.append(
             Interval(
-                x,
-                _y(value, low_end, high_end),
-                None if low is None else _y(low, low_end, high_end),
-                None if high is None else _y(high, low_end, high_end),
+                x_of(value),
+                y,
+                None if low is None else x_of(low),
+                None if high is None else x_of(high),
                 label,
                 text,
             )
         )
-        if index % every == 0:
-            chart.x_ticks.append(Tick(x, label if len(label) <= 16 else label[:15] + "…"))
+        chart.y_ticks.append(Tick(y, shown))
     return chart
 
 

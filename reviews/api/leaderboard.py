@@ -63,18 +63,25 @@ class SprintsLeaderboardQuery(LeaderboardQuery):
 LeaderboardModel = inline_serializer(
     "LeaderboardModel",
     {
-        "rank": serializers.IntegerField(),
+        "rank": serializers.IntegerField(help_text="Rank within the model's component, from 1."),
         "model": serializers.CharField(help_text="model_name, or model_name@model_version."),
-        "rating": serializers.FloatField(help_text="Elo scale, mean 1000 per connected part."),
+        "rating": serializers.FloatField(
+            help_text="Elo scale, mean 1000 per connected part; one decimal, rounded half away "
+            "from zero."
+        ),
         "ci": serializers.ListField(
-            child=serializers.FloatField(allow_null=True), help_text="Bootstrap 95 % interval."
+            child=serializers.FloatField(allow_null=True),
+            help_text="95 % interval: the union of the bootstrap interval over items and "
+            "a Wald interval from the fit's information (so a model with little data gets a wide "
+            "one); one decimal.",
         ),
         "comparisons": serializers.IntegerField(help_text="Battles the model took part in."),
         "wins": serializers.IntegerField(),
         "losses": serializers.IntegerField(),
         "ties": serializers.IntegerField(),
         "component": serializers.IntegerField(
-            help_text="Connected part of the comparison graph; ratings compare within one."
+            help_text="Connected part of the comparison graph, numbered from 1, largest "
+            "first; ratings and ranks compare only within one."
         ),
     },
 )

@@ -1,5 +1,6 @@
-"""The sprint's model leaderboard page: ratings with their 95 % intervals drawn as a chart, the
-table and the pairwise win-rate matrix.
+"""The sprint's model leaderboard page: ratings with their 95 % intervals drawn as one chart per
+component (models that never met, even indirectly, are not on one scale), the table ranked
+within each component, and the pairwise win-rate matrix.
 
 ``GET /reviews/sprints/<id>/leaderboard[?source=judgments]``. The sprint's leads and
 superusers (the API's rule, :mod:`reviews.services.leaderboard_access`: reviewers and
@@ -25,11 +26,24 @@ def sprint_leaderboard(request: HttpRequest, sprint_id: int) -> HttpResponse:
     source = request.GET.get("source")
     source = source if source in SOURCES else SOURCES[0]
     report = leaderboard([sprint], source=source, bootstrap=DEFAULT_BOOTSTRAP)
-    chart = interval_chart(
-        "Rating and 95% interval per model",
-        "rating (Elo scale)",
-        [(m["model"], m["rating"], m["ci"][0], m["ci"][1]) for m in report["models"]],
-    )
+    groups = {}
+    for entry in report["models"]:
+        groups.setdefault(entry["component"], []).append(entry)
+    several = len(groups) > 1
+    charts = [
+        {
+            "component": number,
+            "id": f"rating-chart-{number}",
+            "chart": interval_chart(
+                f"Group {number}: rating and 95% interval per model ({len(entries)} models)"
+                if several
+                else "Rating and 95% interval per model",
+                "rating (Elo scale, mean 1000" + (" within the group)" if several else ")"),
+                [(m["model"], m["rating"], m["ci"][0], m["ci"][1]) for m in entries],
+            ),
+        }
+        for number, entries in groups.items()
+    ]
     matrix = report["win_rates"]
     rows = [
         {"model": name, "cells": list(zip(rates, counts, strict=True))}
@@ -40,7 +54,7 @@ def sprint_leaderboard(request: HttpRequest, sprint_id: int) -> HttpResponse:
     context = {
         "sprint": sprint,
         "report": report,
-        "chart": chart,
+        "charts": charts,
         "matrix_rows": rows,
         "sources": SOURCES,
         "source": source,

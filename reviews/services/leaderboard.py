@@ -21,6 +21,7 @@ pairs of responses by the same model (in neither case is there a comparison of m
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import orjson
@@ -235,10 +236,12 @@ def leaderboard(
     bootstrap: int = DEFAULT_BOOTSTRAP,
     seed: int = 0,
 ) -> dict:
-    """The leaderboard of ``sprints`` (already authorised by the caller): models best first
-    with rating, 95 % interval (``[None, None]`` when ``bootstrap`` is 0 or a model never
-    appears in a resample), comparisons and wins/losses/ties, the win-rate matrix with counts,
-    and what was skipped. Read-only; deterministic for a given ``seed``; a model appears only
+    """The leaderboard of ``sprints`` (already authorised by the caller): models grouped by
+    ``component`` (the connected part of the comparison graph, numbered from 1, largest
+    first; see :func:`component_order`) and ranked best first within it, with rating and 95 %
+    interval (one decimal, :func:`one_decimal`; ``[None, None]`` when ``bootstrap`` is 0),
+    comparisons and wins/losses/ties, the win-rate matrix with counts in the same order, and
+    what was skipped. Read-only; deterministic for a given ``seed``; a model appears only
     if it took part in at least one battle."""
     battles, models, skipped = sprint_battles(sprints, source)
     taking_part = np.unique(np.concatenate([battles.first, battles.second]))
@@ -255,30 +258,53 @@ def leaderboard(
     }
 
 
+def one_decimal(value: float) -> float:
+    """``value`` rounded to one decimal, half away from zero (on the float's exact value), the
+    one rounding of ratings and intervals: the API, the page and the command show the same
+    figure (the page and the command print it as it is)."""
+    return float(Decimal(value).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def component_order(fit: RatingFit, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Models in leaderboard order and each model's component number (1-based). Ratings are
+    centred per connected part of the comparison graph and compare only within it, so models
+    are ranked within their component; components come largest first, then by their first
+    model name, and models within one best first."""
+    parts = np.unique(fit.component)
+    size = {part: int((fit.component == part).sum()) for part in parts.tolist()}
+    first_name = {part: min(n for n, c in zip(names, fit.component, strict=True) if c == part)
+                  for part in parts.tolist()}  # fmt: skip
+    ordered_parts = sorted(parts.tolist(), key=lambda part: (-size[part], first_name[part]))
+    number = np.zeros(len(names), np.int64)
+    for position, part in enumerate(ordered_parts, start=1):
+        number[fit.component == part] = position
+    return np.lexsort((-fit.ratings, number)), number
+
+
 def _report(fit: RatingFit, names: list[str], battles: Battles, skipped: dict) -> dict:
-    order = np.argsort(-fit.ratings, kind="stable")
+    order, component = component_order(fit, names)
     ties = np.bincount(
         np.concatenate([battles.first, battles.second])[np.tile(battles.outcome == 0.5, 2)],
         minlength=len(names),
     )
     wins_with_halves = fit.wins.sum(axis=1)
-    models = []
-    for rank, index in enumerate(order.tolist(), start=1):
+    models, rank, previous = [], 0, None
+    for index in order.tolist():
+        rank = 1 if component[index] != previous else rank + 1
+        previous = component[index]
         low, high = fit.lower[index], fit.upper[index]
         won = round(float(wins_with_halves[index]) - int(ties[index]) / 2)
         models.append(
             {
                 "rank": rank,
                 "model": names[index],
-                "rating": round(float(fit.ratings[index]), 2),
-                "ci": [None, None]
-                if np.isnan(low)
-                else [round(float(low), 2), round(float(high), 2)],
+                "rating": one_decimal(fit.ratings[index]),
+                "ci": [None, None] if np.isnan(low) else [one_decimal(low), one_decimal(high)],
                 "comparisons": int(fit.comparisons[index]),
                 "wins": won,
                 "ties": int(ties[index]),
                 "losses": int(fit.comparisons[index]) - won - int(ties[index]),
-                "component": int(fit.component[index]),
+                "component": int(component[index]),
             }
         )
     with np.errstate(invalid="ignore", divide="ignore"):

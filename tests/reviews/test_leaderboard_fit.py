@@ -1,7 +1,9 @@
 """The Bradley-Terry fit against a known truth and against FastChat's published method.
 
 Simulated models with fixed strengths: the order is recovered, and the bootstrap 95 % intervals
-cover the true (centred) strengths at about their nominal rate over many simulated datasets.
+(the union of the percentile bootstrap and the Wald interval) cover the true (centred)
+strengths at about their nominal rate over many simulated datasets, and a model seen in one
+item gets a wide interval, not a tight one.
 Against logistic regression on the same battles (the method LMSYS's FastChat publishes for
 Chatbot Arena: one row per battle, +1 for the first model and -1 for the second, no intercept,
 a tie entered as half a win and half a loss; written here from that description), the ratings
@@ -139,3 +141,38 @@ def test_units_grouped_into_patterns_add_up_to_the_win_matrix(monkeypatch):
     assert len(alone.sizes) == 3000 and (alone.sizes == 1).all()
     rebuilt = np.bincount(alone.cell, alone.value, minlength=16).reshape(4, 4)
     assert rebuilt == pytest.approx(win_matrix(battles, 4))
+
+
+def test_a_model_seen_in_one_item_gets_a_wide_interval():
+    """A 2-0 record in one item is no tight interval (the percentile bootstrap alone gave one
+    about 115 points wide, narrower than a model with 16 battles), and its rating is modest."""
+    well_seen = simulate([0.4, 0.0, -0.3], 150, seed=21, per_item=2)
+    rookie = Battles(np.array([10_000, 10_000]), np.array([3, 3]), np.array([0, 1]), np.ones(2))
+    fit = fit_ratings(Battles.concatenate([well_seen, rookie]), 4, bootstrap=200, seed=4)
+    width = fit.upper - fit.lower
+    seen = (well_seen.first == 0) | (well_seen.second == 0)
+    assert len(np.unique(well_seen.unit[seen])) >= 50
+    assert width[3] >= 500 and width[3] > 2 * width[0]
+    # Two wins are no +600 (the prior of a hundredth of a battle put it 675 above the best
+    # model it beat); and its interval reaches down to the well-seen models.
+    assert fit.ratings[3] - fit.ratings[:2].max() < 300
+    assert fit.lower[3] < fit.ratings[0]
+
+
+def test_one_tied_item_is_not_a_zero_width_interval():
+    battles = Battles(np.zeros(4, int), np.array([0, 0, 1, 1]), np.array([1, 1, 0, 0]),
+                      np.full(4, 0.5))  # fmt: skip
+    fit = fit_ratings(battles, 2, bootstrap=100, seed=1)
+    assert fit.ratings == pytest.approx([BASE_RATING, BASE_RATING])
+    assert (fit.upper - fit.lower >= 300).all()
+
+
+def test_with_plenty_of_data_the_wald_and_bootstrap_intervals_nearly_agree():
+    """The guard widens where data are scarce, not everywhere: on well-connected data the
+    Wald half-width is within a fifth of the bootstrap's."""
+    battles = simulate([0.8, 0.3, 0.0, -0.4, -0.7], 4000, seed=31)
+    fit = fit_ratings(battles, 5, bootstrap=0)
+    rounds = bradley_terry.bootstrap_ratings(unit_patterns(battles, 5), 5, 200, 3)
+    low, high = np.percentile(rounds, [2.5, 97.5], axis=0)
+    ratio = (bradley_terry.WALD_Z * fit.standard_error) / ((high - low) / 2)
+    assert ((ratio > 0.8) & (ratio < 1.25)).all(), ratio

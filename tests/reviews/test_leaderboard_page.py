@@ -69,3 +69,25 @@ def test_linked_for_leads_only(rated, reviewer, lead, annotator):
 def test_an_empty_sprint_says_so(sprint, lead):
     status, html = page(lead, sprint)
     assert status == 200 and "No comparison of two models yet" in html
+
+
+def test_groups_that_never_met_get_their_own_chart_and_ranks(sprint, lead):
+    for n in range(6):
+        label(model_item(sprint, f"big{n}", {"a": "p", "b": "q", "c": "r"}), ["a", "b", "c"])
+        label(model_item(sprint, f"small{n}", {"a": "wiki-a", "b": "wiki-b"}), ["a", "b"])
+    status, html = page(lead, sprint)
+    assert status == 200 and 'id="disconnected"' in html and "2 groups" in html
+    assert 'id="rating-chart-1"' in html and 'id="rating-chart-2"' in html
+    placed = re.findall(r'<tr data-model="([^"]+)" data-component="(\d)"', html)
+    assert placed == [("p", "1"), ("q", "1"), ("r", "1"), ("wiki-a", "2"), ("wiki-b", "2")]
+    assert html.index('id="rating-chart-2"') > html.rindex('data-label="r"')
+
+
+def test_the_page_prints_the_apis_figures(rated, lead):
+    from reviews.services.leaderboard import leaderboard
+
+    report = leaderboard([rated], bootstrap=200)
+    _, html = page(lead, rated)
+    for entry in report["models"]:
+        low, high = entry["ci"]
+        assert f"{entry['rating']:.1f}</td>" in html and f"{low:.1f} \u2013 {high:.1f}" in html

@@ -9,7 +9,7 @@ import pytest
 
 from annotation.models import SprintMember, SprintRole
 from reviews.services.agreement_rows import read_rows
-from reviews.services.leaderboard import leaderboard
+from reviews.services.leaderboard import leaderboard, one_decimal
 from tests.reviews.leaderboard_fixtures import judge, label, model_item
 
 pytestmark = pytest.mark.django_db
@@ -102,8 +102,17 @@ def test_an_empty_sprint_has_an_empty_leaderboard(sprint):
 
 
 def test_the_same_seed_gives_the_same_intervals(sprint):
+    # Three models an item, so an item's battles move together and the bootstrap interval
+    # (which the seed draws) is wider than the Wald one on some side.
     for n in range(30):
-        label(model_item(sprint, f"i{n}", {"a": "x", "b": "y"}), ["a", "b"] if n % 3 else None)
+        ranking = ["a", "b", "c"] if n % 3 else ["c", "b", "a"] if n % 2 else None
+        label(model_item(sprint, f"i{n}", {"a": "x", "b": "y", "c": "z"}), ranking)
     first = leaderboard([sprint], bootstrap=40, seed=7)
     assert leaderboard([sprint], bootstrap=40, seed=7) == first
     assert leaderboard([sprint], bootstrap=40, seed=8)["models"] != first["models"]
+
+
+def test_ratings_are_rounded_once_to_one_decimal_half_away_from_zero():
+    assert [one_decimal(v) for v in (1431.25, -2.25, 1431.35, 1431.36)] == [
+        1431.3, -2.3, 1431.3, 1431.4  # 1431.35 is 1431.3499... as a float
+    ]  # fmt: skip

@@ -1,7 +1,8 @@
-"""``python manage.py leaderboard --sprints 1 2 [--source judgments] [--bootstrap N] [--seed S]
-[--user NAME] [--json]``: the model leaderboard of one or more sprints, as a table (rank, model,
-rating, 95 % interval, comparisons, then the win-rate matrix) or as the same JSON the API
-returns.
+"""``python manage.py leaderboard <sprint> [<sprint> ...] [--source judgments] [--bootstrap N]
+[--seed S] [--user NAME] [--json]`` (or ``--sprints 1 2``, the same): the model leaderboard of
+one or more sprints, as a table (group, rank within the group, model, rating, 95 % interval,
+comparisons, then the win-rate matrix with numbered columns and their legend) or as the same
+JSON the API returns. Ratings are printed as the API gives them (one decimal).
 
 Like ``agreement``, the command is the operator's: whoever runs ``manage.py`` holds the
 database already, so it needs no user. With ``--user`` it applies the API's rule for that user
@@ -27,8 +28,9 @@ class Command(BaseCommand):
     help = "Bradley-Terry ratings of the response models of sprints, with bootstrap intervals."
 
     def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("sprint", nargs="*", help="ids or slugs of the sprints")
         parser.add_argument(
-            "--sprints", nargs="+", required=True, help="ids or slugs of the sprints"
+            "--sprints", nargs="+", default=[], help="ids or slugs of the sprints (the same)"
         )
         parser.add_argument("--source", choices=SOURCES, default="consensus")
         parser.add_argument(
@@ -39,6 +41,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the API's JSON")
 
     def handle(self, *args, sprints: list[str], bootstrap: int, seed: int, **options) -> None:
+        sprints = list(options["sprint"]) + list(sprints)
+        if not sprints:
+            raise CommandError("name at least one sprint (id or slug), e.g. leaderboard my-sprint")
         if not 0 <= bootstrap <= MAX_BOOTSTRAP:
             raise CommandError(f"--bootstrap must be from 0 to {MAX_BOOTSTRAP}")
         if not 0 <= seed < 2**32:
@@ -86,30 +91,40 @@ class Command(BaseCommand):
             f"{report['source']}; 95% intervals from {report['bootstrap']} bootstrap rounds"
         )
         width = max([len(entry["model"]) for entry in report["models"]] + [5])
-        header = f"{'rank':>4}  {'model':<{width}} {'rating':>8} {'95% interval':>19}"
+        header = f"{'group':>5} {'rank':>4}  {'model':<{width}} {'rating':>8} {'95% interval':>19}"
         write(f"{header} {'comparisons':>11}")
+        previous = None
         for entry in report["models"]:
+            if previous is not None and entry["component"] != previous:
+                write("")
+            previous = entry["component"]
             low, high = entry["ci"]
             interval = "—" if low is None else f"[{low:.1f}, {high:.1f}]"
             write(
-                f"{entry['rank']:>4}  {entry['model']:<{width}} {entry['rating']:>8.1f} "
-                f"{interval:>19} {entry['comparisons']:>11}"
+                f"{entry['component']:>5} {entry['rank']:>4}  {entry['model']:<{width}} "
+                f"{entry['rating']:>8.1f} {interval:>19} {entry['comparisons']:>11}"
             )
         if not report["models"]:
             write("(no battles: no item with responses of two models has a label)")
             return
         write("")
-        write("win rate of the row's model against the column's (battles)")
+        write("win rate of the row's model against the column's (battles); columns numbered:")
         matrix = report["win_rates"]
-        write(" " * width + " " + "  ".join(f"{name[:12]:>12}" for name in matrix["models"]))
-        for name, rates, counts in zip(
-            matrix["models"], matrix["rates"], matrix["comparisons"], strict=True
+        for number, name in enumerate(matrix["models"], start=1):
+            write(f"{number:>4} = {name}")
+        cell = 12
+        write(
+            " " * (width + 5)
+            + "  ".join(f"{n:>{cell}}" for n in range(1, len(matrix["models"]) + 1))
+        )
+        for number, (name, rates, counts) in enumerate(
+            zip(matrix["models"], matrix["rates"], matrix["comparisons"], strict=True), start=1
         ):
             cells = [
                 "—" if rate is None else f"{rate:.2f} ({count})"
                 for rate, count in zip(rates, counts, strict=True)
             ]
-            write(f"{name:<{width}} " + "  ".join(f"{cell:>12}" for cell in cells))
+            write(f"{number:>3} {name:<{width}} " + "  ".join(f"{c:>{cell}}" for c in cells))
         skipped = report["skipped"]
         if skipped["responses_without_model"] or skipped["same_model_pairs"]:
             write(
@@ -117,4 +132,7 @@ class Command(BaseCommand):
                 f"name, {skipped['same_model_pairs']} pairs of the same model"
             )
         if not report["connected"]:
-            write("note: some models never met; ratings compare only within a component")
+            write(
+                "note: the models fall into groups that never met; each group is centred on 1000 "
+                "and ranked on its own, so ratings and ranks compare only within a group"
+            )
