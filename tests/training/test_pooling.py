@@ -88,3 +88,15 @@ def test_the_models_own_head_is_still_the_plain_architecture(tiny_bert, tmp_path
 def test_an_unknown_pooling_is_refused():
     with pytest.raises(ValueError, match="pooling"):
         TrainConfig(pooling="max").validate()
+
+
+def test_a_head_of_another_width_is_not_loaded_onto_the_encoder(tiny_bert, tmp_path):
+    import shutil
+
+    from safetensors.torch import save_file
+
+    directory = tmp_path / "base"
+    shutil.copytree(tiny_bert, directory)
+    save_file({"weight": torch.zeros(1, 384), "bias": torch.zeros(1)}, str(directory / HEAD_FILE))
+    model, _ = load_reward_model(str(directory), pooling="mean")
+    assert model.head.weight.shape == (1, 32) and model.head.weight.abs().sum() > 0

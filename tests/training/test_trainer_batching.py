@@ -98,7 +98,8 @@ def test_one_forward_pass_per_micro_batch_holds_chosen_and_rejected(tmp_path):
     eval_calls: list[int] = []
 
     def count(module, args, kwargs, output):
-        if type(module).__name__.endswith("ForSequenceClassification"):
+        name = type(module).__name__  # the reward model: the model's own head, or mean pooling
+        if name.endswith("ForSequenceClassification") or name == "MeanPooledReward":
             rows = kwargs["input_ids"].shape[0]
             (eval_calls if torch.is_inference_mode_enabled() else train_calls).append(rows)
 

@@ -70,7 +70,8 @@ class MeanPooledReward(nn.Module):
 def with_pooling(model: PreTrainedModel, pooling: str, path: str | None = None) -> nn.Module:
     """``model`` (a sequence-classification model just loaded) read the ``pooling`` way. For
     ``"mean"``, the head is read from ``path``'s ``reward_head.safetensors`` when there is one
-    (a trained model), else drawn new (a base model; from the seed set before loading)."""
+    of the encoder's width (a trained model), else drawn new (a base model; from the seed set
+    before loading)."""
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}")
     if pooling == "model":
@@ -79,8 +80,10 @@ def with_pooling(model: PreTrainedModel, pooling: str, path: str | None = None) 
     head_file = Path(path) / HEAD_FILE if path else None
     if head_file is not None and head_file.is_file():
         state = load_file(str(head_file))
-        head = nn.Linear(state["weight"].shape[1], 1)
-        head.load_state_dict(state)
+        # A head of another width was left by another model: it is not this encoder's.
+        if state["weight"].shape == (1, model.config.hidden_size):
+            head = nn.Linear(model.config.hidden_size, 1)
+            head.load_state_dict(state)
     return MeanPooledReward(model.base_model, head)
 
 
