@@ -100,6 +100,8 @@ def show_epoch(event) -> None:
 
 
 def run_one(label: str, settings: dict, seed: int, train, test) -> dict:
+    import torch
+
     from training.services.trainer import TrainConfig, train_reward_model
 
     config = TrainConfig(**settings, seed=seed, device="cpu")
@@ -121,6 +123,7 @@ def run_one(label: str, settings: dict, seed: int, train, test) -> dict:
         "train_seconds": metrics["train_seconds"],
         "train_pairs": metrics["train_pairs"],
         "test_pairs": metrics["test_pairs"],
+        "threads": torch.get_num_threads(),
         "load_average": os.getloadavg()[0],
     }
 
