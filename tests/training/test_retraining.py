@@ -162,6 +162,8 @@ def test_at_the_threshold_with_a_fresh_export_one_run_starts(
     assert run.created_by == production.run.created_by is not None
     assert (run.config["epochs"], run.config["learning_rate"], run.config["seed"]) == (3, 2e-5, 4)
     assert "test_source" not in run.config
+    # A run from before pooling was an option used the model's own head; its retraining too.
+    assert run.config["pooling"] == "model"
 
     # The next tick leaves the name alone: it was retrained.
     assert retrain_reward_models() == [

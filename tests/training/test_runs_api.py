@@ -33,6 +33,8 @@ def test_lead_starts_a_run_queued_with_the_trainer_defaults(
     assert run.config["epochs"] == 2 and run.config["learning_rate"] == 1e-4
     assert run.config["seed"] == 7
     assert run.config["batch_size"] == defaults.batch_size
+    assert (run.config["pooling"], run.config["patience"]) == (defaults.pooling, defaults.patience)
+
     assert run.config["max_length"] == defaults.max_length
     event = AuditEvent.objects.get(action="training_run.started")
     assert event.object_id == str(run.pk) and event.actor == lead
@@ -41,6 +43,13 @@ def test_lead_starts_a_run_queued_with_the_trainer_defaults(
     assert detail["status"] == "queued" and detail["progress"] == 0.0
     assert detail["metrics"] == {} and detail["dataset"] == dataset.pk
     assert detail["name"] == "reward-sprint-a" and detail["model_version"] is None
+
+
+def test_pooling_and_patience_are_run_options(lead, dataset, api_client_for):
+    response = start(api_client_for(lead), dataset=dataset.pk, pooling="model", patience=1)
+    assert response.status_code == 202, response.json()
+    run = TrainingRun.objects.get()
+    assert (run.config["pooling"], run.config["patience"]) == ("model", 1)
 
 
 def test_a_named_run_with_a_base_model_path(lead, dataset, api_client_for, settings, tmp_path):
@@ -72,6 +81,8 @@ def test_a_named_run_with_a_base_model_path(lead, dataset, api_client_for, setti
         ({"warmup_ratio": 1.5}, "warmup_ratio"),
         ({"max_length": 4}, "max_length"),
         ({"seed": -1}, "seed"),
+        ({"pooling": "max"}, "pooling"),
+        ({"patience": 0}, "patience"),
         ({"device": "tpu"}, "device"),
         ({"name": "bad name!"}, "name"),
         ({"base_model": "x" * 501}, "base_model"),

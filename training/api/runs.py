@@ -16,7 +16,7 @@ from training.api.access import LEAD_ONLY, led_dataset, led_run
 from training.models import RunStatus, TrainingRun
 from training.services.datasets import leads_any_sprint
 from training.services.registry import runs_led_by
-from training.services.run_options import FLOAT_OPTIONS, INT_OPTIONS
+from training.services.run_options import CHOICE_OPTIONS, FLOAT_OPTIONS, INT_OPTIONS
 from training.services.runs import (
     TRAINING_JOB,
     RunFinished,
@@ -57,10 +57,17 @@ class StartRunSerializer(ClosedBodySerializer):
     batch_size = _int("batch_size")
     gradient_accumulation = _int("gradient_accumulation")
     max_length = _int("max_length")
+    patience = _int("patience")
     seed = _int("seed")
     learning_rate = _float("learning_rate")
     weight_decay = _float("weight_decay")
     warmup_ratio = _float("warmup_ratio")
+    pooling = serializers.ChoiceField(
+        choices=CHOICE_OPTIONS["pooling"],
+        required=False,
+        help_text="mean: a linear head on the mean of the token states (the default); model: "
+        "the architecture's own classification head.",
+    )
     use_margin = serializers.BooleanField(required=False)
     bf16 = serializers.BooleanField(required=False)
     device = serializers.CharField(

@@ -259,7 +259,10 @@ def check_retraining(model: ModelVersion, threshold: int) -> RetrainingCheck:
         outcome = "export_started" if request_export(model, since) else "waiting_for_export"
         logger.info("%s: %d new consensus labels, %s", model, new_labels, outcome)
         return RetrainingCheck(model, new_labels, outcome)
-    options = {key: value for key, value in model.run.config.items() if key in OPTION_NAMES}
+    # A run from before pooling was an option used the model's own head: keep it, so that a
+    # retrained version has the architecture of the one it replaces.
+    options = {"pooling": "model"}
+    options.update({k: v for k, v in model.run.config.items() if k in OPTION_NAMES})
     run = start_training_run(
         dataset,
         actor=None,
