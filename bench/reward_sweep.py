@@ -69,7 +69,8 @@ SCREEN = {
 def read_rows(path: Path) -> tuple[list[dict], list[dict]]:
     """The file's HH rows as (train, test) pairs, split by the export's prompt-hash rule."""
     from annotation.services.imports.records import _split_hh
-    from exports.services.rows import prompt_text, split_of
+    from exports.services.prompt_rendering import prompt_text
+    from exports.services.rows import split_of
 
     train, test = [], []
     with path.open(encoding="utf-8") as lines:
