@@ -34,7 +34,7 @@ from typing import Any
 
 from exports.services.grouped import group_adjacent_pairs
 from exports.services.labels import ExportCounts
-from exports.services.prompt_rendering import prompt_text
+from exports.services.prompt_rendering import PromptRendering, prompt_text
 from exports.services.rows import PREFERENCE_COLUMNS, export_rendering, split_of
 
 Row = dict[str, Any]
@@ -72,7 +72,7 @@ def production_rows(
     row per run of an event's pairs with the same chosen response). Counted in ``production``
     and in the file's ``counts`` (rows and splits)."""
     rendering = export_rendering(filters)
-    built = _pair_rows(chunks, filters)
+    built = _pair_rows(chunks, filters, rendering)
     if rendering.form == "grouped":
         built = group_adjacent_pairs(built, key=_event_and_chosen)
     for row in built:
@@ -86,8 +86,9 @@ def production_rows(
         yield row
 
 
-def _pair_rows(chunks: Iterable[list[dict[str, Any]]], filters: dict[str, Any]) -> Iterator[Row]:
-    rendering = export_rendering(filters)
+def _pair_rows(
+    chunks: Iterable[list[dict[str, Any]]], filters: dict[str, Any], rendering: PromptRendering
+) -> Iterator[Row]:
     test_fraction, seed = filters["test_fraction"], filters["seed"]
     for chunk in chunks:
         for pair in chunk:

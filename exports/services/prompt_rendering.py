@@ -157,9 +157,16 @@ class PromptRendering:
         text = prompt if type(prompt) is str else prompt_text(prompt)
         return f"{block}\n\n{text}" if block else text
 
-    def response(self, text: str) -> str | list[dict[str, str]]:
-        """A row's ``chosen`` or ``rejected``: the text, or one assistant message."""
-        return [{"role": "assistant", "content": text}] if self.conversational else text
+    def response(self, response: Any) -> Any:
+        """A row's ``chosen`` or ``rejected``: a text as it is, or as one assistant message in the
+        conversational form. A response given as chat messages (a scoring request may send one)
+        is kept as it is in the conversational form, and is its messages' contents, a blank line
+        between, in the others (an answer is the assistant's words)."""
+        if isinstance(response, str):
+            return [{"role": "assistant", "content": response}] if self.conversational else response
+        if self.conversational:
+            return response
+        return "\n\n".join(str(message.get("content", "")) for message in response)
 
 
 def _text(value: Any) -> str:

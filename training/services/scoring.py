@@ -36,7 +36,6 @@ from django.contrib.auth.base_user import AbstractBaseUser
 
 from annotation.services import artifact_store
 from annotation.services.errors import ConcordError
-from exports.services.prompt_rendering import PromptRendering
 from training.models import ModelStage, ModelVersion
 from training.services.datasets import datasets_led_by
 from training.services.model_rendering import model_rendering
@@ -199,7 +198,7 @@ def score_items(
         prompt = rendering.prompt(item["prompt"], item.get("context"))
         for response in item["responses"]:
             prompts.append(prompt)
-            responses.append(_rendered_response(rendering, response))
+            responses.append(rendering.response(response))
     scores = scorer_for(model).score_pairs(
         prompts, responses, batch_size=settings.CONCORD_SCORE_BATCH_SIZE
     )
@@ -210,14 +209,3 @@ def score_items(
         results.append([float(score) for score in scores[start:end]])
         start = end
     return results
-
-
-def _rendered_response(rendering: PromptRendering, response: Any) -> Any:
-    """A response as the training rows wrote one: a text through the rendering; one given as
-    chat messages kept as they are for a conversational model, else its messages' contents
-    (an answer is the assistant's words)."""
-    if isinstance(response, str):
-        return rendering.response(response)
-    if rendering.conversational:
-        return response
-    return "\n\n".join(str(message.get("content", "")) for message in response)
