@@ -170,7 +170,7 @@ def _combine(
     columns = [wide.column(f"key_{place}") for place in range(width)]
     if responses is not None:
         columns.append(responses.column("key"))
-    keys, codes = _key_codes(columns)
+    keys, codes = key_codes(columns)
     whole = bool(fits.all())
     fitted = None if whole else np.flatnonzero(fits)
     order = None if whole else np.r_[fitted, np.flatnonzero(~fits)]
@@ -208,7 +208,7 @@ def _combine(
 def _from_responses(table: pa.Table, names: list[str]) -> JudgmentRows:
     """Rows and entries of the response statement alone, judgments numbered in id order; a
     judgment whose item has no responses is a row without entries."""
-    keys, (codes,) = _key_codes([table.column("key")])
+    keys, (codes,) = key_codes([table.column("key")])
     ids = _ids(table.column("judgment"))
     distinct, row_of = np.unique(ids, return_inverse=True)
     first = np.zeros(len(distinct), dtype=np.int64)
@@ -256,7 +256,7 @@ def _judgment_columns(table: pa.Table, rows: np.ndarray | None) -> dict[str, np.
     return columns if rows is None else {name: c[rows] for name, c in columns.items()}
 
 
-def _key_codes(columns: list[pa.ChunkedArray]) -> tuple[list[str], list[np.ndarray]]:
+def key_codes(columns: list[pa.ChunkedArray]) -> tuple[list[str], list[np.ndarray]]:
     """The sorted distinct keys of all ``columns`` and each column as indices into them (-1
     where null). Each column is dictionary-encoded, so only its distinct keys are looked at."""
     encoded = [column.combine_chunks() for column in columns]

@@ -31,7 +31,7 @@ from django.db.models.functions import Cast, Concat
 
 from annotation.models import Response, Sprint
 from reviews.models import ConsensusLabel
-from reviews.services.agreement_rows import _key_codes, read_rows
+from reviews.services.agreement_rows import key_codes, read_rows
 from reviews.services.agreement_sql import Statement, snapshot
 from reviews.services.bradley_terry import (
     BASE_RATING,
@@ -79,8 +79,8 @@ class ResponseModels:
         )
         sql, params = query.query.get_compiler(using=query.db).as_sql()
         table = read((sql, list(params), ["item", "key", "model"]))
-        keys, (key,) = _key_codes([table.column("key")])
-        models, (model,) = _key_codes([table.column("model")])
+        keys, (key,) = key_codes([table.column("key")])
+        models, (model,) = key_codes([table.column("model")])
         item = table.column("item").to_numpy().astype(np.int64, copy=False)
         return cls(item, key, model, keys, models)
 
@@ -178,7 +178,7 @@ def consensus_entries(
     table = read((sql, list(params), ["item", "ranking", "tie"]))
     item = table.column("item").to_numpy().astype(np.int64, copy=False)
     tie = table.column("tie").fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
-    texts, (ranking,) = _key_codes([table.column("ranking")])
+    texts, (ranking,) = key_codes([table.column("ranking")])
     parts = []
     for code, text in enumerate(texts):
         keys = orjson.loads(text)
