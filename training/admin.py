@@ -255,5 +255,6 @@ class ModelVersionAdmin(LeadTrainingAdmin):
         self.message_user(request, f"Archived {queryset.count()} version(s).", messages.SUCCESS)
 
 
-# Active selections have their own module (registered on import).
-from training import admin_selection  # noqa: E402, F401
+# Active selections, policies, their evaluations and the registries' stage events have their
+# own modules (registered on import).
+from training import admin_evaluations, admin_policies, admin_selection  # noqa: E402, F401

@@ -2,8 +2,10 @@
 
 from django.urls import path
 
-from training import pages
+from training import pages, pages_policies
 
 urlpatterns = [
     path("models", pages.compare_models, name="training-models"),
 ]
+# The policy pages (evaluation evidence, the gate, promotion and rollback).
+urlpatterns += pages_policies.urlpatterns

@@ -54,3 +54,39 @@ def feedback_event(source, event_id: str = "ev-1", **fields):
         **fields,
     }
     return FeedbackEvent.objects.create(source=source, event_id=event_id, **values)
+
+
+def policy_version(dataset: DatasetVersion, by, model_dir=None, **fields):
+    """A done ``dpo`` run of ``support-policy`` on ``dataset`` and its registered candidate
+    version, its artifacts in the artifact store: the tiny causal LM
+    (:mod:`tests.support.tiny_causal_lm`), or the files of ``model_dir``. ``fields`` set the
+    version's own fields (``stage``, ``name``...)."""
+    import shutil
+
+    from annotation.services import artifact_store
+    from tests.support.tiny_causal_lm import save_tiny_causal_lm
+    from training.services.policy_registry import register_policy_version
+    from training.services.runs import run_output_dir
+
+    name = fields.pop("name", "support-policy")
+    run = training_run(
+        dataset, by, kind="dpo", model_name=name, base_model="tiny-llama",
+        config={"epochs": 1, "seed": 0, "beta": 0.1},
+    )  # fmt: skip
+    output_dir, relative_dir = run_output_dir(run.pk)
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    if model_dir is None:
+        save_tiny_causal_lm(output_dir)
+    else:
+        shutil.copytree(model_dir, output_dir)
+    sha256 = artifact_store.publish_directory(output_dir, relative_dir)
+    TrainingRun.objects.filter(pk=run.pk).update(
+        artifacts_dir=relative_dir, artifacts_sha256=sha256
+    )
+    run.refresh_from_db()
+    policy = register_policy_version(run)
+    if fields:
+        for key, value in fields.items():
+            setattr(policy, key, value)
+        policy.save()
+    return policy

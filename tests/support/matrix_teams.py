@@ -48,7 +48,16 @@ from reviews.services.disputes import review_sprint
 from tests.annotation.labeling_fixtures import lease_item
 from tests.exports.export_fixtures import export, labelled_item
 from tests.reviews.dispute_fixtures import vote
-from training.models import ModelVersion, RunStatus, SelectionRun, TrainingRun
+from tests.support.builders import policy_version
+from training.models import (
+    ModelStage,
+    ModelVersion,
+    PolicyEvaluation,
+    RegistryEvent,
+    RunStatus,
+    SelectionRun,
+    TrainingRun,
+)
 
 User = get_user_model()
 
@@ -180,6 +189,7 @@ def build_team(tag: str) -> Team:
                 "slug": f"secret-{tag}-next"}, error=f"SECRET-{upper}-selection",
     )  # fmt: skip
 
+    policies = _policies(tag, upper, dataset, lead, sprint)
     team = Team(tag, sprint, lead, reviewer, annotators[0], assignment, judgment)
     feedback_rows = _feedback(team, upper)
     for obj in _lockouts(reviewer, upper):
@@ -191,10 +201,30 @@ def build_team(tag: str) -> Team:
         sprint, sprint.rubric, fresh, assignment, judgment, reviewer,
         Dispute.objects.get(item=split), dataset, run, model, selection,
         AuditEvent.objects.filter(sprint=sprint).latest("pk"),
-        ConsensusLabel.objects.get(item=labelled), *feedback_rows,
+        ConsensusLabel.objects.get(item=labelled), *feedback_rows, *policies,
     ]:  # fmt: skip
         team.objects[obj._meta.label_lower] = obj
     return team
+
+
+def _policies(tag: str, upper: str, dataset, lead, sprint) -> list[Model]:
+    """Two policy versions of the team's dataset (v1 in production, v2 a candidate, the tiny
+    causal LM as artifacts), a failed evaluation of v2 against v1, and the registry event of
+    v1's promotion."""
+    name = f"secret-{tag}-policy"
+    production = policy_version(dataset, lead, name=name, stage=ModelStage.PRODUCTION)
+    candidate = policy_version(dataset, lead, name=name)
+    evaluation = PolicyEvaluation.objects.create(
+        candidate=candidate, baseline=production, rubric=sprint.rubric, created_by=lead,
+        sprint_name=f"SECRET-{upper}-evaluation", status=RunStatus.FAILED,
+        prompts=[{"prompt": f"SECRET-{upper}-eval prompt", "context": []}],
+        prompt_source={"file": f"secret-{tag}-prompts.jsonl"}, error=f"SECRET-{upper}-eval",
+    )  # fmt: skip
+    event = RegistryEvent.objects.create(
+        registry="policy", event="promoted", name=name, version_id=production.pk,
+        version=production.version, actor=lead, reason=f"SECRET-{upper}-reason",
+    )  # fmt: skip
+    return [candidate, evaluation, event]
 
 
 def _feedback(team: Team, upper: str) -> list[Model]:

@@ -143,6 +143,8 @@ def argument_value(pattern: Pattern, name: str, team, actor) -> str:
         "run_id": "training.trainingrun",
         "model_id": "training.modelversion",
         "selection_id": "training.selectionrun",
+        "policy_id": "training.policyversion",
+        "evaluation_id": "training.policyevaluation",
         "id": "auth.user",
         "user_id": "auth.user",
         "rubric_id": "annotation.rubric",

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from training.api import registry, runs, selection
+from training.api import evaluations, policies, registry, runs, selection
 
 urlpatterns = [
     path("training-runs", runs.TrainingRunListView.as_view(), name="api-training-runs"),
@@ -35,3 +35,5 @@ urlpatterns = [
         name="api-selection",
     ),
 ]
+# Policies (the registry, promotion through the gate, rollback) and their evaluation sprints.
+urlpatterns += policies.urlpatterns + evaluations.urlpatterns

@@ -22,8 +22,16 @@ class RunStatus(models.TextChoices):
 FINISHED_STATUSES = (RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED)
 
 
+class RunKind(models.TextChoices):
+    """What a run trains: a reward model (registered as a :class:`ModelVersion`) or a policy
+    fine-tuned with DPO (registered as a :class:`~training.models.policy.PolicyVersion`)."""
+
+    REWARD = "reward", "Reward model"
+    DPO = "dpo", "Policy (DPO)"
+
+
 class TrainingRun(models.Model):
-    """One reward-model training run.
+    """One training run: a reward model or, with ``kind`` ``dpo``, a policy.
 
     ``config`` holds every hyper-parameter the trainer was given (epochs, batch size, learning
     rate, seed, max length...) plus how the test split was chosen; ``metrics`` the loss curve and
@@ -36,6 +44,7 @@ class TrainingRun(models.Model):
     dataset = models.ForeignKey(
         "exports.DatasetVersion", on_delete=models.PROTECT, related_name="training_runs"
     )
+    kind = models.CharField(max_length=10, choices=RunKind.choices, default=RunKind.REWARD)
     model_name = models.CharField(
         max_length=100, help_text="The registry name the finished model is registered under."
     )
@@ -87,6 +96,9 @@ class TrainingRun(models.Model):
             models.CheckConstraint(
                 condition=models.Q(progress__gte=0.0, progress__lte=1.0),
                 name="training_run_progress_in_0_1",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["reward", "dpo"]), name="training_run_kind_valid"
             ),
         ]
         indexes = [models.Index(fields=["status", "heartbeat_at"], name="training_run_status")]

@@ -1,0 +1,1 @@
+"""admin_evaluations (filled in by the policy-loop work)."""

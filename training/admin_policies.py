@@ -1,0 +1,1 @@
+"""admin_policies (filled in by the policy-loop work)."""

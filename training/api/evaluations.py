@@ -1,0 +1,3 @@
+"""REST views of evaluations (filled in by the policy-loop work)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""pages_policies (filled in by the policy-loop work)."""
+
+urlpatterns: list = []
