@@ -324,6 +324,9 @@ CONCORD_TRAINING_HOLDOUT_SHARE = env_float(
 # A production reward model is retrained when its sprints gained this many new consensus labels
 # (training.services.registry, on the `retrain-reward-models` beat entry below).
 CONCORD_RETRAIN_AFTER_LABELS = env_int("CONCORD_RETRAIN_AFTER_LABELS", 100, minimum=1)
+# The policy promotion gate's default rule (training.services.policy_gate): at least this many
+# human comparisons of candidate and production in the evaluation sprint.
+CONCORD_GATE_MIN_COMPARISONS = env_int("CONCORD_GATE_MIN_COMPARISONS", 30, minimum=1)
 # Active selection scores at most this many unlabeled items, sampled (seeded) from a larger pool.
 CONCORD_SELECTION_MAX_POOL = env_int("CONCORD_SELECTION_MAX_POOL", 10_000, minimum=1)
 # Scoring: the torch device ("cpu", "cuda", "cuda:1"; empty: CUDA when there is one) and how

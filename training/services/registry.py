@@ -28,13 +28,12 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Max, QuerySet
-from django.utils import timezone
 
-from annotation.services.audit import record_event
 from exports.models import DatasetVersion, ExportKind, ExportStatus
 from reviews.models import ConsensusLabel
 from training.models import ModelStage, ModelVersion, TrainingRun
 from training.services.datasets import TRAINABLE_FORMATS, datasets_led_by
+from training.services.stages import change_stage
 
 logger = logging.getLogger(__name__)
 
@@ -92,44 +91,10 @@ def promote_model_version(
 ) -> ModelVersion:
     """Move ``model`` to ``stage``. To production: the name's current production version, if
     any, is archived first, in one transaction with a row lock on the name's versions, and both
-    changes are audited. Moving a version to the stage it is in changes nothing."""
-    with transaction.atomic():
-        versions = list(
-            ModelVersion.objects.select_for_update().filter(name=model.name).order_by("pk")
-        )
-        model.refresh_from_db()
-        if model.stage == stage:
-            return model
-        sprint = _audit_sprint(model)
-        if stage == ModelStage.PRODUCTION:
-            for other in versions:
-                if other.pk != model.pk and other.stage == ModelStage.PRODUCTION:
-                    ModelVersion.objects.filter(pk=other.pk).update(stage=ModelStage.ARCHIVED)
-                    record_event(
-                        actor,
-                        "model_version.archived",
-                        other,
-                        sprint=sprint,
-                        changes={"stage": ["production", "archived"], "replaced_by": model.pk},
-                    )
-        previous = model.stage
-        model.stage = stage
-        model.promoted_by = actor if actor is not None and actor.is_authenticated else None
-        model.promoted_at = timezone.now()
-        model.save(update_fields=["stage", "promoted_by", "promoted_at"])
-        record_event(
-            actor,
-            "model_version.promoted",
-            model,
-            sprint=sprint,
-            changes={"stage": [previous, str(stage)], "name": model.name, "version": model.version},
-        )
-    return model
-
-
-def _audit_sprint(model: ModelVersion):
-    sprints = list(model.sprints.all()[:2])
-    return sprints[0] if len(sprints) == 1 else None
+    changes are audited and written as registry events
+    (:func:`training.services.stages.change_stage`). Moving a version to the stage it is in
+    changes nothing. Callers check that ``actor`` leads the version's dataset."""
+    return change_stage(model, stage, actor=actor)
 
 
 # --- retraining --------------------------------------------------------------------------------
