@@ -340,6 +340,16 @@ CONCORD_SCORER_CACHE_SIZE = env_int("CONCORD_SCORER_CACHE_SIZE", 2, minimum=1)
 # (training.services.scoring).
 CONCORD_SCORE_MAX_ITEMS = env_int("CONCORD_SCORE_MAX_ITEMS", 64, minimum=1)
 CONCORD_SCORE_BATCH_SIZE = env_int("CONCORD_SCORE_BATCH_SIZE", 64, minimum=1)
+# Evaluations of policies (training.services.evaluations): at most this many prompts per
+# evaluation (a dataset's larger test split is sampled down, seeded), the overlap k of the blind
+# sprint they make, and generation: prompts per batch (part of the recorded sampling settings,
+# so the same settings give the same texts) and the torch device (empty: CUDA when there is one).
+CONCORD_EVALUATION_MAX_PROMPTS = env_int("CONCORD_EVALUATION_MAX_PROMPTS", 500, minimum=1)
+CONCORD_EVALUATION_OVERLAP = env_int("CONCORD_EVALUATION_OVERLAP", 3, minimum=1)
+CONCORD_GENERATION_BATCH_SIZE = env_int("CONCORD_GENERATION_BATCH_SIZE", 8, minimum=1)
+CONCORD_GENERATION_DEVICE = (
+    env_str("CONCORD_GENERATION_DEVICE", "", pattern=r"[a-z]+(:[0-9]+)?") or None
+)
 
 # Artifacts (export files and manifests, model artifacts) go through the named storage
 # "artifacts" (annotation.services.artifact_store): the local file system under DATA_DIR, or,
