@@ -13,8 +13,9 @@ from annotation.api.schema import ClosedBodySerializer
 from annotation.services.errors import ConcordError
 from annotation.services.jobs import queue_warning
 from training.api.access import LEAD_ONLY, led_dataset, led_run
-from training.models import RunStatus, TrainingRun
+from training.models import RunKind, RunStatus, TrainingRun
 from training.services.datasets import leads_any_sprint
+from training.services.policy_config import LOSS_TYPES
 from training.services.registry import runs_led_by
 from training.services.run_options import CHOICE_OPTIONS, FLOAT_OPTIONS, INT_OPTIONS
 from training.services.runs import (
@@ -36,27 +37,40 @@ def _float(name: str) -> serializers.FloatField:
 
 
 class StartRunSerializer(ClosedBodySerializer):
-    """The body of ``POST /training-runs``; options left out take the trainer's defaults."""
+    """The body of ``POST /training-runs``; options left out take the trainer's defaults. A
+    run's kind takes its own options: one of the other kind is a 400 naming it."""
 
     dataset = serializers.IntegerField(help_text="Id of a done preference dataset version.")
+    kind = serializers.ChoiceField(
+        choices=RunKind.values,
+        required=False,
+        default=RunKind.REWARD,
+        help_text="reward (the default): a reward model; dpo: a policy fine-tuned with DPO "
+        "(TRL's DPOTrainer), registered in the policy registry.",
+    )
     base_model = serializers.CharField(
         required=False,
         allow_blank=True,
         max_length=500,
         help_text=(
-            "`model:<id>`: a registered model version you lead, trained further from its "
-            "weights. Otherwise a directory name or absolute path under the operator's "
-            "CONCORD_BASE_MODEL_ROOTS. Default: the packaged all-MiniLM-L6-v2. Anything else "
-            "is a 400 on `base_model`, with one message whether or not the path exists."
+            "`model:<id>` (reward) or `policy:<id>` (dpo): a registered version you lead, "
+            "trained further from its weights. Otherwise a directory name or absolute path "
+            "under the operator's CONCORD_BASE_MODEL_ROOTS. Default for reward runs: the "
+            "packaged all-MiniLM-L6-v2; a dpo run must name one. Anything else is a 400 on "
+            "`base_model`, with one message whether or not the path exists."
         ),
     )
     name = serializers.CharField(
-        required=False, max_length=100, help_text="Registry name; default: reward-<sprints>."
+        required=False,
+        max_length=100,
+        help_text="Registry name; default: reward-<sprints> (reward), policy-<sprints> (dpo).",
     )
     epochs = _int("epochs")
     batch_size = _int("batch_size")
     gradient_accumulation = _int("gradient_accumulation")
-    max_length = _int("max_length")
+    max_length = serializers.IntegerField(
+        required=False, help_text="Tokens per sequence: 8-8192 (reward), 8-32768 (dpo)."
+    )
     patience = _int("patience")
     seed = _int("seed")
     learning_rate = _float("learning_rate")
@@ -71,8 +85,23 @@ class StartRunSerializer(ClosedBodySerializer):
     use_margin = serializers.BooleanField(required=False)
     bf16 = serializers.BooleanField(required=False)
     device = serializers.CharField(
-        required=False, allow_null=True, help_text="cpu, cuda, cuda:N or mps; null: automatic."
+        required=False,
+        allow_null=True,
+        help_text="cpu, cuda, cuda:N (reward only) or mps; null: automatic.",
     )
+    # dpo runs only (bounds checked by training.services.policy_options).
+    beta = serializers.FloatField(required=False, help_text="dpo: above 0, at most 10 (0.1).")
+    loss_type = serializers.ChoiceField(
+        choices=LOSS_TYPES, required=False, help_text="dpo: TRL's DPO loss (sigmoid)."
+    )
+    lora = serializers.BooleanField(required=False, help_text="dpo: train a LoRA adapter.")
+    lora_r = serializers.IntegerField(required=False, help_text="dpo: LoRA rank (16).")
+    lora_alpha = serializers.IntegerField(required=False, help_text="dpo: LoRA alpha (32).")
+    lora_dropout = serializers.FloatField(required=False, help_text="dpo: 0-0.9 (0.05).")
+    merge_adapter = serializers.BooleanField(
+        required=False, help_text="dpo with lora: save the merged model, not the adapter."
+    )
+    gradient_checkpointing = serializers.BooleanField(required=False, help_text="dpo only.")
 
 
 class TrainingRunSerializer(serializers.ModelSerializer):
@@ -81,6 +110,9 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         slug_field="username", read_only=True, allow_null=True
     )
     model_version = serializers.SerializerMethodField()
+    policy_version = serializers.SerializerMethodField(
+        help_text="The policy version a done dpo run registered."
+    )
     warning = serializers.SerializerMethodField(
         help_text="Set while the run is queued but the workers are unreachable."
     )
@@ -89,6 +121,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         model = TrainingRun
         fields = [
             "id",
+            "kind",
             "status",
             "progress",
             "current_step",
@@ -105,6 +138,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
             "artifacts_dir",
             "cancel_requested",
             "model_version",
+            "policy_version",
             "warning",
             "created_by",
             "created_at",
@@ -120,6 +154,10 @@ class TrainingRunSerializer(serializers.ModelSerializer):
     def get_model_version(self, run: TrainingRun) -> int | None:
         model = getattr(run, "model_version", None)
         return model.pk if model is not None else None
+
+    def get_policy_version(self, run: TrainingRun) -> int | None:
+        policy = getattr(run, "policy_version", None)
+        return policy.pk if policy is not None else None
 
 
 RunAccepted = inline_serializer(
@@ -143,7 +181,9 @@ class TrainingRunListView(ListAPIView):
     serializer_class = TrainingRunSerializer
 
     def get_queryset(self):
-        return runs_led_by(self.request.user).select_related("created_by", "model_version")
+        return runs_led_by(self.request.user).select_related(
+            "created_by", "model_version", "policy_version"
+        )
 
     @extend_schema(
         request=StartRunSerializer,
@@ -166,9 +206,11 @@ class TrainingRunListView(ListAPIView):
         dataset = led_dataset(request.user, values.pop("dataset"))
         base_model = values.pop("base_model", "")
         name = values.pop("name", None)
+        kind = values.pop("kind")
         run = start_training_run(
-            dataset, actor=request.user, base_model=base_model, name=name, options=values
-        )
+            dataset, actor=request.user, base_model=base_model, name=name, options=values,
+            kind=kind,
+        )  # fmt: skip
         body = {"id": run.pk, "status": run.status}
         warning = queue_warning(TRAINING_JOB, run.pk)
         if warning:

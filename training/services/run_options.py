@@ -3,6 +3,7 @@ the management command and scheduled retraining all go through :func:`validate_o
 :func:`check_model_name`, so one set of bounds and one naming rule hold everywhere."""
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import fields
 from typing import Any
 
@@ -47,18 +48,32 @@ def train_option_defaults() -> dict[str, Any]:
     return {f.name: f.default for f in fields(TrainConfig) if f.name in OPTION_NAMES}
 
 
-def option_error(name: str, value: Any) -> str | None:
-    """Why ``value`` is not a valid ``name`` option, or None when it is."""
-    if name in INT_OPTIONS:
-        low, high = INT_OPTIONS[name]
+def typed_option_error(
+    name: str,
+    value: Any,
+    ints: Mapping[str, tuple[int, int]],
+    floats: Mapping[str, tuple[float, float]],
+    bools: Iterable[str],
+) -> str | None:
+    """Why ``value`` is not a valid ``name`` of these integer, number and true/false options
+    (inclusive bounds), or None when it is (or ``name`` is none of them)."""
+    if name in ints:
+        low, high = ints[name]
         ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
         return None if ok else f"Must be an integer from {low} to {high}."
-    if name in FLOAT_OPTIONS:
-        low, high = FLOAT_OPTIONS[name]
+    if name in floats:
+        low, high = floats[name]
         number = isinstance(value, int | float) and not isinstance(value, bool)
         return None if number and low <= value <= high else f"Must be from {low:g} to {high:g}."
-    if name in BOOL_OPTIONS:
+    if name in bools:
         return None if isinstance(value, bool) else "Must be true or false."
+    return None
+
+
+def option_error(name: str, value: Any) -> str | None:
+    """Why ``value`` is not a valid ``name`` option, or None when it is."""
+    if name in (*INT_OPTIONS, *FLOAT_OPTIONS, *BOOL_OPTIONS):
+        return typed_option_error(name, value, INT_OPTIONS, FLOAT_OPTIONS, BOOL_OPTIONS)
     if name in CHOICE_OPTIONS:
         choices = CHOICE_OPTIONS[name]
         return None if value in choices else f"Must be one of: {', '.join(choices)}."
@@ -83,24 +98,26 @@ def validate_options(options: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
-def default_model_name(dataset: DatasetVersion) -> str:
+def default_model_name(dataset: DatasetVersion, prefix: str = "reward") -> str:
+    """``<prefix>-<sprint slugs joined by +>`` (``policy`` for a dpo run)."""
     slugs = sorted(dataset.sprints.values_list("slug", flat=True))
-    return ("reward-" + "+".join(slugs))[:100] if slugs else f"reward-dataset-{dataset.pk}"
+    return (f"{prefix}-" + "+".join(slugs))[:100] if slugs else f"{prefix}-dataset-{dataset.pk}"
 
 
-def check_model_name(name: str, actor: AbstractBaseUser | None) -> None:
+def check_model_name(
+    name: str, actor: AbstractBaseUser | None, *, registry: type = ModelVersion
+) -> None:
     """A name is the caller's when it is new, or every version under it came from a dataset
     they lead; promoting under a name archives that name's production model, so one team must
-    not be able to reach another's."""
+    not be able to reach another's. ``registry`` is ModelVersion or PolicyVersion."""
     if not MODEL_NAME.match(name):
         raise RunOptionsInvalid(
             [{"field": "name", "message": "Use 1-100 letters, digits, '.', '_', '+' or '-'."}]
         )
     if actor is None:
         return
-    foreign = ModelVersion.objects.filter(name=name).exclude(
-        run__dataset__in=datasets_led_by(actor)
-    )
+    foreign = registry.objects.filter(name=name).exclude(run__dataset__in=datasets_led_by(actor))
     if foreign.exists():
-        message = "This name is used by models of sprints you do not lead."
+        what = "policies" if registry is not ModelVersion else "models"
+        message = f"This name is used by {what} of sprints you do not lead."
         raise RunOptionsInvalid([{"field": "name", "message": message}])

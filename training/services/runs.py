@@ -13,9 +13,7 @@ request, and a run that was cancelled before a worker took it is never started.
 import json
 import logging
 import shutil
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -30,9 +28,9 @@ from django.utils import timezone
 from annotation.models import BackgroundJob, JobStatus
 from annotation.services import artifact_store
 from annotation.services.audit import record_event
-from annotation.services.jobs import beat, enqueue_on_commit
+from annotation.services.jobs import enqueue_on_commit
 from exports.models import DatasetVersion
-from training.models import RunStatus, TrainingRun
+from training.models import ModelVersion, PolicyVersion, RunKind, RunStatus, TrainingRun
 from training.services.base_models import BaseModelRefused, base_model_path
 from training.services.datasets import (
     DatasetUnusable,
@@ -41,20 +39,25 @@ from training.services.datasets import (
     split_rows,
 )
 from training.services.model_rendering import trained_rendering
+from training.services.policy_options import validate_run_options
 from training.services.run_heartbeat import RunHeartbeat
 from training.services.run_options import (
     OPTION_NAMES,
     RunOptionsInvalid,
     check_model_name,
     default_model_name,
-    validate_options,
+)
+from training.services.run_progress import (
+    TRAINING_JOB,
+    CancelCheck,
+    ProgressWriter,
+    poll_seconds,
+    thin,
 )
 
 logger = logging.getLogger(__name__)
 
 RUNS_DIR = Path("training") / "runs"
-# The background-job kind of a run (registered in training.apps).
-TRAINING_JOB = "training"
 
 
 class RunFinished(ValueError):
@@ -77,13 +80,17 @@ def start_training_run(
     options: dict[str, Any] | None = None,
     enqueue: bool = True,
     on_behalf_of: AbstractBaseUser | None = None,
+    kind: str = RunKind.REWARD,
 ) -> TrainingRun:
-    """Store a queued run for ``dataset`` and, once the transaction commits, enqueue the task
-    on the ``gpu`` queue. Nothing is stored when the dataset cannot be trained from
-    (:class:`DatasetUnusable`) or an option is bad (:class:`RunOptionsInvalid`), the base model
-    included: ``actor`` must lead a ``model:<id>``, and a path must lie under the configured
-    roots (:mod:`training.services.base_models`; ``actor=None`` is the operator or the
-    schedule). Access to the dataset is the caller's to check: this door trusts ``actor``.
+    """Store a queued run of ``kind`` (``reward`` or ``dpo``) for ``dataset`` and, once the
+    transaction commits, enqueue the task on the ``gpu`` queue. Nothing is stored when the
+    dataset cannot be trained from (:class:`DatasetUnusable`) or an option is bad
+    (:class:`RunOptionsInvalid`, an option of the other kind included), the base model
+    included: ``actor`` must lead a ``model:<id>`` (reward) or ``policy:<id>`` (dpo), and a
+    path must lie under the configured roots (:mod:`training.services.base_models`;
+    ``actor=None`` is the operator or the schedule). A dpo run must name its base model (no
+    causal LM ships); a reward run defaults to the packaged MiniLM. Access to the dataset is
+    the caller's to check: this door trusts ``actor``.
 
     ``on_behalf_of`` is for the retraining schedule: the person whose run is being retrained.
     The run is theirs (``created_by``), so the base model is checked for them now, on the
@@ -92,17 +99,22 @@ def start_training_run(
     from training.services.train_config import DEFAULT_BASE_MODEL
 
     check_trainable(dataset)
-    config = validate_options(options or {})
-    base_model = (base_model or "").strip() or DEFAULT_BASE_MODEL
+    config = validate_run_options(kind, options or {})
+    dpo = kind == RunKind.DPO
+    base_model = (base_model or "").strip() or ("" if dpo else DEFAULT_BASE_MODEL)
+    if not base_model:
+        message = "Required for a dpo run: policy:<id>, or a model under the base model roots."
+        raise RunOptionsInvalid([{"field": "base_model", "message": message}])
     if len(base_model) > 500:
         raise RunOptionsInvalid([{"field": "base_model", "message": "At most 500 characters."}])
     owner = on_behalf_of or actor
-    base_model_path(base_model, actor=owner)
-    name = name or default_model_name(dataset)
-    check_model_name(name, actor)
+    base_model_path(base_model, actor=owner, kind=kind)
+    name = name or default_model_name(dataset, "policy" if dpo else "reward")
+    check_model_name(name, actor, registry=PolicyVersion if dpo else ModelVersion)
     with transaction.atomic():
         run = TrainingRun.objects.create(
             dataset=dataset,
+            kind=kind,
             model_name=name,
             base_model=base_model,
             config=config,
@@ -113,8 +125,11 @@ def start_training_run(
             "training_run.started",
             run,
             sprint=audit_sprint(dataset),
-            changes={"dataset": dataset.pk, "name": name, "base_model": base_model, **config},
-        )
+            changes={
+                "dataset": dataset.pk, "kind": kind, "name": name, "base_model": base_model,
+                **config,
+            },
+        )  # fmt: skip
         if enqueue:
             # A background job (annotation.services.jobs): published on commit, and a broker
             # that is down never fails the caller; the job sweep publishes it again.
@@ -150,79 +165,6 @@ def run_output_dir(run_id: int) -> tuple[Path, str]:
     return Path(settings.DATA_DIR) / relative, relative.as_posix()
 
 
-def _poll_seconds() -> float:
-    return settings.CONCORD_TRAINING_POLL_SECONDS
-
-
-@dataclass
-class ProgressWriter:
-    """Collects the trainer's events and writes them to the run row at most once per
-    ``interval`` seconds (and always for an evaluation and the last step). Only a running run
-    is written, and only the progress fields: never ``status`` or ``cancel_requested``."""
-
-    run_id: int
-    interval: float
-    on_event: Callable[[Any], None] | None = None
-
-    def __post_init__(self) -> None:
-        self.train_loss: list[dict[str, float]] = []
-        self.evals: list[dict[str, Any]] = []
-        self._last_write = float("-inf")
-
-    def __call__(self, event: Any) -> None:
-        if event.loss is not None:
-            self.train_loss.append({"step": event.step, "loss": float(event.loss)})
-        if event.eval is not None:
-            self.evals.append(dict(event.eval))
-        if self.on_event is not None:
-            self.on_event(event)
-        now = time.monotonic()
-        final = event.total_steps and event.step >= event.total_steps
-        if event.eval is None and not final and now - self._last_write < self.interval:
-            return
-        self._last_write = now
-        progress = min(1.0, event.step / event.total_steps) if event.total_steps else 0.0
-        TrainingRun.objects.filter(pk=self.run_id, status=RunStatus.RUNNING).update(
-            progress=progress,
-            current_step=event.step,
-            total_steps=event.total_steps,
-            metrics={"train_loss": thin(self.train_loss), "eval": self.evals},
-            heartbeat_at=timezone.now(),
-        )
-        beat(TRAINING_JOB, self.run_id)
-
-
-def thin(points: list[dict[str, float]], limit: int = 1000) -> list[dict[str, float]]:
-    """At most about ``limit`` points of a curve, evenly spaced, the last one always kept."""
-    if len(points) <= limit:
-        return points
-    stride = -(-len(points) // limit)
-    kept = points[::stride]
-    return kept if kept[-1] is points[-1] else [*kept, points[-1]]
-
-
-@dataclass
-class CancelCheck:
-    """``should_stop`` for the trainer: reads ``cancel_requested`` from the database at most
-    once per ``interval`` seconds, so a check every step costs nothing."""
-
-    run_id: int
-    interval: float
-
-    def __post_init__(self) -> None:
-        self._last_read = float("-inf")
-        self._cancelled = False
-
-    def __call__(self) -> bool:
-        now = time.monotonic()
-        if not self._cancelled and now - self._last_read >= self.interval:
-            self._last_read = now
-            self._cancelled = TrainingRun.objects.filter(
-                pk=self.run_id, cancel_requested=True
-            ).exists()
-        return self._cancelled
-
-
 def finish_run(run_id: int, status: RunStatus, *, error: str = "", **values: Any) -> bool:
     """Move a running run to a final status; False if it was not running any more."""
     return bool(
@@ -236,13 +178,15 @@ def execute_training_run(
     run_id: int, *, on_event: Callable[[Any], None] | None = None
 ) -> TrainingRun | None:
     """Train the queued run ``run_id`` to its end and record the outcome: done with a
-    candidate :class:`ModelVersion`, cancelled, or failed with the reason. Returns the run, or
-    ``None`` when it was not queued (cancelled before it started, or already taken: a
-    duplicate delivery never trains twice). A running run whose heartbeat is older than
-    :func:`stall_after` lost its worker: the job sweep started it again, and it is trained again
-    from scratch (same options and seed). ``on_event`` sees every trainer event (the command's
-    progress bar). While it runs, the run and its job beat (:mod:`.run_heartbeat`)."""
-    from training.services import distributed, trainer
+    candidate :class:`ModelVersion` (a :class:`PolicyVersion` for a dpo run), cancelled, or
+    failed with the reason. Returns the run, or ``None`` when it was not queued (cancelled
+    before it started, or already taken: a duplicate delivery never trains twice). A running
+    run whose heartbeat is older than :func:`stall_after` lost its worker: the job sweep
+    started it again, and it is trained again from scratch (same options and seed).
+    ``on_event`` sees every trainer event (the command's progress bar). While it runs, the run
+    and its job beat (:mod:`.run_heartbeat`)."""
+    from training.services import trainer
+    from training.services.policy_runs import PolicyRunUnusable, train_policy_run
 
     now = timezone.now()
     stalled = Q(status=RunStatus.RUNNING, heartbeat_at__lt=now - stall_after())
@@ -257,38 +201,11 @@ def execute_training_run(
     heartbeat = RunHeartbeat(run_id, TRAINING_JOB).start()
     try:
         run = TrainingRun.objects.select_related("dataset", "created_by").get(pk=run_id)
-        options = {key: value for key, value in run.config.items() if key in OPTION_NAMES}
-        # Checked again here, before anything is loaded: the run may have been stored before
-        # the rule, its creator may have lost the model's sprints, or a root may have changed.
-        base_model = base_model_path(run.base_model, actor=run.created_by, stage=True)
-        config = trainer.TrainConfig(base_model=base_model, **options)
-        splits = split_rows(read_preference_rows(run.dataset), seed=config.seed)
-        world_size = distributed.world_size_for(settings.CONCORD_TRAINING_PROCESSES, config.device)
-        full_config = {
-            **config.to_dict(),
-            "test_source": splits.test_source,
-            "holdout_share": splits.holdout_share,
-            "train_pairs": len(splits.train),
-            "test_pairs": len(splits.test),
-            "world_size": world_size,
-        }
-        TrainingRun.objects.filter(pk=run_id).update(config=full_config, world_size=world_size)
         if output_dir.exists():
             shutil.rmtree(output_dir)
-        # Several processes: torchrun and DDP (training.services.distributed), same outcome.
-        train = trainer.train_reward_model
-        if world_size > 1:
-            train = partial(distributed.train_in_processes, world_size=world_size)
-        result = train(
-            config,
-            splits.train,
-            splits.test,
-            output_dir,
-            on_progress=ProgressWriter(
-                run_id, _poll_seconds(), heartbeat.watching(on_event, epochs=config.epochs)
-            ),
-            should_stop=CancelCheck(run_id, _poll_seconds()),
-        )
+        # A dpo run: training.services.policy_runs (one process, TRL's DPOTrainer).
+        train = train_policy_run if run.kind == RunKind.DPO else train_reward_run
+        metrics, full_config = train(run, output_dir, heartbeat, on_event)
         # What every score of this model renders with: the dataset's rendering and the saved
         # tokenizer's chat template (training.services.model_rendering).
         full_config["rendering"] = trained_rendering(run.dataset, output_dir)
@@ -297,11 +214,11 @@ def execute_training_run(
         # Into the artifact store with a manifest of every file's SHA-256 (on S3 the local
         # folder is removed once uploaded); the manifest's own digest is recorded on the run.
         artifacts_sha256 = artifact_store.publish_directory(output_dir, relative_dir)
-        record_done(run_id, result.metrics, relative_dir, artifacts_sha256)
+        record_done(run_id, metrics, relative_dir, artifacts_sha256)
     except trainer.TrainingCancelled:
         shutil.rmtree(output_dir, ignore_errors=True)
         finish_run(run_id, RunStatus.CANCELLED, error="Cancelled on request.")
-    except (trainer.BaseModelNotFound, BaseModelRefused, DatasetUnusable) as exc:
+    except (trainer.BaseModelNotFound, BaseModelRefused, DatasetUnusable, PolicyRunUnusable) as exc:
         shutil.rmtree(output_dir, ignore_errors=True)
         finish_run(run_id, RunStatus.FAILED, error=str(exc))
     except Exception as exc:
@@ -314,11 +231,52 @@ def execute_training_run(
     return TrainingRun.objects.get(pk=run_id)
 
 
+def train_reward_run(
+    run: TrainingRun, output_dir: Path, heartbeat: RunHeartbeat, on_event: Callable | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train reward run ``run`` into ``output_dir`` (one process, or several under torchrun and
+    DDP: training.services.distributed, same outcome); its metrics and full config."""
+    from training.services import distributed, trainer
+
+    options = {key: value for key, value in run.config.items() if key in OPTION_NAMES}
+    # Checked again here, before anything is loaded: the run may have been stored before
+    # the rule, its creator may have lost the model's sprints, or a root may have changed.
+    base_model = base_model_path(run.base_model, actor=run.created_by, stage=True)
+    config = trainer.TrainConfig(base_model=base_model, **options)
+    splits = split_rows(read_preference_rows(run.dataset), seed=config.seed)
+    world_size = distributed.world_size_for(settings.CONCORD_TRAINING_PROCESSES, config.device)
+    full_config = {
+        **config.to_dict(),
+        "test_source": splits.test_source,
+        "holdout_share": splits.holdout_share,
+        "train_pairs": len(splits.train),
+        "test_pairs": len(splits.test),
+        "world_size": world_size,
+    }
+    TrainingRun.objects.filter(pk=run.pk).update(config=full_config, world_size=world_size)
+    train = trainer.train_reward_model
+    if world_size > 1:
+        train = partial(distributed.train_in_processes, world_size=world_size)
+    result = train(
+        config,
+        splits.train,
+        splits.test,
+        output_dir,
+        on_progress=ProgressWriter(
+            run.pk, poll_seconds(), heartbeat.watching(on_event, epochs=config.epochs)
+        ),
+        should_stop=CancelCheck(run.pk, poll_seconds()),
+    )
+    return result.metrics, full_config
+
+
 def record_done(
     run_id: int, metrics: dict[str, Any], relative_dir: str, artifacts_sha256: str = ""
 ) -> None:
-    """Mark the run done and register it as a candidate, in one transaction. A run cancelled
-    or failed meanwhile (by the abandoned-run sweep) stays as it is, unregistered."""
+    """Mark the run done and register it as a candidate, in one transaction: a
+    :class:`ModelVersion` for a reward run, a :class:`PolicyVersion` for a dpo run. A run
+    cancelled or failed meanwhile (by the abandoned-run sweep) stays as it is, unregistered."""
+    from training.services.policy_registry import register_policy_version
     from training.services.registry import register_model_version
 
     # metrics.json keeps every step; the rows keep a curve that is cheap to serve.
@@ -336,7 +294,11 @@ def record_done(
             heartbeat_at=timezone.now(),
         )
         if finished:
-            register_model_version(TrainingRun.objects.select_related("dataset").get(pk=run_id))
+            run = TrainingRun.objects.select_related("dataset").get(pk=run_id)
+            if run.kind == RunKind.DPO:
+                register_policy_version(run)
+            else:
+                register_model_version(run)
 
 
 def write_provenance(output_dir: Path, run: TrainingRun, config: dict[str, Any]) -> None:
