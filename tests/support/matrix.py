@@ -208,6 +208,9 @@ def api_body(pattern: Pattern, actor: Actor) -> list[dict]:
             },
         ],
         "api-model-promote": [{"stage": "production"}],
+        "api-policy-promote": [{"stage": "production", "override_reason": TAKEN}],
+        "api-policy-rollback": [{"reason": TAKEN}],
+        "api-model-rollback": [{"reason": TAKEN}],
         "api-model-score": [
             {"prompt": "hello", "responses": ["a", "b"]},
             # Batch scoring, and a candidate scored for evaluation (open to its leads only).
