@@ -52,6 +52,15 @@ def _register_navigation() -> None:
     )
     register_tool_link(
         ToolLink(
+            "Policies",
+            "training-policies",
+            leads_any_sprint,
+            "policy versions, their evaluations' evidence; promote or roll back",
+            position=35,
+        )
+    )
+    register_tool_link(
+        ToolLink(
             "Training runs",
             "admin:training_trainingrun_changelist",
             staff_lead,
