@@ -63,6 +63,17 @@ def evaluated(
     )
 
 
+def candidate_and_production(dataset, lead) -> tuple[PolicyVersion, PolicyVersion]:
+    """``support-policy`` v1 promoted by ``lead`` (the first production version, no
+    evaluation needed) and v2, a candidate, both of ``dataset``."""
+    from tests.support.builders import policy_version
+    from training.services.policy_gate import promote_policy
+
+    production = policy_version(dataset, lead)
+    promote_policy(production, actor=lead)
+    return policy_version(dataset, lead), production
+
+
 def reward_version(dataset, by, *, version: int, stage: str = "candidate") -> ModelVersion:
     """A registered reward model ``support-rm`` v``version`` with a small artifact folder
     published to the store (a manifest and one file)."""

@@ -7,20 +7,16 @@ import pytest
 from django.test import Client
 
 from annotation.models import SprintMember, SprintRole
-from tests.policies.gate_fixtures import evaluated
+from tests.policies.gate_fixtures import candidate_and_production, evaluated
 from tests.support.builders import export_of, policy_version
 from training.models import PolicyVersion, RegistryEvent
-from training.services.policy_gate import promote_policy
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def pair(lead, sprint):
-    dataset = export_of(sprint, lead)
-    production = policy_version(dataset, lead)
-    promote_policy(production, actor=lead)
-    return policy_version(dataset, lead), production
+    return candidate_and_production(export_of(sprint, lead), lead)
 
 
 def browser(user) -> Client:

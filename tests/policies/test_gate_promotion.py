@@ -7,7 +7,7 @@ import pytest
 
 from annotation.models import AuditEvent
 from annotation.services.errors import ConcordError
-from tests.policies.gate_fixtures import evaluated
+from tests.policies.gate_fixtures import candidate_and_production, evaluated
 from tests.support.builders import export_of, policy_version
 from training.models import ModelStage, PolicyVersion, RegistryEvent
 from training.services.policy_gate import promote_policy
@@ -22,9 +22,7 @@ def dataset(lead, sprint):
 
 @pytest.fixture
 def pair(dataset, lead):
-    production = policy_version(dataset, lead)
-    promote_policy(production, actor=lead)
-    return policy_version(dataset, lead), production
+    return candidate_and_production(dataset, lead)
 
 
 def stages() -> dict[int, str]:

@@ -6,10 +6,14 @@ the field, nothing stored) and who may do what."""
 import pytest
 
 from annotation.models import AuditEvent
-from tests.policies.gate_fixtures import evaluated, remove_artifacts, reward_version
+from tests.policies.gate_fixtures import (
+    candidate_and_production,
+    evaluated,
+    remove_artifacts,
+    reward_version,
+)
 from tests.support.builders import export_of, policy_version
 from training.models import ModelVersion, PolicyVersion, RegistryEvent
-from training.services.policy_gate import promote_policy
 from training.services.registry import promote_model_version
 
 pytestmark = pytest.mark.django_db
@@ -23,9 +27,7 @@ def dataset(lead, sprint):
 
 @pytest.fixture
 def pair(dataset, lead):
-    production = policy_version(dataset, lead)
-    promote_policy(production, actor=lead)
-    return policy_version(dataset, lead), production
+    return candidate_and_production(dataset, lead)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ promotion through the gate, rollback (policies and reward models), and the regis
 :mod:`training.services.stages`, which check the lead rule again."""
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -20,8 +20,7 @@ from training.api.registry import ModelVersionSerializer
 from training.models import ModelStage, PolicyEvaluation, PolicyVersion, RegistryEvent
 from training.services.policy_gate import gate_verdict, promote_policy
 from training.services.policy_registry import policies_led_by
-from training.services.registry import models_led_by
-from training.services.stages import MAX_REASON, rollback
+from training.services.stages import MAX_REASON, events_led_by, rollback
 
 REFUSED = OpenApiResponse(
     description="Refused: the gate's reasons, no earlier version, artifacts gone, or a "
@@ -198,14 +197,6 @@ class ModelRollbackView(APIView):
         body.is_valid(raise_exception=True)
         target = rollback(model, actor=request.user, reason=body.validated_data["reason"])
         return Response(ModelVersionSerializer(target).data)
-
-
-def events_led_by(user: AbstractBaseUser) -> QuerySet[RegistryEvent]:
-    """The registry events of versions whose dataset ``user`` leads."""
-    return RegistryEvent.objects.filter(
-        Q(registry="policy", version_id__in=policies_led_by(user).values("pk"))
-        | Q(registry="reward", version_id__in=models_led_by(user).values("pk"))
-    ).select_related("actor")
 
 
 @extend_schema(

@@ -23,7 +23,7 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import models, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from annotation.services import artifact_store
@@ -65,6 +65,14 @@ def registry_of(version: Version) -> Registry:
 def versions_led_by(registry: Registry, user: AbstractBaseUser) -> QuerySet:
     """The versions of ``registry`` whose dataset ``user`` leads (every sprint of it)."""
     return registry.model.objects.filter(run__dataset__in=datasets_led_by(user).values("pk"))
+
+
+def events_led_by(user: AbstractBaseUser) -> QuerySet[RegistryEvent]:
+    """The registry events of versions (of either registry) whose dataset ``user`` leads."""
+    return RegistryEvent.objects.filter(
+        Q(registry=POLICY.kind, version_id__in=versions_led_by(POLICY, user).values("pk"))
+        | Q(registry=REWARD.kind, version_id__in=versions_led_by(REWARD, user).values("pk"))
+    ).select_related("actor")
 
 
 def require_lead(version: Version, actor: AbstractBaseUser | None) -> None:
