@@ -7,7 +7,7 @@ class TrainingConfig(AppConfig):
 
     def ready(self) -> None:
         from annotation.services.jobs import JobKind, register_job_kind
-        from training.services import runs, selection_jobs
+        from training.services import evaluations, runs, selection_jobs
 
         _register_navigation()
 
@@ -32,6 +32,18 @@ class TrainingConfig(AppConfig):
                 task="training.tasks.select_next_sprint",
                 max_attempts=3,
                 on_abandoned=lambda key, reason: selection_jobs.fail_selection(int(key), reason),
+            )
+        )
+
+        # An evaluation whose worker died is generated again from scratch (seeded: the same
+        # texts), once; after a second loss it is failed with the reason.
+        register_job_kind(
+            JobKind(
+                evaluations.EVALUATION_JOB,
+                task="training.tasks.evaluate_policy",
+                stall_after=evaluations.stall_after,
+                max_attempts=2,
+                on_abandoned=lambda key, reason: evaluations.fail_evaluation(int(key), reason),
             )
         )
 

@@ -19,7 +19,7 @@ after a second loss the run is failed with the reason.
 from celery import shared_task
 
 from annotation.services.jobs import run_job
-from training.services import registry, runs, selection_jobs
+from training.services import evaluations, registry, runs, selection_jobs
 
 
 @shared_task(
@@ -46,6 +46,24 @@ def select_next_sprint(selection_id: int, job_id: int | None = None) -> str | No
         job_id, lambda: selection_jobs.execute_selection(selection_id), only_queued=True
     )
     return selection.status if selection is not None else None
+
+
+@shared_task(
+    name="training.tasks.evaluate_policy",
+    ignore_result=True,
+    acks_late=False,
+    reject_on_worker_lost=False,
+)
+def evaluate_policy(evaluation_id: int, job_id: int | None = None) -> str | None:
+    """Generate both policies' responses for the queued evaluation ``evaluation_id`` and make
+    its blind sprint (see :func:`training.services.evaluations.execute_evaluation`) as
+    background job ``job_id``. Acknowledged when taken, like a training run (generation can
+    take long): only a queued job is claimed, and a dead worker's job is queued again by the
+    sweep, which starts the evaluation again from scratch (its generation is seeded)."""
+    evaluation = run_job(
+        job_id, lambda: evaluations.execute_evaluation(evaluation_id), only_queued=True
+    )
+    return evaluation.status if evaluation is not None else None
 
 
 @shared_task(name="training.tasks.retrain_reward_models", ignore_result=True)
