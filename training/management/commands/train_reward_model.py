@@ -5,22 +5,14 @@ The run is recorded like any other (status, progress, metrics, artifacts under t
 directory) and, when done, registered as a candidate model version. Ctrl-C cancels it.
 """
 
-import shutil
-
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
 from exports.models import DatasetVersion
-from training.models import RunStatus
+from training.management.run_progress_bar import execute_with_progress
 from training.services.datasets import DatasetUnusable
 from training.services.run_options import RunOptionsInvalid
-from training.services.runs import (
-    execute_training_run,
-    finish_run,
-    run_output_dir,
-    start_training_run,
-)
+from training.services.runs import start_training_run
 
 # Command-line flag -> trainer option.
 FLAGS = {
@@ -87,33 +79,15 @@ class Command(BaseCommand):
         except (DatasetUnusable, RunOptionsInvalid) as rejected:
             raise CommandError(str(rejected)) from None
         self.stdout.write(f"Training run {run.pk}: {run.model_name} from dataset {source.pk}")
-        bar = tqdm(unit="step", disable=options["no_progress"], file=self.stderr._out)
-
-        def show(event) -> None:
-            if bar.total != event.total_steps:
-                bar.total = event.total_steps
-            bar.update(event.step - bar.n)
-            if event.eval is not None:
-                # Results go to stdout, above the bar (which is on stderr).
-                bar.write(
-                    f"epoch {event.eval['epoch']}: held-out accuracy "
-                    f"{event.eval['accuracy']:.3f}, loss {event.eval['loss']:.4f}",
-                    file=self.stdout._out,
-                )
-            elif event.loss is not None:
-                bar.set_postfix(loss=f"{event.loss:.4f}", epoch=event.epoch)
-
-        try:
-            run = execute_training_run(run.pk, on_event=show)
-        except KeyboardInterrupt:
-            bar.close()
-            finish_run(run.pk, RunStatus.CANCELLED, error="Interrupted from the keyboard.")
-            shutil.rmtree(run_output_dir(run.pk)[0], ignore_errors=True)
-            raise CommandError(f"training run {run.pk} cancelled") from None
-        bar.close()
-        if run is None or run.status != RunStatus.DONE:
-            reason = run.error if run is not None else "it was not queued"
-            raise CommandError(f"training run failed: {reason}")
+        run = execute_with_progress(
+            self,
+            run,
+            describe_eval=lambda evaluation: (
+                f"epoch {evaluation['epoch']}: held-out accuracy "
+                f"{evaluation['accuracy']:.3f}, loss {evaluation['loss']:.4f}"
+            ),
+            hide=options["no_progress"],
+        )
         model = run.model_version
         accuracy = run.metrics.get("final_accuracy")
         accuracy_text = f"{accuracy:.3f}" if isinstance(accuracy, int | float) else "n/a"
