@@ -1,5 +1,6 @@
-"""Executing a run in a management command's own process with a progress bar on stderr: the
-one loop ``train_reward_model`` and ``train_policy`` share. Ctrl-C cancels the run."""
+"""Starting a run from a management command and executing it in the command's own process with
+a progress bar on stderr: what ``train_reward_model`` and ``train_policy`` share. Ctrl-C cancels
+the run."""
 
 import shutil
 from collections.abc import Callable
@@ -8,8 +9,48 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from training.models import RunStatus, TrainingRun
-from training.services.runs import execute_training_run, finish_run, run_output_dir
+from annotation.services.errors import ConcordError
+from exports.models import DatasetVersion
+from training.models import RunKind, RunStatus, TrainingRun
+from training.services.runs import (
+    execute_training_run,
+    finish_run,
+    run_output_dir,
+    start_training_run,
+)
+
+
+def start_in_process(
+    command: BaseCommand,
+    dataset: DatasetVersion,
+    actor: Any,
+    options: dict[str, Any],
+    run_options: dict[str, Any],
+    *,
+    kind: str = RunKind.REWARD,
+) -> TrainingRun:
+    """Store a queued run of ``kind`` for the command's ``options`` (``base_model``, ``name``,
+    ``no_bf16``, ``device``) and ``run_options``, not enqueued, and say so on stdout; a refusal
+    (a bad option, an unusable dataset) is a CommandError and nothing is stored."""
+    run_options = dict(run_options)
+    if options["no_bf16"]:
+        run_options["bf16"] = False
+    if options["device"]:
+        run_options["device"] = options["device"]
+    try:
+        run = start_training_run(
+            dataset,
+            actor=actor,
+            base_model=options["base_model"],
+            name=options["name"],
+            options=run_options,
+            enqueue=False,
+            kind=kind,
+        )
+    except ConcordError as rejected:
+        raise CommandError(str(rejected)) from None
+    command.stdout.write(f"Training run {run.pk}: {run.model_name} from dataset {dataset.pk}")
+    return run
 
 
 def execute_with_progress(

@@ -9,12 +9,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from exports.models import DatasetVersion
-from training.management.run_progress_bar import execute_with_progress
+from training.management.run_progress_bar import execute_with_progress, start_in_process
 from training.models import RunKind
 from training.services.datasets import datasets_led_by
 from training.services.policy_config import LOSS_TYPES
-from training.services.run_options import RunOptionsInvalid
-from training.services.runs import start_training_run
 
 # Command-line flag -> DPO option.
 FLAGS = {
@@ -83,23 +81,7 @@ class Command(BaseCommand):
         policy_options.update({key: True for key in SWITCHES if options[key]})
         if options["loss_type"]:
             policy_options["loss_type"] = options["loss_type"]
-        if options["no_bf16"]:
-            policy_options["bf16"] = False
-        if options["device"]:
-            policy_options["device"] = options["device"]
-        try:
-            run = start_training_run(
-                source,
-                actor=actor,
-                base_model=options["base_model"],
-                name=options["name"],
-                options=policy_options,
-                enqueue=False,
-                kind=RunKind.DPO,
-            )
-        except RunOptionsInvalid as rejected:
-            raise CommandError(str(rejected)) from None
-        self.stdout.write(f"Training run {run.pk}: {run.model_name} from dataset {source.pk}")
+        run = start_in_process(self, source, actor, options, policy_options, kind=RunKind.DPO)
         run = execute_with_progress(self, run, describe_eval=describe, hide=options["no_progress"])
         policy = run.policy_version
         base, final = run.metrics.get("base_eval"), run.metrics.get("final_eval")

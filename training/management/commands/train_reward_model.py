@@ -9,10 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from exports.models import DatasetVersion
-from training.management.run_progress_bar import execute_with_progress
-from training.services.datasets import DatasetUnusable
-from training.services.run_options import RunOptionsInvalid
-from training.services.runs import start_training_run
+from training.management.run_progress_bar import execute_with_progress, start_in_process
 
 # Command-line flag -> trainer option.
 FLAGS = {
@@ -63,22 +60,7 @@ class Command(BaseCommand):
         trainer_options = {key: options[key] for key in FLAGS if options[key] is not None}
         if options["no_margin"]:
             trainer_options["use_margin"] = False
-        if options["no_bf16"]:
-            trainer_options["bf16"] = False
-        if options["device"]:
-            trainer_options["device"] = options["device"]
-        try:
-            run = start_training_run(
-                source,
-                actor=actor,
-                base_model=options["base_model"],
-                name=options["name"],
-                options=trainer_options,
-                enqueue=False,
-            )
-        except (DatasetUnusable, RunOptionsInvalid) as rejected:
-            raise CommandError(str(rejected)) from None
-        self.stdout.write(f"Training run {run.pk}: {run.model_name} from dataset {source.pk}")
+        run = start_in_process(self, source, actor, options, trainer_options)
         run = execute_with_progress(
             self,
             run,
