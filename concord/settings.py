@@ -283,6 +283,8 @@ SPECTACULAR_SETTINGS = {
         "ImportFormatEnum": "annotation.services.imports.service.FORMATS",
         "SprintStatusEnum": "annotation.models.sprints.SprintStatus.choices",
         "FeedbackSampleStatusEnum": "feedback.models.samples.SampleStatus.values",
+        # Training runs and policy evaluations share one status set.
+        "RunStatusEnum": "training.models.reward.RunStatus.choices",
     },
     "SERVE_INCLUDE_SCHEMA": False,
     # The API's object ids in paths (annotation.api.converters); every number gets the API's

@@ -67,6 +67,10 @@ ALSO_REFUSED = {
     "POST /api/v1/disputes/{dispute_id}/void": "a number beyond 64 bits in an unknown field",
     "POST /api/v1/models/{model_id}/score": "a number beyond 64 bits in a message's extra key",
     "POST /api/v1/feedback/samples": "a time range whose since is not before its until",
+    "POST /api/v1/policies/{policy_id}/promote": "an evaluation of another policy, or an "
+    "override reason of blanks only",
+    "POST /api/v1/policies/{policy_id}/rollback": "a reason of blanks only",
+    "POST /api/v1/models/{model_id}/rollback": "a reason of blanks only",
 }
 
 

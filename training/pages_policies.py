@@ -21,7 +21,7 @@ from annotation.charts import interval_chart
 from annotation.services.errors import ConcordError
 from training.api.access import LEAD_ONLY
 from training.api.policies import led_policy
-from training.models import ModelStage, PolicyVersion, RegistryEvent, RunStatus
+from training.models import ModelStage, PolicyVersion, RunStatus
 from training.services.datasets import leads_any_sprint
 from training.services.policy_gate import (
     current_production,
@@ -30,7 +30,7 @@ from training.services.policy_gate import (
     promote_policy,
 )
 from training.services.policy_registry import policies_led_by
-from training.services.stages import rollback, rollback_target
+from training.services.stages import events_led_by, rollback, rollback_target
 
 
 @login_required
@@ -101,8 +101,9 @@ def _context(request: HttpRequest, policy: PolicyVersion, errors=None, form=None
         "can_promote": policy.stage != ModelStage.PRODUCTION,
         "rollback_target": target,
         "rollback_refusal": refusal,
-        "history": RegistryEvent.objects.filter(registry="policy", name=policy.name)
-        .select_related("actor")
+        # Only the events of versions the viewer leads: a name is not a team's own.
+        "history": events_led_by(request.user)
+        .filter(registry="policy", name=policy.name)
         .order_by("-created_at", "-pk"),
         "errors": errors or [],
         "form": form or {},
