@@ -92,6 +92,9 @@ def _context(request: HttpRequest, policy: PolicyVersion, errors=None, form=None
     return {
         "policy": policy,
         "production": production,
+        # A name is not a team's own: another team's production version is named, not linked.
+        "production_led": production is not None
+        and policies_led_by(request.user).filter(pk=production.pk).exists(),
         "evaluation": evaluation,
         "evaluations": list(policy.evaluations.select_related("baseline").order_by("-created_at")),
         "verdict": verdict,
