@@ -11,31 +11,23 @@ page, and stages change through :func:`training.services.registry.promote_model_
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path
 from django.utils.html import format_html
 
 from annotation.admin.lookups import AllowListedLookups
 from annotation.services.jobs import queue_warning
-from exports.models import DatasetVersion, ExportKind, ExportStatus
-from training.models import ModelStage, ModelVersion, TrainingRun
-from training.services.datasets import (
-    TRAINABLE_FORMATS,
-    DatasetUnusable,
-    datasets_led_by,
-    leads_any_sprint,
-)
+from training.admin_policy_runs import LedDatasetForm, RunStartPages
+from training.models import ModelStage, ModelVersion, RunKind, TrainingRun
+from training.services.datasets import leads_any_sprint
 from training.services.registry import models_led_by, promote_model_version, runs_led_by
-from training.services.run_options import INT_OPTIONS, RunOptionsInvalid, train_option_defaults
+from training.services.run_options import INT_OPTIONS, train_option_defaults
 from training.services.runs import (
     TRAINING_JOB,
     RunFinished,
     cancel_training_run,
-    start_training_run,
 )
 
 
@@ -80,11 +72,7 @@ def progress_html(title: str, fraction: float) -> str:
     return format_html('<span title="{}">{}%</span>', title, f"{100 * fraction:.0f}")
 
 
-class StartRunForm(forms.Form):
-    dataset = forms.ModelChoiceField(
-        queryset=DatasetVersion.objects.none(),
-        help_text="Finished preference exports (JSONL or Parquet) of sprints you lead.",
-    )
+class StartRunForm(LedDatasetForm):
     base_model = forms.CharField(
         required=False,
         max_length=500,
@@ -101,17 +89,12 @@ class StartRunForm(forms.Form):
     seed = forms.IntegerField(min_value=0, max_value=INT_OPTIONS["seed"][1])
     use_margin = forms.BooleanField(required=False, help_text="Use the pairs' margins in the loss.")
 
-    def __init__(self, *args, user, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["dataset"].queryset = datasets_led_by(user).filter(
-            kind=ExportKind.PREFERENCE, status=ExportStatus.DONE, format__in=TRAINABLE_FORMATS
-        )
-
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(LeadTrainingAdmin):
+class TrainingRunAdmin(RunStartPages, LeadTrainingAdmin):
     list_display = [
         "id",
+        "kind",
         "model_name",
         "dataset",
         "status",
@@ -122,7 +105,7 @@ class TrainingRunAdmin(LeadTrainingAdmin):
         "created_by",
         "created_at",
     ]
-    list_filter = ["status"]
+    list_filter = ["status", "kind"]
     list_select_related = ["dataset", "created_by"]
     search_fields = ["model_name", "base_model"]
     actions = ["cancel_runs"]
@@ -159,43 +142,21 @@ class TrainingRunAdmin(LeadTrainingAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.start_view)
-        return [path("start/", view, name="training_trainingrun_start"), *super().get_urls()]
+        dpo = self.admin_site.admin_view(self.start_dpo_view)
+        return [
+            path("start/", view, name="training_trainingrun_start"),
+            path("start-dpo/", dpo, name="training_trainingrun_start_dpo"),
+            *super().get_urls(),
+        ]
 
     def start_view(self, request: HttpRequest) -> HttpResponse:
-        if not self._is_lead(request):
-            raise PermissionDenied
-        if request.method == "POST":
-            form = StartRunForm(request.POST, user=request.user)
-            if form.is_valid():
-                values = dict(form.cleaned_data)
-                dataset = values.pop("dataset")
-                base_model, name = values.pop("base_model"), values.pop("name") or None
-                try:
-                    run = start_training_run(
-                        dataset,
-                        actor=request.user,
-                        base_model=base_model,
-                        name=name,
-                        options=values,
-                    )
-                except DatasetUnusable as unusable:
-                    form.add_error("dataset", str(unusable))
-                except RunOptionsInvalid as invalid:
-                    for error in invalid.errors:
-                        field = error["field"] if error["field"] in form.fields else None
-                        form.add_error(field, error["message"])
-                else:
-                    self.message_user(
-                        request, f"Training run {run.pk} is queued.", messages.SUCCESS
-                    )
-                    return redirect(reverse("admin:training_trainingrun_change", args=[run.pk]))
-        else:
-            defaults = train_option_defaults()
-            form = StartRunForm(
-                user=request.user,
-                initial={key: defaults[key] for key in StartRunForm.base_fields if key in defaults},
-            )
-        return self.form_page(request, "Start a training run", form)
+        return self.start_run_page(
+            request,
+            StartRunForm,
+            title="Start a training run",
+            kind=RunKind.REWARD,
+            defaults=train_option_defaults(),
+        )
 
 
 @admin.register(ModelVersion)
