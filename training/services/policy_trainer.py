@@ -240,9 +240,9 @@ class ConcordCallback(TrainerCallback):
         self.device = device
         self.train_loss: list[dict[str, float]] = []
         self.evaluations: list[dict[str, Any]] = []
-        self.eval_seconds = 0.0
-        self.train_seconds = 0.0
-        self._started = 0.0
+        self.eval_seconds = self.eval_cpu_seconds = 0.0
+        self.train_seconds = self.train_cpu_seconds = 0.0
+        self._started = self._started_cpu = 0.0
 
     def _now(self) -> float:
         if self.device.type == "cuda":
@@ -255,7 +255,7 @@ class ConcordCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         self._check_stop()
-        self._started = self._now()
+        self._started, self._started_cpu = self._now(), time.process_time()
 
     def on_step_end(self, args, state, control, **kwargs):
         self._check_stop()
@@ -273,9 +273,10 @@ class ConcordCallback(TrainerCallback):
         if self.evaluate is None:
             return
         self._check_stop()
-        started = self._now()
+        started, started_cpu = self._now(), time.process_time()
         evaluation = {"epoch": round(state.epoch or 0), **self.evaluate()}
         self.eval_seconds += self._now() - started
+        self.eval_cpu_seconds += time.process_time() - started_cpu
         self.evaluations.append(evaluation)
         if self.on_progress is not None:
             epoch = evaluation["epoch"]
@@ -285,6 +286,7 @@ class ConcordCallback(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):
         self.train_seconds = self._now() - self._started - self.eval_seconds
+        self.train_cpu_seconds = time.process_time() - self._started_cpu - self.eval_cpu_seconds
 
 
 def train_policy(
@@ -373,6 +375,8 @@ def train_policy(
         "epochs_run": config.epochs,
         "pairs_per_s": len(trainer.train_dataset) * config.epochs / callback.train_seconds,
         "train_seconds": callback.train_seconds,
+        # CPU time of this process over the same span: less swayed by other work on the machine.
+        "train_cpu_seconds": callback.train_cpu_seconds,
         "eval_seconds": callback.eval_seconds,
         "device": str(device),
         "world_size": 1,
