@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 from django.conf import settings
-from transformers import AutoModelForCausalLM
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from tests.policies.dpo_fixtures import (
     FAST,
@@ -20,6 +20,7 @@ from tests.policies.dpo_fixtures import (
     mean,
     start_dpo,
 )
+from tests.support.tiny_causal_lm import save_tiny_causal_lm
 from training.models import PolicyVersion, RunStatus, TrainingRun
 from training.services.policy_loading import load_policy
 from training.services.runs import cancel_training_run, execute_training_run
@@ -153,3 +154,32 @@ def test_a_running_dpo_run_is_cancelled_and_nothing_is_registered(
     assert 2 <= run.current_step < run.total_steps
     assert not PolicyVersion.objects.exists()
     assert not (Path(settings.DATA_DIR) / "training" / "runs" / f"run-{run_id}").exists()
+
+
+def without_eos(folder: Path, sep: str | None) -> None:
+    """The tokenizer in ``folder`` without an EOS token (with ``sep`` as its SEP token)."""
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    tokenizer.eos_token = None
+    tokenizer.sep_token = sep
+    tokenizer.save_pretrained(folder)
+
+
+def test_a_tokenizer_without_eos_ends_responses_with_its_sep_or_the_run_fails(
+    lead, sprint, api_client_for
+):
+    root = Path(settings.CONCORD_BASE_MODEL_ROOTS[0])
+    save_tiny_causal_lm(root / "sep-only")
+    without_eos(root / "sep-only", "</s>")
+    save_tiny_causal_lm(root / "no-end")
+    without_eos(root / "no-end", None)
+    client, grounded = api_client_for(lead), grounded_dataset(lead, sprint)
+
+    run = execute_training_run(start_dpo(client, grounded, "sep-only", **FAST).json()["id"])
+    assert run.status == RunStatus.DONE, run.error
+    saved = AutoTokenizer.from_pretrained(Path(settings.DATA_DIR) / run.artifacts_dir)
+    assert saved.eos_token == saved.sep_token == "</s>" and saved.pad_token == "<pad>"
+
+    failed = execute_training_run(start_dpo(client, grounded, "no-end", **FAST).json()["id"])
+    assert failed.status == RunStatus.FAILED
+    assert failed.error.startswith("The base model's tokenizer has no end-of-sequence token")
+    assert not PolicyVersion.objects.filter(run=failed).exists()
