@@ -105,3 +105,21 @@ def test_only_leads_of_the_dataset_roll_back(three, lead, annotator, reviewer, m
             rollback(v3, actor=user, reason=REASON)
         assert refused.value.status == status
     assert stages(kind) == {1: "archived", 2: "archived", 3: "production"}
+
+
+def test_promoting_a_reward_model_checks_the_lead_role_in_the_service(
+    dataset, lead, sprint, make_user
+):
+    """Whatever the door, the service refuses a reward-model promotion by someone who does not
+    lead the dataset: 403 for a member of its sprint, 404 for an outsider; nothing changes."""
+    from annotation.models import SprintMember, SprintRole
+
+    version = reward_version(dataset, lead, version=1)
+    reviewer, outsider = make_user("a-reviewer"), make_user("an-outsider")
+    SprintMember.objects.create(sprint=sprint, user=reviewer, role=SprintRole.REVIEWER)
+    for user, status in ((reviewer, 403), (outsider, 404)):
+        with pytest.raises(ConcordError) as refused:
+            promote_model_version(version, "production", actor=user)
+        assert refused.value.status == status
+    version.refresh_from_db()
+    assert version.stage == "candidate" and not RegistryEvent.objects.exists()

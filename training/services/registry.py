@@ -33,7 +33,7 @@ from exports.models import DatasetVersion, ExportKind, ExportStatus
 from reviews.models import ConsensusLabel
 from training.models import ModelStage, ModelVersion, TrainingRun
 from training.services.datasets import TRAINABLE_FORMATS, datasets_led_by
-from training.services.stages import change_stage
+from training.services.stages import change_stage, require_lead
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,10 @@ def promote_model_version(
     any, is archived first, in one transaction with a row lock on the name's versions, and both
     changes are audited and written as registry events
     (:func:`training.services.stages.change_stage`). Moving a version to the stage it is in
-    changes nothing. Callers check that ``actor`` leads the version's dataset."""
+    changes nothing. ``actor`` must lead the version's dataset (403 or 404, checked here
+    whatever the door; ``None`` is the operator)."""
+    if actor is not None:
+        require_lead(model, actor)
     return change_stage(model, stage, actor=actor)
 
 
