@@ -109,3 +109,10 @@ def test_bad_sampling_options_name_the_field(options, field):
         validate_sampling(options)
     assert refused.value.status == 400
     assert [problem["field"] for problem in refused.value.problems] == [field]
+
+
+def test_a_prompt_longer_than_the_window_keeps_its_end_and_is_counted(policy):
+    # The tiny model's window is 256 positions: 250 new tokens leave room for 6 of the prompt.
+    result = generate(policy, PROMPTS[:2], sampling=sampled(max_new_tokens=250), seed=0)
+    assert result.truncated_prompts == 2 and result.stats["truncated_prompts"] == 2
+    assert len(result.texts) == 2 and result.new_tokens > 0

@@ -160,7 +160,7 @@ def generate(
         dtype = torch.bfloat16
     model, tokenizer = load_policy(policy, device=device, dtype=dtype)
     try:
-        return _generate_loaded(
+        return generate_loaded(
             model,
             tokenizer,
             PromptRendering.from_dict(policy.rendering),
@@ -176,7 +176,7 @@ def generate(
             torch.cuda.empty_cache()
 
 
-def _generate_loaded(
+def generate_loaded(
     model: Any,
     tokenizer: Any,
     rendering: PromptRendering,
@@ -185,8 +185,11 @@ def _generate_loaded(
     sampling: Mapping[str, Any],
     seed: int,
     device: str,
-    on_batch: BatchProgress | None,
+    on_batch: BatchProgress | None = None,
 ) -> GenerationResult:
+    """:func:`generate` with the model and tokenizer already loaded (left padding, a pad
+    token): the same batches, seeds and counting. For a benchmark or a caller that keeps the
+    model."""
     import torch
 
     max_new = int(sampling["max_new_tokens"])
@@ -197,10 +200,10 @@ def _generate_loaded(
         options.update(do_sample=True, temperature=temperature, top_p=float(sampling["top_p"]))
     else:
         options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-    # A prompt longer than the model's window leaves room for the answer: its start is cut.
+    # A prompt longer than the model's window leaves room for the answer: its start is cut
+    # (the batch is padded on the left, so its last ``room`` columns are each prompt's end).
     window = getattr(model.config, "max_position_embeddings", None)
     room = window - max_new if window and window > max_new else None
-    tokenizer.truncation_side = "left"
     eos = tokenizer.eos_token_id
     result = GenerationResult(texts=[], device=device)
     started = time.perf_counter()
@@ -210,20 +213,16 @@ def _generate_loaded(
             render_for_generation(rendering, tokenizer, p["prompt"], p.get("context"))
             for p in batch
         ]
-        special_inside = rendered[0][1]
         encoded = tokenizer(
             [text for text, _ in rendered],
             return_tensors="pt",
             padding=True,
-            add_special_tokens=not special_inside,
-            truncation=room is not None,
-            max_length=room,
-        ).to(device)
-        if room is not None:
-            result.truncated_prompts += sum(
-                len(tokenizer(text, add_special_tokens=not special_inside).input_ids) > room
-                for text, _ in rendered
-            )
+            add_special_tokens=not rendered[0][1],
+        )
+        if room is not None and encoded["input_ids"].shape[1] > room:
+            result.truncated_prompts += int((encoded["attention_mask"].sum(dim=1) > room).sum())
+            encoded = {key: value[:, -room:] for key, value in encoded.items()}
+        encoded = {key: value.to(device) for key, value in encoded.items()}
         torch.manual_seed(seed + index)
         with torch.no_grad():
             output = model.generate(**encoded, **options)
