@@ -42,12 +42,8 @@ from transformers import (
 )
 
 from training.services.policy_config import PolicyConfig, PolicyRunUnusable
-from training.services.reward_model import (
-    BaseModelNotFound,
-    autocast_for,
-    quiet_transformers,
-    resolve_device,
-)
+from training.services.policy_margins import margin_report, response_log_probs
+from training.services.reward_model import BaseModelNotFound, quiet_transformers, resolve_device
 from training.services.trainer import (
     ProgressEvent,
     TrainingCancelled,
@@ -170,58 +166,6 @@ def set_warmup(trainer: Any, config: PolicyConfig) -> int:
     total_steps = math.ceil(micro_batches / config.gradient_accumulation) * config.epochs
     trainer.args.warmup_steps = math.ceil(total_steps * config.warmup_ratio)
     return total_steps
-
-
-@torch.inference_mode()
-def response_log_probs(
-    model: PreTrainedModel, trainer: Any, *, device: torch.device, bf16: bool, batch_size: int
-) -> tuple[list[float], list[float]]:
-    """Per held-out pair, the model's log-probability of the chosen and of the rejected
-    response, summed over the response tokens (TRL's tokenisation, collation and truncation)."""
-    dataset, collate = trainer.eval_dataset, trainer.data_collator
-    was_training = model.training
-    model.eval()
-    chosen: list[float] = []
-    rejected: list[float] = []
-    try:
-        for start in range(0, len(dataset), batch_size):
-            batch = collate(
-                [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
-            )
-            input_ids = batch["input_ids"].to(device)
-            with autocast_for(device, bf16):
-                logits = model(
-                    input_ids=input_ids,
-                    attention_mask=batch["attention_mask"].to(device),
-                    use_cache=False,
-                ).logits
-            log_probs = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-            token_log_probs = log_probs.gather(-1, input_ids[:, 1:, None]).squeeze(-1)
-            mask = batch["completion_mask"][:, 1:].to(device)
-            sums = (token_log_probs * mask).sum(dim=-1).cpu()
-            pair_chosen, pair_rejected = sums.chunk(2)
-            chosen += pair_chosen.tolist()
-            rejected += pair_rejected.tolist()
-    finally:
-        model.train(was_training)
-    return chosen, rejected
-
-
-def margin_report(
-    chosen: list[float], rejected: list[float], reference: list[float] | None, beta: float
-) -> dict[str, float]:
-    """``margin``, ``accuracy`` and ``loss`` (module note) of held-out log-probabilities;
-    ``reference`` is the base model's margins (None: the base model itself)."""
-    margins = [c - r for c, r in zip(chosen, rejected, strict=True)]
-    baseline = reference if reference is not None else margins
-    differences = torch.tensor(margins) - torch.tensor(baseline)
-    loss = float(-torch.nn.functional.logsigmoid(beta * differences).mean())
-    return {
-        "margin": sum(margins) / len(margins),
-        "accuracy": sum(1 for m in margins if m > 0) / len(margins),
-        "loss": loss,
-        "pairs": len(margins),
-    }
 
 
 class ConcordCallback(TrainerCallback):
