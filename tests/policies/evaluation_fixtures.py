@@ -4,6 +4,7 @@ production baseline whose tiny causal LMs differ (so their answers differ), and 
 model trained once per session on the same items (tests/training/tiny_bert.py)."""
 
 import json
+import shutil
 import uuid
 from pathlib import Path
 
@@ -11,12 +12,14 @@ import pytest
 import torch
 from django.conf import settings
 
-from annotation.models import Item, Response, SprintMember, SprintRole
+from annotation.models import Item, Response
+from annotation.services import artifact_store
 from exports.models import DatasetVersion
 from exports.services.prompt_rendering import PromptRendering
-from tests.support.builders import policy_version
+from tests.support.builders import policy_version, training_run
 from tests.support.tiny_causal_lm import grounded_items, save_tiny_causal_lm
 from training.models import ModelStage, ModelVersion, PolicyVersion
+from training.services.runs import run_output_dir
 
 EVALUATIONS = "/api/v1/evaluations"
 TEST_ITEMS = 4
@@ -96,19 +99,12 @@ def policies(grounded, lead, tmp_path):
 
 def reward_model_of(dataset, lead, model_dir: Path) -> ModelVersion:
     """A production reward model of ``dataset`` whose artifacts are ``model_dir``'s files."""
-    from annotation.services import artifact_store
-    from tests.support.builders import training_run
-    from training.services.runs import run_output_dir
-
     run = training_run(dataset, lead)
     folder, relative = run_output_dir(run.pk)
-    import shutil
-
+    shutil.rmtree(folder, ignore_errors=True)  # a run id SQLite gave out before
     shutil.copytree(model_dir, folder)
-    run.artifacts_dir, run.artifacts_sha256 = (
-        relative,
-        artifact_store.publish_directory(folder, relative),
-    )
+    run.artifacts_dir = relative
+    run.artifacts_sha256 = artifact_store.publish_directory(folder, relative)
     run.save(update_fields=["artifacts_dir", "artifacts_sha256"])
     model = ModelVersion.objects.create(
         name="support-rm", version=1, run=run, stage=ModelStage.PRODUCTION, metrics={}
@@ -138,10 +134,3 @@ def grounded_reward_dir(tmp_path_factory) -> Path:
                          device="cpu", seed=0)  # fmt: skip
     train_reward_model(config, rows[:12], rows[12:], output)
     return output
-
-
-def lead_of_both(user, *sprints) -> None:
-    for sprint in sprints:
-        SprintMember.objects.update_or_create(
-            sprint=sprint, user=user, defaults={"role": SprintRole.LEAD}
-        )

@@ -75,6 +75,8 @@ def policy_version(dataset: DatasetVersion, by, model_dir=None, **fields):
     )  # fmt: skip
     output_dir, relative_dir = run_output_dir(run.pk)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
+    # A run id can come back (SQLite reuses the ids of rolled-back rows): no earlier files stay.
+    shutil.rmtree(output_dir, ignore_errors=True)
     if model_dir is None:
         save_tiny_causal_lm(output_dir)
     else:
