@@ -2,15 +2,19 @@
 grounded task: queued -> running -> done, a registered policy whose artifacts load back, a
 loss that falls, and a held-out margin of chosen over rejected that rises above the base
 model's; LoRA adapters saved as adapters (or merged); a conversational dataset through the chat
-template; a policy trained further from a registered policy; cancel."""
+template; a tokenizer without EOS; a policy trained further from a registered policy; cancel; a
+stalled run trained again by its restarted job."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import torch
 from django.conf import settings
+from django.utils import timezone
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from annotation.models import BackgroundJob, JobStatus
 from tests.policies.dpo_fixtures import (
     FAST,
     LEARNS,
@@ -24,6 +28,7 @@ from tests.support.tiny_causal_lm import save_tiny_causal_lm
 from training.models import PolicyVersion, RunStatus, TrainingRun
 from training.services.policy_loading import load_policy
 from training.services.runs import cancel_training_run, execute_training_run
+from training.tasks import train_reward_model
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("base_root")]
 
@@ -183,3 +188,26 @@ def test_a_tokenizer_without_eos_ends_responses_with_its_sep_or_the_run_fails(
     assert failed.status == RunStatus.FAILED
     assert failed.error.startswith("The base model's tokenizer has no end-of-sequence token")
     assert not PolicyVersion.objects.filter(run=failed).exists()
+
+
+def test_a_stalled_dpo_run_is_trained_again_by_the_restarted_job(
+    lead, sprint, api_client_for, django_capture_on_commit_callbacks
+):
+    """The same job, task and sweep as reward runs: a dpo run whose worker died (its heartbeat
+    old) is taken again by the task when the sweep queues its job, and trained from scratch."""
+    client, grounded = api_client_for(lead), grounded_dataset(lead, sprint)
+    with django_capture_on_commit_callbacks(execute=False):
+        run_id = start_dpo(client, grounded, **FAST).json()["id"]
+    job = BackgroundJob.objects.get(kind="training", key=str(run_id))
+    old = timezone.now() - timedelta(hours=1)
+    TrainingRun.objects.filter(pk=run_id).update(
+        status=RunStatus.RUNNING, heartbeat_at=old, started_at=old, current_step=2
+    )
+    BackgroundJob.objects.filter(pk=job.pk).update(status=JobStatus.QUEUED, attempts=1)
+
+    assert train_reward_model(run_id, job_id=job.pk) == RunStatus.DONE
+    run = TrainingRun.objects.get(pk=run_id)
+    assert run.current_step == run.total_steps and run.started_at > old
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == (JobStatus.DONE, 2)
+    assert PolicyVersion.objects.filter(run=run).count() == 1
