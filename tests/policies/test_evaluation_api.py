@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from annotation.models import Item, SprintRole
+from annotation.models import AuditEvent, Item, SprintRole
 from annotation.models import Response as StoredResponse
 from tests.policies.evaluation_fixtures import EVALUATIONS, TEST_ITEMS
 from training.models import ModelStage
@@ -118,7 +118,7 @@ def test_the_same_settings_give_the_same_responses_again(
 
 
 def test_given_prompts_against_a_named_baseline(grounded, policies, lead, rubric, api_client_for):
-    _sprint, _dataset, items = grounded
+    sprint, _dataset, items = grounded
     candidate, baseline = policies
     baseline.stage = ModelStage.CANDIDATE
     baseline.save()
@@ -132,6 +132,12 @@ def test_given_prompts_against_a_named_baseline(grounded, policies, lead, rubric
     assert evaluation.prompt_source == {"given": 3} and evaluation.prompts == prompts
     assert evaluation.sprint.name == "Support v2 against v1"
     assert evaluation.gate == {"min_comparisons": 5, "lower_bound_above": 0.5}
+    started, done = (
+        AuditEvent.objects.get(action=f"policy_evaluation.{what}", actor=lead)
+        for what in ("started", "done")
+    )
+    assert started.sprint == sprint and started.changes["prompts"] == 3
+    assert done.sprint == evaluation.sprint and done.changes["sprint"] == evaluation.sprint_id
     listed = client.get(EVALUATIONS, {"candidate": candidate.pk}).json()["results"]
     assert [row["id"] for row in listed] == [evaluation.pk]
     assert client.get(EVALUATIONS, {"candidate": baseline.pk}).json()["results"] == []

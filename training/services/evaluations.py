@@ -52,6 +52,7 @@ from training.services.evaluation_prompts import dataset_prompts, given_prompts
 from training.services.generation import generate, validate_sampling
 from training.services.policy_registry import policies_led_by
 from training.services.registry import models_led_by
+from training.services.runs import audit_sprint
 from training.services.scoring import EVALUATION, SCORING_STAGES
 
 logger = logging.getLogger(__name__)
@@ -218,6 +219,7 @@ def start_evaluation(
             actor,
             "policy_evaluation.started",
             evaluation,
+            sprint=audit_sprint(candidate.run.dataset),
             changes={
                 "candidate": candidate.pk,
                 "baseline": baseline.pk,
