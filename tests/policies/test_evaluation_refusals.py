@@ -145,3 +145,23 @@ def test_a_policy_whose_artifacts_are_gone_fails_with_the_reason(
     evaluation = execute_evaluation(answer.json()["id"])
     assert evaluation.status == "failed" and evaluation.sprint is None
     assert "missing" in evaluation.error and evaluation.finished_at is not None
+
+
+def test_two_policies_that_answer_alike_make_no_sprint(grounded, lead, rubric, api_client_for):
+    _sprint, dataset, _items = grounded
+    # Both are the same tiny model: under one seed they give the same answer to every prompt.
+    policy_version(dataset, lead, stage=ModelStage.PRODUCTION)
+    twin = policy_version(dataset, lead)
+    answer = api_client_for(lead).post(EVALUATIONS, body(twin, rubric), format="json")
+    evaluation = execute_evaluation(answer.json()["id"])
+    assert evaluation.status == "failed" and evaluation.sprint is None
+    assert evaluation.error == "Both policies gave the same response to every prompt."
+
+
+def test_an_empty_answer_is_shown_and_an_identical_pair_left_out():
+    from training.services.evaluation_sprint import EMPTY_RESPONSE, evaluation_pairs
+
+    prompts = [{"prompt": f"q{n}", "context": []} for n in range(3)]
+    pairs, identical = evaluation_pairs(prompts, ["", "same", "x\x00y"], ["b", "same", "z"], seed=0)
+    assert identical == 1 and [pair.index for pair in pairs] == [0, 2]
+    assert pairs[0].candidate == EMPTY_RESPONSE and pairs[1].candidate == "xy"
