@@ -18,6 +18,7 @@ from django.urls import path
 from django.utils.html import format_html
 
 from annotation.admin.lookups import AllowListedLookups
+from annotation.services.errors import ConcordError
 from annotation.services.jobs import queue_warning
 from training.admin_policy_runs import LedDatasetForm, RunStartPages
 from training.models import ModelStage, ModelVersion, RunKind, TrainingRun
@@ -205,9 +206,15 @@ class ModelVersionAdmin(LeadTrainingAdmin):
                 request, "Select at most one version of each name to promote.", messages.WARNING
             )
             return
+        promoted = 0
         for model in queryset:
-            promote_model_version(model, ModelStage.PRODUCTION, actor=request.user)
-        self.message_user(request, f"Promoted {len(names)} version(s).", messages.SUCCESS)
+            try:
+                promote_model_version(model, ModelStage.PRODUCTION, actor=request.user)
+            except ConcordError as refused:
+                self.message_user(request, f"{model}: {refused.detail}", messages.ERROR)
+            else:
+                promoted += 1
+        self.message_user(request, f"Promoted {promoted} version(s).", messages.SUCCESS)
 
     @admin.action(description="Archive the selected versions", permissions=["change"])
     def archive(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:

@@ -26,6 +26,7 @@ from training.services.datasets import leads_any_sprint
 from training.services.policy_gate import (
     current_production,
     gate_verdict,
+    is_first_production,
     latest_evaluation,
     promote_policy,
 )
@@ -49,7 +50,7 @@ def _chosen_evaluation(request: HttpRequest, policy: PolicyVersion, production):
     done one against the current production version, else the newest."""
     asked = request.GET.get("evaluation") or request.POST.get("evaluation") or ""
     if asked:
-        if not asked.isdigit():
+        if not (asked.isascii() and asked.isdigit()):
             raise Http404("No such evaluation.")
         found = policy.evaluations.filter(pk=int(asked)).first()
         if found is None:
@@ -80,11 +81,13 @@ def _context(request: HttpRequest, policy: PolicyVersion, errors=None, form=None
     production = current_production(policy)
     evaluation = _chosen_evaluation(request, policy, production)
     verdict = gate_verdict(evaluation) if evaluation is not None else None
-    first_production = production is None and policy.stage != ModelStage.PRODUCTION
+    first_production = (
+        production is None and policy.stage != ModelStage.PRODUCTION and is_first_production(policy)
+    )
     target, refusal = None, ""
     if policy.stage == ModelStage.PRODUCTION:
         try:
-            target = rollback_target(policy)
+            target = rollback_target(policy, request.user)
         except ConcordError as refused:
             refusal = refused.detail
     gate_allows = bool(verdict and verdict["allowed"] and evaluation.baseline_id == getattr(

@@ -96,6 +96,21 @@ def test_a_first_production_version_is_promoted_without_evidence(lead, sprint):
     assert response.status_code == 302 and stages() == {1: "production"}
 
 
+def test_after_production_is_archived_the_page_asks_for_a_reason(pair, lead):
+    from training.services.policy_gate import promote_policy
+
+    candidate, production = pair
+    promote_policy(production, actor=lead, stage="archived")
+    client = browser(lead)
+    text = page(client, candidate).content.decode()
+    assert "needs no evaluation" not in text and 'name="override_reason"' in text
+    url = f"/training/policies/{candidate.pk}"
+    assert client.post(url, {"action": "promote"}).status_code == 409
+    assert stages() == {1: "archived", 2: "candidate"}
+    for odd in ("\u00b2", "x1"):  # a superscript two is a digit to str.isdigit, not to int()
+        assert page(client, candidate, evaluation=odd).status_code == 404
+
+
 def test_who_may(pair, lead, annotator, reviewer, make_user, other_sprint):
     candidate, production = pair
     lead_b = make_user("lead-b")

@@ -9,7 +9,7 @@ from annotation.models import AuditEvent
 from annotation.services.errors import ConcordError
 from tests.policies.gate_fixtures import candidate_and_production, evaluated
 from tests.support.builders import export_of, policy_version
-from training.models import ModelStage, PolicyVersion, RegistryEvent
+from training.models import ModelStage, PolicyEvaluation, PolicyVersion, RegistryEvent
 from training.services.policy_gate import promote_policy
 
 pytestmark = pytest.mark.django_db
@@ -105,6 +105,58 @@ def test_an_evaluation_of_another_policy_or_an_old_baseline_does_not_count(pair,
         promote_policy(candidate, actor=lead, evaluation=against_old)
     assert refused.value.status == 409
     assert stages() == {1: "production", 2: "candidate", 3: "candidate"}
+
+
+def test_an_evaluation_against_an_earlier_production_is_refused(pair, dataset, lead):
+    candidate, production = pair
+    stale = evaluated(candidate, production, lead, wins=40)
+    newer = policy_version(dataset, lead)
+    promote_policy(newer, actor=lead, override_reason="the hotfix ships first")
+    stale = PolicyEvaluation.objects.get(pk=stale.pk)  # as a door loads it
+    with pytest.raises(ConcordError) as refused:
+        promote_policy(candidate, actor=lead, evaluation=stale)
+    assert refused.value.status == 409 and "no longer in production" in refused.value.detail
+    with pytest.raises(ConcordError) as refused:
+        promote_policy(candidate, actor=lead)  # by default, only evaluations against v3 count
+    assert refused.value.status == 409 and "No done evaluation" in refused.value.detail
+    assert stages() == {1: "archived", 2: "candidate", 3: "production"}
+
+
+def test_archiving_production_does_not_open_the_gate(pair, lead):
+    """Only a name that never had a production version is promoted without evidence: archiving
+    production first and then promoting is refused without a written reason."""
+    candidate, production = pair
+    promote_policy(production, actor=lead, stage="archived")
+    events = RegistryEvent.objects.count()
+    with pytest.raises(ConcordError) as refused:
+        promote_policy(candidate, actor=lead)
+    assert refused.value.status == 409 and "no production version to compare" in (
+        refused.value.detail)  # fmt: skip
+    assert stages() == {1: "archived", 2: "candidate"}
+    assert RegistryEvent.objects.count() == events
+    promote_policy(candidate, actor=lead, override_reason="v1 was pulled; v2 replaces it.")
+    event = RegistryEvent.objects.get(event="promoted", version_id=candidate.pk)
+    assert event.override is True and event.previous_id is None
+    assert "first_production" not in event.evidence
+    assert stages() == {1: "archived", 2: "production"}
+
+
+def test_a_lead_cannot_archive_another_teams_production_of_the_same_name(
+    pair, lead, make_user, other_sprint
+):
+    """A name is not a team's own: another team's version of it may not replace (archive) this
+    team's production version, even with an override reason."""
+    from annotation.models import SprintMember, SprintRole
+
+    lead_b = make_user("lead-b")
+    SprintMember.objects.create(sprint=other_sprint, user=lead_b, role=SprintRole.LEAD)
+    theirs = policy_version(export_of(other_sprint, lead_b), lead_b)
+    events = RegistryEvent.objects.count()
+    with pytest.raises(ConcordError) as refused:
+        promote_policy(theirs, actor=lead_b, override_reason="ours now")
+    assert refused.value.status == 409 and "do not lead" in refused.value.detail
+    assert stages() == {1: "production", 2: "candidate", 3: "candidate"}
+    assert RegistryEvent.objects.count() == events
 
 
 def test_other_stage_moves_are_plain(pair, lead):

@@ -65,8 +65,13 @@ def test_the_rule_is_the_evaluations_own_else_the_setting(pair, lead, settings):
     settings.CONCORD_GATE_MIN_COMPARISONS = 50
     verdict = gate_verdict(evaluated(*pair, lead, wins=40))
     assert verdict["rule"]["min_comparisons"] == 50 and verdict["allowed"] is False
-    strict = evaluated(*pair, lead, wins=30, losses=10, gate={"lower_bound_above": 0.9})
-    assert gate_verdict(strict)["allowed"] is False
+    strict = evaluated(*pair, lead, wins=30, losses=10,
+                       gate={"lower_bound_above": 0.9, "min_comparisons": 5})  # fmt: skip
+    verdict = gate_verdict(strict)
+    assert verdict["rule"] == {"min_comparisons": 5, "lower_bound_above": 0.9}
+    assert verdict["allowed"] is False
+    [reason] = verdict["reasons"]
+    assert "not above 0.9" in reason
 
 
 def test_an_unfinished_evaluation_or_a_replaced_baseline_is_refused(pair, lead):

@@ -123,3 +123,25 @@ def test_promoting_a_reward_model_checks_the_lead_role_in_the_service(
         assert refused.value.status == status
     version.refresh_from_db()
     assert version.stage == "candidate" and not RegistryEvent.objects.exists()
+
+
+def test_rollback_refuses_a_target_of_another_teams_dataset(dataset, lead, make_user, other_sprint):
+    """A name is not a team's own: when the version before production is of a dataset the
+    caller does not lead (the operator replaced it), rollback refuses (409) and changes
+    nothing."""
+    from annotation.models import SprintMember, SprintRole
+    from training.services.policy_gate import promote_policy
+    from training.services.stages import change_stage
+
+    lead_b = make_user("lead-b")
+    SprintMember.objects.create(sprint=other_sprint, user=lead_b, role=SprintRole.LEAD)
+    theirs = policy_version(export_of(other_sprint, lead_b), lead_b)
+    promote_policy(theirs, actor=lead_b)
+    ours = policy_version(dataset, lead)
+    change_stage(ours, "production", actor=None)
+    events = RegistryEvent.objects.count()
+    with pytest.raises(ConcordError) as refused:
+        rollback(ours, actor=lead, reason=REASON)
+    assert refused.value.status == 409 and "do not lead" in refused.value.detail
+    assert stages("policy") == {1: "archived", 2: "production"}
+    assert RegistryEvent.objects.count() == events

@@ -20,7 +20,14 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 
-from training.models import ModelStage, PolicyEvaluation, PolicyVersion, RunStatus
+from training.models import (
+    ModelStage,
+    PolicyEvaluation,
+    PolicyVersion,
+    RegistryEvent,
+    RegistryKind,
+    RunStatus,
+)
 from training.services.stages import StageRefused, change_stage, clean_reason, require_lead
 
 BOOTSTRAP_ROUNDS = 1000
@@ -190,6 +197,15 @@ def current_production(policy: PolicyVersion) -> PolicyVersion | None:
     )
 
 
+def is_first_production(policy: PolicyVersion) -> bool:
+    """Whether no version of ``policy``'s name has ever been promoted to production: the one
+    promotion the gate lets through without an evaluation. A name whose production version was
+    archived or demoted is not new again (else archiving production would open the gate)."""
+    return not RegistryEvent.objects.filter(
+        registry=RegistryKind.POLICY, event="promoted", name=policy.name
+    ).exists()
+
+
 def latest_evaluation(policy: PolicyVersion, baseline: PolicyVersion) -> PolicyEvaluation | None:
     """The newest done evaluation of ``policy`` against ``baseline``."""
     return (
@@ -209,14 +225,16 @@ def promote_policy(
 ) -> PolicyVersion:
     """Move ``policy`` to ``stage`` for a lead of its dataset (403/404 otherwise).
 
-    To production: with no production version of the name yet, no evaluation is needed
-    (evidence ``{"first_production": true}``). Otherwise the gate decides on ``evaluation``
-    (by default the newest done evaluation of ``policy`` against the current production
-    version), which must be of this policy (400 naming ``evaluation``); when it refuses (or
-    there is none) an ``override_reason`` promotes anyway, as an override (RegistryEvent
-    ``override`` true, the reason and verdict kept, audited); without one, 409 with the
-    verdict's reasons and nothing changed. The verdict is the promotion event's evidence.
-    Other stages are plain moves. Idempotent for a policy already in ``stage``."""
+    To production: when no version of the name has ever held production
+    (:func:`is_first_production`), no evaluation is needed (evidence
+    ``{"first_production": true}``). Otherwise the gate decides on ``evaluation`` (by default
+    the newest done evaluation of ``policy`` against the current production version), which
+    must be of this policy (400 naming ``evaluation``); when it refuses, when there is none, or
+    when the name has no production version now to compare with, an ``override_reason``
+    promotes anyway, as an override (RegistryEvent ``override`` true, the reason and verdict
+    kept, audited); without one, 409 with the verdict's reasons and nothing changed. The
+    verdict is the promotion event's evidence. Other stages are plain moves. Idempotent for a
+    policy already in ``stage``."""
     require_lead(policy, actor)
     stage = ModelStage(stage)
     reason = clean_reason(override_reason, required=False, field="override_reason")
@@ -229,29 +247,13 @@ def promote_policy(
     if stage != ModelStage.PRODUCTION or policy.stage == stage:
         return change_stage(policy, stage, actor=actor, reason=reason)
     current = current_production(policy)
-    if current is None:
+    if current is None and is_first_production(policy):
         evidence = {"first_production": True}
         if evaluation is not None:
             evidence["verdict"] = gate_verdict(evaluation)
         return change_stage(policy, stage, actor=actor, reason=reason, evidence=evidence,
                             expect_production=True)  # fmt: skip
-    evaluation = evaluation or latest_evaluation(policy, current)
-    if evaluation is None:
-        verdict = {
-            "evaluation": None,
-            "allowed": False,
-            "reasons": [
-                f"No done evaluation of {policy.label} against production {current.label}."
-            ],
-        }
-    else:
-        verdict = gate_verdict(evaluation)
-        if evaluation.baseline_id != current.pk and verdict["allowed"]:
-            verdict["allowed"] = False
-            verdict["reasons"] = [
-                f"Evaluation {evaluation.pk} compared {policy.label} with "
-                f"{evaluation.baseline.label}, not with production {current.label}."
-            ]
+    verdict = _verdict_against(policy, current, evaluation)
     if not verdict["allowed"] and not reason:
         raise StageRefused(
             [{"message": text} for text in verdict["reasons"]]
@@ -261,5 +263,39 @@ def promote_policy(
         )  # fmt: skip
     return change_stage(
         policy, stage, actor=actor, reason=reason, override=not verdict["allowed"],
-        evidence=verdict, expect_production=True, production_id=current.pk,
+        evidence=verdict, expect_production=True,
+        production_id=current.pk if current is not None else None,
     )  # fmt: skip
+
+
+def _verdict_against(
+    policy: PolicyVersion, current: PolicyVersion | None, evaluation: PolicyEvaluation | None
+) -> dict[str, Any]:
+    """The gate's verdict on promoting ``policy`` over ``current`` (None: the name had a
+    production version, but none holds it now, so there is nothing to compare with)."""
+    if current is None:
+        return {
+            "evaluation": evaluation.pk if evaluation is not None else None,
+            "allowed": False,
+            "reasons": [
+                f"No version of {policy.name} is in production now, but one was before: the "
+                "gate has no production version to compare with."
+            ],
+        }
+    evaluation = evaluation or latest_evaluation(policy, current)
+    if evaluation is None:
+        return {
+            "evaluation": None,
+            "allowed": False,
+            "reasons": [
+                f"No done evaluation of {policy.label} against production {current.label}."
+            ],
+        }
+    verdict = gate_verdict(evaluation)
+    if evaluation.baseline_id != current.pk and verdict["allowed"]:
+        verdict["allowed"] = False
+        verdict["reasons"] = [
+            f"Evaluation {evaluation.pk} compared {policy.label} with "
+            f"{evaluation.baseline.label}, not with production {current.label}."
+        ]
+    return verdict

@@ -9,13 +9,16 @@ database's guarantee on top.
 
 Rollback (:func:`rollback`) has stack semantics: production returns to ``previous_id`` of the
 latest ``promoted`` event of the current production version, so rolling back twice walks back
-two promotions. It is refused (409) when there is no such event or version, or when the
-target's artifacts are gone from the store; a reason is required (400 naming ``reason``).
+two promotions. It is refused (409) when there is no such event or version, when the target
+is of a dataset the caller does not lead, or when the target's artifacts are gone from the
+store; a reason is required (400 naming ``reason``).
 
 Who may: the leads of every sprint of the version's dataset (:func:`require_lead`, checked
-here, not only in the views): 403 for a member who does not lead, 404 for anyone else.
-Reward-model promotion keeps its old door (:func:`training.services.registry.promote_model_version`,
-whose callers check), so its behaviour is unchanged.
+here, not only in the views): 403 for a member who does not lead, 404 for anyone else. A name
+is not a team's own, so a promotion that would archive a production version of a dataset the
+caller does not lead is refused (409); only the operator (no actor) may replace it. Reward-model
+promotion (:func:`training.services.registry.promote_model_version`) is a plain
+:func:`change_stage` with the lead check, no gate.
 """
 
 from dataclasses import dataclass
@@ -75,12 +78,22 @@ def events_led_by(user: AbstractBaseUser) -> QuerySet[RegistryEvent]:
     ).select_related("actor")
 
 
+def leads(version: Version, actor: AbstractBaseUser | None) -> bool:
+    """Whether ``actor`` (None: the operator, who may) leads every sprint of ``version``'s
+    dataset."""
+    if actor is None:
+        return True
+    if not actor.is_authenticated:
+        return False
+    return versions_led_by(registry_of(version), actor).filter(pk=version.pk).exists()
+
+
 def require_lead(version: Version, actor: AbstractBaseUser | None) -> None:
     """Refuse unless ``actor`` leads every sprint of ``version``'s dataset (a superuser leads
     all): 403 for a member of one of them, 404 for anyone else."""
     registry = registry_of(version)
     if actor is not None and actor.is_authenticated:
-        if versions_led_by(registry, actor).filter(pk=version.pk).exists():
+        if leads(version, actor):
             return
         dataset_id = registry.model.objects.filter(pk=version.pk).values("run__dataset")
         if datasets_visible_to(actor).filter(pk__in=dataset_id).exists():
@@ -170,6 +183,11 @@ def change_stage(
             raise StageRefused(
                 f"Production of {version.name} changed while this was decided; try again."
             )
+        if stage == ModelStage.PRODUCTION and current is not None and not leads(current, actor):
+            raise StageRefused(
+                f"Production of {version.name} is held by a version of a dataset you do not "
+                "lead; promoting would archive it."
+            )
         sprint = _audit_sprint(version)
         if stage == ModelStage.PRODUCTION and current is not None:
             _archive(registry, current, actor, sprint, replaced_by=version.pk)
@@ -202,11 +220,12 @@ def change_stage(
 # --- rollback -----------------------------------------------------------------------------------
 
 
-def rollback_target(version: Version) -> Version:
+def rollback_target(version: Version, actor: AbstractBaseUser | None = None) -> Version:
     """The version production returns to from ``version`` (the name's production version):
     ``previous_id`` of the latest ``promoted`` event of ``version``. 409 when ``version`` is
-    not in production, when no earlier version is recorded or it no longer exists, or when
-    its artifacts are gone from the store."""
+    not in production, when no earlier version is recorded or it no longer exists, when
+    ``actor`` (None: the operator) does not lead its dataset, or when its artifacts are gone
+    from the store."""
     registry = registry_of(version)
     label = f"{version.name} v{version.version}"
     if version.stage != ModelStage.PRODUCTION:
@@ -232,6 +251,10 @@ def rollback_target(version: Version) -> Version:
         raise StageRefused(
             f"The version that held production before {label} (id {promotion.previous_id}) "
             "no longer exists."
+        )
+    if not leads(target, actor):
+        raise StageRefused(
+            f"The version that held production before {label} is of a dataset you do not lead."
         )
     if not artifacts_present(target):
         raise StageRefused(
@@ -259,7 +282,8 @@ def artifacts_present(version: Version) -> bool:
 def rollback(version: Version, *, actor: AbstractBaseUser | None, reason: str) -> Version:
     """Return production of ``version``'s name (``version`` must hold it) to the version that
     held it before (:func:`rollback_target`), for a lead of both versions' datasets, with a
-    reason. Writes a ``rolled_back`` event for the target (``previous_id`` = ``version``) and
+    reason (the target checked by :func:`rollback_target` for ``actor``). Writes a
+    ``rolled_back`` event for the target (``previous_id`` = ``version``) and
     an ``archived`` event for ``version``, and audits both, in one transaction under the
     name's row lock. Returns the target, now in production."""
     reason = clean_reason(reason, required=True)
@@ -268,8 +292,7 @@ def rollback(version: Version, *, actor: AbstractBaseUser | None, reason: str) -
     with transaction.atomic():
         _lock_name(registry, version.name)
         version.refresh_from_db()
-        target = rollback_target(version)
-        require_lead(target, actor)
+        target = rollback_target(version, actor)
         sprint = _audit_sprint(version)
         _archive(registry, version, actor, sprint, replaced_by=target.pk, reason=reason)
         previous = target.stage
