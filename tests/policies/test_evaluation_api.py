@@ -65,7 +65,7 @@ def test_an_evaluation_goes_from_queued_to_done_and_makes_a_blind_sprint(
     from annotation.models import Sprint
 
     made = Sprint.objects.get(pk=done["sprint"])
-    assert made.slug == f"eval-support-policy-v2-{evaluation_id}"
+    assert made.slug == f"blind-eval-{evaluation_id}"
     assert made.name == f"Blind evaluation {evaluation_id}", "annotators see it: no policy named"
     assert (made.status, made.rubric_id, made.overlap_k) == ("active", rubric.pk, 3)
     roles = dict(made.memberships.values_list("user__username", "role"))

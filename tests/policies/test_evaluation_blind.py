@@ -46,3 +46,8 @@ def test_annotators_never_see_which_policy_wrote_a_response(
         for secret in SECRETS:
             assert secret not in html, (path, secret)
         assert any(text in html for text in texts if text.isascii()), "the answers are shown"
+    # The annotator's list of sprints (home page) names the sprint, not the policies.
+    home = browser.get("/").content.decode()
+    assert sprint.slug in home or sprint.name in home
+    for secret in SECRETS:
+        assert secret not in home, ("home", secret)

@@ -4,7 +4,8 @@ reward model's automatic first look at the same pairs.
 The sprint (:func:`create_evaluation_sprint`) is active under the evaluation's rubric, with a
 name and description that name no policy (annotators see both; the default name is ``Blind
 evaluation <id>``), overlap ``CONCORD_EVALUATION_OVERLAP``, slug
-``eval-<candidate name>-v<N>-<evaluation id>`` (trimmed to fit), the annotators and
+``blind-eval-<evaluation id>`` (annotators see it in their sprint list and URLs, so it names no
+policy either), the annotators and
 reviewers of the candidate dataset's sprints as members (a person in several keeps the higher
 role) and the person who started the evaluation as its lead. Its items are written by the
 annotation import service, the one door for items: external id ``eval-<evaluation id>-<n>``
@@ -37,7 +38,6 @@ import orjson
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.utils.text import slugify
 
 from annotation.models import Sprint, SprintMember, SprintRole, SprintStatus
 from annotation.services.audit import record_event
@@ -46,7 +46,6 @@ from training.models import PolicyEvaluation, PolicyVersion
 from training.services.scoring import EVALUATION, score_items
 
 EMPTY_RESPONSE = "(no response)"
-SLUG_LENGTH = 100
 # A higher role wins when a person is in several of the dataset's sprints.
 COPIED_ROLES = {SprintRole.ANNOTATOR: 0, SprintRole.REVIEWER: 1}
 
@@ -90,11 +89,9 @@ def _shown(text: str) -> str:
 
 
 def sprint_slug(evaluation: PolicyEvaluation) -> str:
-    """``eval-<candidate name>-v<N>-<evaluation id>``, the name trimmed to fit 100 characters."""
-    candidate = evaluation.candidate
-    tail = f"-v{candidate.version}-{evaluation.pk}"
-    name = slugify(candidate.name) or "policy"
-    return f"eval-{name[: SLUG_LENGTH - len(tail) - 5].strip('-')}{tail}"
+    """``blind-eval-<evaluation id>``: no policy's name or version, which annotators would read
+    in their sprint list and the labeling page's address."""
+    return f"blind-eval-{evaluation.pk}"
 
 
 def _item_row(evaluation: PolicyEvaluation, pair: EvaluationPair) -> dict[str, Any]:
