@@ -169,6 +169,15 @@ class PolicyPromoteView(APIView):
         return Response(PolicyVersionSerializer(policy).data)
 
 
+def rolled_back(request: Request, version, serializer: type[serializers.Serializer]) -> Response:
+    """Roll back from ``version`` (already found for the caller) with the body's ``reason``;
+    the version now in production, as ``serializer`` shows it."""
+    body = RollbackSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    target = rollback(version, actor=request.user, reason=body.validated_data["reason"])
+    return Response(serializer(target).data)
+
+
 class PolicyRollbackView(APIView):
     """Return production of the policy's name to the version that held it before. The path
     names the current production version; anything else is a 409, as are no earlier version
@@ -178,11 +187,7 @@ class PolicyRollbackView(APIView):
         request=RollbackSerializer, responses={200: PolicyVersionSerializer, 409: REFUSED}
     )
     def post(self, request: Request, policy_id: int) -> Response:
-        policy = led_policy(request.user, policy_id)
-        body = RollbackSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        target = rollback(policy, actor=request.user, reason=body.validated_data["reason"])
-        return Response(PolicyVersionSerializer(target).data)
+        return rolled_back(request, led_policy(request.user, policy_id), PolicyVersionSerializer)
 
 
 class ModelRollbackView(APIView):
@@ -192,11 +197,7 @@ class ModelRollbackView(APIView):
         request=RollbackSerializer, responses={200: ModelVersionSerializer, 409: REFUSED}
     )
     def post(self, request: Request, model_id: int) -> Response:
-        model = led_model(request.user, model_id)
-        body = RollbackSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        target = rollback(model, actor=request.user, reason=body.validated_data["reason"])
-        return Response(ModelVersionSerializer(target).data)
+        return rolled_back(request, led_model(request.user, model_id), ModelVersionSerializer)
 
 
 @extend_schema(
