@@ -168,7 +168,9 @@ def change_stage(
     ``archived`` event; production to candidate: ``demoted``. Both are audited. Moving a
     version to the stage it is in changes nothing. With ``expect_production``,
     ``production_id`` is the production version the caller's decision was about (None: none):
-    if another one holds production once the lock is taken, nothing changes (409)."""
+    if another one holds production once the lock is taken, nothing changes (409). A
+    production version of a dataset ``actor`` does not lead is never archived by a promotion
+    (409; ``actor`` None, the operator, may)."""
     registry = registry_of(version)
     stage = ModelStage(stage)
     with transaction.atomic():
