@@ -104,6 +104,7 @@ def test_after_production_is_archived_the_page_asks_for_a_reason(pair, lead):
     client = browser(lead)
     text = page(client, candidate).content.decode()
     assert "needs no evaluation" not in text and 'name="override_reason"' in text
+    assert "is in production now, but one was" in text
     url = f"/training/policies/{candidate.pk}"
     assert client.post(url, {"action": "promote"}).status_code == 409
     assert stages() == {1: "archived", 2: "candidate"}
