@@ -139,9 +139,9 @@ class PolicyDetailView(APIView):
 
 class PolicyPromoteView(APIView):
     """Move a policy to ``candidate``, ``production`` or ``archived``. To production through
-    the gate: allowed with no production version yet; otherwise the evaluation's verdict must
-    allow, or ``override_reason`` overrides it (kept on the registry event, audited); 409
-    with the verdict's reasons otherwise."""
+    the gate: allowed without evidence for a name never in production; otherwise the
+    evaluation's verdict must allow, or ``override_reason`` overrides it (kept on the registry
+    event, audited); 409 with the verdict's reasons otherwise."""
 
     @extend_schema(
         request=PromotePolicySerializer,
