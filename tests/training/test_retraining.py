@@ -172,6 +172,20 @@ def test_at_the_threshold_with_a_fresh_export_one_run_starts(
     assert retraining_runs(production).count() == 1
 
 
+def test_a_dpo_run_of_the_same_name_is_not_a_retraining(production, sprint, make_dataset):
+    """Found in review: a dpo run named like a production reward model (by its own team, or
+    another team, since policy names are checked in the policy registry only) counted as its
+    retraining, and the model was never retrained again."""
+    add_labels(sprint, 3, when=timezone.now() - timedelta(hours=2))
+    fresh = export_now(make_dataset, sprint, when=timezone.now() - timedelta(hours=1))
+    dpo = TrainingRun.objects.create(
+        dataset=fresh, kind="dpo", model_name="support-rm", base_model="policy-base"
+    )
+    assert retrain_reward_models() == ["support-rm v1 (production): started (3 new labels)"]
+    run = retraining_runs(production).exclude(pk=dpo.pk).get()
+    assert run.kind == "reward" and run.model_name == "support-rm"
+
+
 @pytest.mark.parametrize(
     "base_model",
     ["{data_dir}/training/runs/run-1", "/models/encoder", "model:999999"],

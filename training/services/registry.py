@@ -31,7 +31,7 @@ from django.db.models import Max, QuerySet
 
 from exports.models import DatasetVersion, ExportKind, ExportStatus
 from reviews.models import ConsensusLabel
-from training.models import ModelStage, ModelVersion, TrainingRun
+from training.models import ModelStage, ModelVersion, RunKind, TrainingRun
 from training.services.datasets import TRAINABLE_FORMATS, datasets_led_by
 from training.services.stages import change_stage, require_lead
 
@@ -213,7 +213,11 @@ def check_retraining(model: ModelVersion, threshold: int) -> RetrainingCheck:
     ).count()
     if new_labels < threshold:
         return RetrainingCheck(model, new_labels, "below_threshold")
-    later_runs = TrainingRun.objects.filter(model_name=model.name, created_at__gt=since)
+    # Reward runs only: a dpo run may carry the same name (the policy registry's names are
+    # apart), and another team's policy named like this model must not stop its retraining.
+    later_runs = TrainingRun.objects.filter(
+        kind=RunKind.REWARD, model_name=model.name, created_at__gt=since
+    )
     if later_runs.exclude(pk=model.run_id).exists():
         return RetrainingCheck(model, new_labels, "already_retrained")
     try:
