@@ -6,7 +6,15 @@ lead of another team 404 (and the service refuses them too, whoever calls it).""
 
 import pytest
 
-from annotation.models import BackgroundJob, Criterion, CriterionKind, Rubric
+from annotation.models import (
+    BackgroundJob,
+    Criterion,
+    CriterionKind,
+    Rubric,
+    Sprint,
+    SprintMember,
+    SprintRole,
+)
 from annotation.services.errors import ConcordError
 from tests.policies.evaluation_fixtures import EVALUATIONS
 from tests.support.builders import export_of, policy_version, training_run
@@ -145,6 +153,22 @@ def test_a_policy_whose_artifacts_are_gone_fails_with_the_reason(
     evaluation = execute_evaluation(answer.json()["id"])
     assert evaluation.status == "failed" and evaluation.sprint is None
     assert "missing" in evaluation.error and evaluation.finished_at is not None
+
+
+def test_a_starter_who_lost_the_lead_role_before_the_worker_ran_it_gets_no_sprint(
+    grounded, policies, lead, rubric, api_client_for
+):
+    """Found in review: the worker generated and made the sprint (the starter its lead, the
+    responses of both policies in it) for a starter who no longer led the policies' data."""
+    sprint, _dataset, _items = grounded
+    candidate, _baseline = policies
+    answer = api_client_for(lead).post(EVALUATIONS, body(candidate, rubric), format="json")
+    assert answer.status_code == 202, answer.content
+    SprintMember.objects.filter(sprint=sprint, user=lead).update(role=SprintRole.REVIEWER)
+    evaluation = execute_evaluation(answer.json()["id"])
+    assert evaluation.status == "failed" and evaluation.sprint is None
+    assert evaluation.error.startswith("candidate: Evaluating needs the lead role")
+    assert not Sprint.objects.filter(slug__startswith="blind-eval-").exists()
 
 
 def test_two_policies_that_answer_alike_make_no_sprint(grounded, lead, rubric, api_client_for):

@@ -16,7 +16,8 @@ background job is enqueued on commit (:func:`annotation.services.jobs.enqueue_on
 ``execute_evaluation`` is the worker's part (task ``training.tasks.evaluate_policy``, or the
 command in-process): it claims the queued evaluation (or one whose worker stopped beating for
 ``CONCORD_TRAINING_STALL_SECONDS``: the job sweep started it again, and it is done again from
-scratch, the same texts since generation is seeded), generates both sides
+scratch, the same texts since generation is seeded), checks again that its starter leads both
+policies' data (else it fails with that reason, nothing generated), generates both sides
 (:mod:`.generation`), and then, in one transaction that first locks the evaluation row, makes
 the blind sprint and records the automatic first look and ``done`` (:mod:`.evaluation_sprint`),
 so a second start never makes a second sprint. Progress and the heartbeat are written while it
@@ -288,6 +289,10 @@ def execute_evaluation(
         evaluation = PolicyEvaluation.objects.select_related(
             "candidate__run__dataset", "baseline", "rubric", "reward_model__run", "created_by"
         ).get(pk=evaluation_id)
+        # Checked again before anything is loaded, as a run's base model is: the starter may
+        # have lost the lead role of either policy's data since it was queued.
+        _require_led(evaluation.candidate, evaluation.created_by, "candidate")
+        _require_led(evaluation.baseline, evaluation.created_by, "baseline")
         problems = rubric_problems(evaluation.rubric)
         if problems:
             raise EvaluationRefused(f"The rubric is not ready: {problems[0]}.", field="rubric")
