@@ -12,9 +12,10 @@ from tests.policies.dpo_fixtures import (
     start_dpo,
 )
 from tests.support.builders import export_of, policy_version, training_run
-from training.models import ModelVersion, TrainingRun
+from training.models import ModelVersion, PolicyVersion, TrainingRun
 from training.services.base_models import REFUSED
 from training.services.policy_config import PolicyConfig
+from training.services.runs import execute_training_run
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("base_root")]
 
@@ -130,3 +131,16 @@ def test_only_leads_of_every_sprint_of_the_dataset_start_a_dpo_run(
     assert start_dpo(api_client_for(lead), both).status_code == 403
     assert start_dpo(api_client_for(None), dataset).status_code in (401, 403)
     assert not TrainingRun.objects.exists()
+
+
+def test_the_worker_checks_the_base_policy_again_before_loading(lead, sprint, api_client_for):
+    """A lead who lost the role of the base policy's data after queueing the run: the worker
+    refuses the base model with the one message, and nothing is registered."""
+    dataset = export_of(sprint, lead)
+    ours = policy_version(dataset, lead)
+    response = start_dpo(api_client_for(lead), dataset, f"policy:{ours.pk}")
+    assert response.status_code == 202, response.json()
+    SprintMember.objects.filter(sprint=sprint, user=lead).update(role=SprintRole.REVIEWER)
+    run = execute_training_run(response.json()["id"])
+    assert (run.status, run.error) == ("failed", f"base_model: {REFUSED}")
+    assert not PolicyVersion.objects.filter(run=run).exists() and not run.artifacts_dir
