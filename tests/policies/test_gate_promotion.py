@@ -69,6 +69,19 @@ def test_a_clear_win_promotes_and_archives_production(pair, lead):
     assert AuditEvent.objects.filter(action="policy_version.archived").count() == 1
 
 
+def test_an_older_allowing_evaluation_cannot_outvote_a_newer_refusing_one(pair, lead):
+    """The gate reads the newest done evaluation of the two versions: naming an older one that
+    went the lead's way is refused, and nothing changes."""
+    candidate, production = pair
+    older = evaluated(candidate, production, lead, wins=30, losses=4, ties=2)
+    newer = evaluated(candidate, production, lead, wins=10, losses=20, ties=0)
+    with pytest.raises(ConcordError) as refused:
+        promote_policy(candidate, actor=lead, evaluation=older)
+    assert refused.value.status == 409
+    assert f"Evaluation {newer.pk}" in refused.value.detail and "newest" in refused.value.detail
+    assert stages() == {1: "production", 2: "candidate"}
+
+
 def test_a_refusal_is_overridden_only_with_a_written_reason(pair, lead):
     candidate, production = pair
     evaluation = evaluated(candidate, production, lead, wins=12, losses=3)

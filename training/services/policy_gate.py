@@ -227,14 +227,15 @@ def promote_policy(
 
     To production: when no version of the name has ever held production
     (:func:`is_first_production`), no evaluation is needed (evidence
-    ``{"first_production": true}``). Otherwise the gate decides on ``evaluation`` (by default
-    the newest done evaluation of ``policy`` against the current production version), which
-    must be of this policy (400 naming ``evaluation``); when it refuses, when there is none, or
-    when the name has no production version now to compare with, an ``override_reason``
-    promotes anyway, as an override (RegistryEvent ``override`` true, the reason and verdict
-    kept, audited); without one, 409 with the verdict's reasons and nothing changed. The
-    verdict is the promotion event's evidence. Other stages are plain moves. Idempotent for a
-    policy already in ``stage``."""
+    ``{"first_production": true}``). Otherwise the gate decides on the newest done evaluation
+    of ``policy`` against the current production version; a given ``evaluation`` must be of
+    this policy (400 naming ``evaluation``) and is refused by the gate when it is not that
+    newest one, so an older evaluation that went the lead's way cannot outvote a newer one.
+    When the gate refuses, when there is no evaluation, or when the name has no production
+    version now to compare with, an ``override_reason`` promotes anyway, as an override
+    (RegistryEvent ``override`` true, the reason and verdict kept, audited); without one, 409
+    with the verdict's reasons and nothing changed. The verdict is the promotion event's
+    evidence. Other stages are plain moves. Idempotent for a policy already in ``stage``."""
     require_lead(policy, actor)
     stage = ModelStage(stage)
     reason = clean_reason(override_reason, required=False, field="override_reason")
@@ -282,7 +283,8 @@ def _verdict_against(
                 "gate has no production version to compare with."
             ],
         }
-    evaluation = evaluation or latest_evaluation(policy, current)
+    newest = latest_evaluation(policy, current)
+    evaluation = evaluation or newest
     if evaluation is None:
         return {
             "evaluation": None,
@@ -297,5 +299,13 @@ def _verdict_against(
         verdict["reasons"] = [
             f"Evaluation {evaluation.pk} compared {policy.label} with "
             f"{evaluation.baseline.label}, not with production {current.label}."
+        ]
+    elif newest is not None and newest.pk != evaluation.pk and verdict["allowed"]:
+        # The gate reads the newest evidence: an older evaluation that allowed must not outvote
+        # a newer one of the same two versions (a lead picking the run that went their way).
+        verdict["allowed"] = False
+        verdict["reasons"] = [
+            f"Evaluation {newest.pk} of {policy.label} against {current.label} is newer than "
+            f"evaluation {evaluation.pk}; the gate reads the newest one."
         ]
     return verdict
