@@ -179,6 +179,8 @@ def test_other_stage_moves_are_plain(pair, lead):
     assert stages() == {1: "candidate", 2: "archived"}
     assert list(RegistryEvent.objects.order_by("pk").values_list("event", flat=True)) == [
         "promoted", "archived", "demoted"]  # fmt: skip
+    # Archiving a candidate while production is there replaced nothing: no previous version.
+    assert RegistryEvent.objects.get(event="archived").previous_id is None
 
 
 def test_only_leads_of_the_dataset_promote(pair, lead, annotator, reviewer, make_user):

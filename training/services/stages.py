@@ -213,7 +213,8 @@ def change_stage(
         if event:
             _event(
                 registry, event, version, actor,
-                previous_id=current.pk if current is not None else None,
+                # Only a promotion replaces a version: an archived or demoted one replaced none.
+                previous_id=current.pk if current is not None and event == "promoted" else None,
                 reason=reason, override=override, evidence=evidence or {},
             )  # fmt: skip
     return version
