@@ -8,10 +8,12 @@ prompt is text or chat messages, ``context`` the documents the model is shown), 
   (:func:`~training.services.datasets.read_preference_rows`) and split the same way
   (:func:`~training.services.datasets.split_rows`); for the candidate's own dataset with the
   seed and holdout share its run split with, so the prompts are the ones its training never
-  saw. One prompt per item, in file order: an item still in one of the dataset's sprints gives
-  its own prompt and context documents (what annotators are shown, and what the policy's
-  rendering writes into the prompt), any other row its prompt as exported. A test split larger
-  than the limit is sampled down, seeded, and ``prompt_source`` says so.
+  saw; for another dataset, test prompts whose item or prompt text is in the candidate's own
+  training split are left out too (counted as ``excluded_trained``). One prompt per item, in
+  file order: an item still in one of the dataset's sprints gives its own prompt and context
+  documents (what annotators are shown, and what the policy's rendering writes into the
+  prompt), any other row its prompt as exported. A test split larger than the limit is sampled
+  down, seeded, and ``prompt_source`` says so.
 - **A list** (the API's ``prompts``, the command's JSONL file). Each entry is checked by the
   import's own rules for a prompt and its documents (the evaluation sprint is made through the
   import service, so what passes here imports there); a bad entry is a 400 naming
@@ -92,19 +94,27 @@ def dataset_prompts(
     Raises :class:`~training.services.datasets.DatasetUnusable` (a 400 on ``dataset``) for a
     dataset that cannot be read, and :class:`PromptsInvalid` when its test split is empty."""
     run = candidate.run
-    split_seed, share = seed, None
-    if dataset.pk == run.dataset_id:
-        split_seed = int((run.config or {}).get("seed", seed))
-        share = (run.config or {}).get("holdout_share")
+    run_seed = int((run.config or {}).get("seed", seed))
+    run_share = (run.config or {}).get("holdout_share")
+    own = dataset.pk == run.dataset_id
+    split_seed, share = (run_seed, run_share) if own else (seed, None)
     splits = split_rows(read_preference_rows(dataset), seed=split_seed, holdout_share=share)
+    trained: set[str] = set()
+    if not own:  # another export, maybe of the same items: leave out what the candidate saw
+        seen = split_rows(read_preference_rows(run.dataset), seed=run_seed, holdout_share=run_share)
+        trained = {key for row in seen.train for key in _prompt_keys(row)}
     firsts: dict[str, dict[str, Any]] = {}
+    excluded: set[str] = set()
     for row in splits.test:
-        item_id = row.get("item_id")
-        key = f"item:{item_id}" if item_id is not None else f"prompt:{row['prompt']!r}"
-        firsts.setdefault(key, row)
+        keys = _prompt_keys(row)
+        if trained.intersection(keys):
+            excluded.add(keys[0])
+            continue
+        firsts.setdefault(keys[0], row)
     rows = list(firsts.values())
     if not rows:
-        raise PromptsInvalid(f"Dataset {dataset.pk} has no test prompts.", field="dataset")
+        why = f" the candidate was not trained on ({len(excluded)} left out)" if excluded else ""
+        raise PromptsInvalid(f"Dataset {dataset.pk} has no test prompts{why}.", field="dataset")
     limit = settings.CONCORD_EVALUATION_MAX_PROMPTS
     source: dict[str, Any] = {
         "dataset": dataset.pk,
@@ -112,11 +122,19 @@ def dataset_prompts(
         "test_source": splits.test_source,
         "available": len(rows),
     }
+    if excluded:
+        source["excluded_trained"] = len(excluded)
     if len(rows) > limit:
         picked = sorted(random.Random(seed).sample(range(len(rows)), limit))
         rows = [rows[index] for index in picked]
         source["sampled"] = limit
     return _from_items(dataset, rows), source
+
+
+def _prompt_keys(row: dict[str, Any]) -> list[str]:
+    """The keys a row's prompt is known by: its item (first) and its prompt text."""
+    keys = [f"item:{row['item_id']}"] if row.get("item_id") is not None else []
+    return [*keys, f"prompt:{row['prompt']!r}"]
 
 
 def _from_items(dataset: DatasetVersion, rows: Sequence[dict[str, Any]]) -> list[Prompt]:
