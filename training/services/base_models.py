@@ -36,8 +36,8 @@ from training.services.scoring import ArtifactsMissing, artifacts_path
 
 MODEL_REFERENCE = re.compile(r"^model:(\d{1,18})$")
 REFUSED = (
-    "Not a registered model version you lead (model:<id>), nor a model under the configured "
-    "base model roots."
+    "Not a registered version you lead (model:<id> for a reward run, policy:<id> for a dpo "
+    "run), nor a model under the configured base model roots."
 )
 
 
