@@ -8,11 +8,11 @@ reward registry's (:func:`training.services.registry.register_model_version`).
 """
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.db.models import Max, QuerySet
+from django.db.models import QuerySet
 
 from training.models import PolicyVersion, TrainingRun
 from training.services.datasets import datasets_led_by
+from training.services.registry import register_next_version
 
 
 def policies_led_by(user: AbstractBaseUser) -> QuerySet[PolicyVersion]:
@@ -23,32 +23,13 @@ def policies_led_by(user: AbstractBaseUser) -> QuerySet[PolicyVersion]:
 def register_policy_version(run: TrainingRun) -> PolicyVersion:
     """Register a done ``dpo`` run as the next candidate version of its name, with the
     rendering and adapter flag its run recorded in ``config``. Idempotent: a run already
-    registered returns its version; two runs of one name finishing together each get their own
-    number (the unique (name, version) index makes the loser retry)."""
-    existing = PolicyVersion.objects.filter(run=run).first()
-    if existing is not None:
-        return existing
-    sprints = list(run.dataset.sprints.all())
+    registered returns its version, and runs finishing together each get their own number
+    (:func:`training.services.registry.register_next_version`)."""
     config = run.config or {}
-    for _attempt in range(5):
-        try:
-            with transaction.atomic():
-                latest = PolicyVersion.objects.filter(name=run.model_name).aggregate(
-                    latest=Max("version")
-                )["latest"]
-                policy = PolicyVersion.objects.create(
-                    name=run.model_name,
-                    version=(latest or 0) + 1,
-                    run=run,
-                    base_model=run.base_model,
-                    adapter=bool(config.get("lora")) and not config.get("merge_adapter", False),
-                    metrics=run.metrics,
-                    rendering=config.get("rendering") or {},
-                )
-                policy.sprints.set(sprints)
-                return policy
-        except IntegrityError:
-            existing = PolicyVersion.objects.filter(run=run).first()
-            if existing is not None:
-                return existing
-    raise RuntimeError(f"could not number a new version of policy {run.model_name!r}")
+    return register_next_version(
+        PolicyVersion,
+        run,
+        base_model=run.base_model,
+        adapter=bool(config.get("lora")) and not config.get("merge_adapter", False),
+        rendering=config.get("rendering") or {},
+    )

@@ -23,6 +23,7 @@ configured roots, a model version they no longer lead) is logged and not retrain
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -31,7 +32,7 @@ from django.db.models import Max, QuerySet
 
 from exports.models import DatasetVersion, ExportKind, ExportStatus
 from reviews.models import ConsensusLabel
-from training.models import ModelStage, ModelVersion, RunKind, TrainingRun
+from training.models import ModelStage, ModelVersion, PolicyVersion, RunKind, TrainingRun
 from training.services.datasets import TRAINABLE_FORMATS, datasets_led_by
 from training.services.stages import change_stage, require_lead
 
@@ -48,30 +49,39 @@ def models_led_by(user: AbstractBaseUser) -> QuerySet[ModelVersion]:
 
 def register_model_version(run: TrainingRun) -> ModelVersion:
     """Register a done run as the next candidate version of its name, with the rendering its
-    run recorded (:func:`recorded_rendering`). Idempotent: a run that
-    is already registered returns its version. Two runs of one name that finish together each
-    get their own number (the unique (name, version) index makes the loser retry)."""
-    existing = ModelVersion.objects.filter(run=run).first()
+    run recorded (:func:`recorded_rendering`); see :func:`register_next_version`."""
+    return register_next_version(ModelVersion, run, rendering=recorded_rendering(run))
+
+
+def register_next_version(
+    registry: type[ModelVersion] | type[PolicyVersion], run: TrainingRun, **fields: Any
+) -> ModelVersion | PolicyVersion:
+    """Register a done run in ``registry`` (ModelVersion or PolicyVersion) as the next candidate
+    version of its name, with the run's metrics, its dataset's sprints and ``fields``.
+    Idempotent: a run that is already registered returns its version. Two runs of one name that
+    finish together each get their own number (the unique (name, version) index makes the
+    loser retry)."""
+    existing = registry.objects.filter(run=run).first()
     if existing is not None:
         return existing
     sprints = list(run.dataset.sprints.all())
     for _attempt in range(5):
         try:
             with transaction.atomic():
-                latest = ModelVersion.objects.filter(name=run.model_name).aggregate(
+                latest = registry.objects.filter(name=run.model_name).aggregate(
                     latest=Max("version")
                 )["latest"]
-                model = ModelVersion.objects.create(
+                version = registry.objects.create(
                     name=run.model_name,
                     version=(latest or 0) + 1,
                     run=run,
                     metrics=run.metrics,
-                    rendering=recorded_rendering(run),
+                    **fields,
                 )
-                model.sprints.set(sprints)
-                return model
+                version.sprints.set(sprints)
+                return version
         except IntegrityError:
-            existing = ModelVersion.objects.filter(run=run).first()
+            existing = registry.objects.filter(run=run).first()
             if existing is not None:
                 return existing
     raise RuntimeError(f"could not number a new version of {run.model_name!r}")
