@@ -107,14 +107,28 @@ def _context(request: HttpRequest, policy: PolicyVersion, errors=None, form=None
         "can_promote": policy.stage != ModelStage.PRODUCTION,
         "rollback_target": target,
         "rollback_refusal": refusal,
-        # Only the events of versions the viewer leads: a name is not a team's own.
-        "history": events_led_by(request.user)
-        .filter(registry="policy", name=policy.name)
-        .order_by("-created_at", "-pk"),
+        "history": _history(request, policy),
         "errors": errors or [],
         "form": form or {},
         "done": RunStatus.DONE,
     }
+
+
+def _history(request: HttpRequest, policy: PolicyVersion) -> list:
+    """The name's events the viewer may see (only those of versions they lead: a name is not a
+    team's own), each with ``previous_label``, the version it replaced as ``v<N>`` where the
+    viewer leads that version too (else its id)."""
+    events = list(
+        events_led_by(request.user)
+        .filter(registry="policy", name=policy.name)
+        .order_by("-created_at", "-pk")
+    )
+    ids = {event.previous_id for event in events if event.previous_id is not None}
+    versions = dict(policies_led_by(request.user).filter(pk__in=ids).values_list("pk", "version"))
+    for event in events:
+        known = versions.get(event.previous_id)
+        event.previous_label = f"v{known}" if known is not None else event.previous_id
+    return events
 
 
 def _act(request: HttpRequest, policy: PolicyVersion) -> HttpResponse:

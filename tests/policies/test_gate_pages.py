@@ -86,6 +86,9 @@ def test_an_allowed_gate_needs_no_reason_and_rollback_needs_one(pair, lead):
     assert stages() == {1: "production", 2: "archived"}
     history = page(client, production).content.decode()
     assert "rolled_back" in history and "Too chatty." in history
+    rolled_back = history.split('<tr data-event="rolled_back">')[1].split("</tr>")[0]
+    # The version production left is named as the registry names it, not by its row id.
+    assert "<td>v1</td>\n      <td>v2</td>" in rolled_back
 
 
 def test_a_first_production_version_is_promoted_without_evidence(lead, sprint):
