@@ -16,7 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.job_answers import job_accepted, queued_warning
+from annotation.api.job_answers import job_accepted, job_accepted_schema, queued_warning
 from annotation.api.permissions import require_sprint_role
 from annotation.api.schema import ErrorSerializer
 from annotation.models import SprintRole
@@ -28,16 +28,8 @@ from feedback.api.sample_docs import (
 from feedback.models import FeedbackSample, SampleStatus
 from feedback.services.sampling import SAMPLE_JOB, sample_body, sample_sprint, start_sample
 
-SampleAccepted = inline_serializer(
-    "FeedbackSampleAccepted",
-    {
-        "id": serializers.IntegerField(),
-        "status": serializers.CharField(),
-        "status_url": serializers.CharField(help_text="GET it for progress and the report."),
-        "warning": serializers.CharField(
-            required=False, help_text="Only while queued and the workers are unreachable."
-        ),
-    },
+SampleAccepted = job_accepted_schema(
+    "FeedbackSampleAccepted", "sample", status_url="progress and the report"
 )
 
 SampleStatusBody = inline_serializer(

@@ -13,7 +13,6 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
-    inline_serializer,
 )
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -22,7 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.job_answers import job_accepted, queued_warning
+from annotation.api.job_answers import job_accepted, job_accepted_schema, queued_warning
 from annotation.api.schema import ClosedBodySerializer
 from annotation.models import Rubric
 from annotation.services.imports.records import ROLES
@@ -180,18 +179,8 @@ class PolicyEvaluationSerializer(serializers.ModelSerializer):
         return queued_warning(EVALUATION_JOB, evaluation, RunStatus.QUEUED)
 
 
-EvaluationAccepted = inline_serializer(
-    "EvaluationAccepted",
-    {
-        "id": serializers.IntegerField(),
-        "status": serializers.CharField(),
-        "status_url": serializers.CharField(help_text="GET it for progress and the result."),
-        "warning": serializers.CharField(
-            required=False,
-            help_text="Only when the evaluation is queued but the workers are unreachable; it "
-            "starts when they are back.",
-        ),
-    },
+EvaluationAccepted = job_accepted_schema(
+    "EvaluationAccepted", "evaluation", status_url="progress and the result"
 )
 
 

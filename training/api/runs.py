@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.api.job_answers import job_accepted_schema
 from annotation.api.schema import ClosedBodySerializer
 from annotation.services.errors import ConcordError
 from annotation.services.jobs import queue_warning
@@ -160,18 +161,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         return policy.pk if policy is not None else None
 
 
-RunAccepted = inline_serializer(
-    "TrainingRunAccepted",
-    {
-        "id": serializers.IntegerField(),
-        "status": serializers.CharField(),
-        "warning": serializers.CharField(
-            required=False,
-            help_text="Only when the run is queued but the workers are unreachable; it starts "
-            "when they are back.",
-        ),
-    },
-)
+RunAccepted = job_accepted_schema("TrainingRunAccepted", "run")
 
 
 class TrainingRunListView(ListAPIView):

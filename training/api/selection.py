@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.job_answers import job_accepted, queued_warning
+from annotation.api.job_answers import job_accepted, job_accepted_schema, queued_warning
 from annotation.api.permissions import require_sprint_role
 from annotation.api.schema import ClosedBodySerializer
 from annotation.models import Sprint, SprintRole
@@ -87,18 +87,8 @@ SelectionStatus = inline_serializer(
     },
 )
 
-SelectionAccepted = inline_serializer(
-    "SelectionAccepted",
-    {
-        "id": serializers.IntegerField(),
-        "status": serializers.CharField(),
-        "status_url": serializers.CharField(help_text="GET it for progress and the result."),
-        "warning": serializers.CharField(
-            required=False,
-            help_text="Only when the selection is queued but the workers are unreachable; it "
-            "starts when they are back.",
-        ),
-    },
+SelectionAccepted = job_accepted_schema(
+    "SelectionAccepted", "selection", status_url="progress and the result"
 )
 
 
