@@ -175,10 +175,12 @@ def start_evaluation(
     if baseline is None:
         baseline = default_baseline(candidate)
         if baseline is None:
-            raise EvaluationRefused(
-                f"{candidate.name} has no production version to compare with; name a baseline.",
-                field="baseline",
+            why = (
+                f"{candidate.label} is the production version itself"
+                if candidate.stage == ModelStage.PRODUCTION
+                else f"{candidate.name} has no production version to compare with"
             )
+            raise EvaluationRefused(f"{why}; name a baseline.", field="baseline")
     if baseline.pk == candidate.pk:
         raise EvaluationRefused("The baseline must be another version.", field="baseline")
     _require_led(baseline, actor, "baseline")
