@@ -12,35 +12,23 @@ delivered as a webhook (name, version, actor, reason, evidence).
 from django.conf import settings
 from django.db import models
 
-from training.models.reward import ModelStage, RunStatus, TrainingRun
+from training.models.reward import RegisteredVersion, RunStatus, TrainingRun
 
 
-class PolicyVersion(models.Model):
+class PolicyVersion(RegisteredVersion):
     """A policy registered from a done ``dpo`` run. ``base_model`` is the run's base model as it
     was asked (a directory under the operator's roots, or ``policy:<id>``); ``adapter`` says
     the artifacts are a LoRA adapter to load over that base rather than a whole model;
     ``rendering`` is how the training prompts were written (the dataset's form, context and
     templates, and the tokenizer's chat template), which generation for an evaluation applies."""
 
-    name = models.CharField(max_length=100)
-    version = models.PositiveIntegerField()
     run = models.OneToOneField(TrainingRun, on_delete=models.PROTECT, related_name="policy_version")
     base_model = models.CharField(max_length=500)
     adapter = models.BooleanField(default=False)
-    stage = models.CharField(
-        max_length=10, choices=ModelStage.choices, default=ModelStage.CANDIDATE
-    )
-    metrics = models.JSONField(default=dict, blank=True)
     rendering = models.JSONField(default=dict, blank=True)
     sprints = models.ManyToManyField("annotation.Sprint", related_name="policy_versions")
-    promoted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    promoted_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["name", "-version"]
+    class Meta(RegisteredVersion.Meta):
         constraints = [
             models.UniqueConstraint(fields=["name", "version"], name="policy_version_unique"),
             models.UniqueConstraint(

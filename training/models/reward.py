@@ -117,19 +117,36 @@ class ModelStage(models.TextChoices):
     ARCHIVED = "archived", "Archived"
 
 
-class ModelVersion(models.Model):
+class RegisteredVersion(models.Model):
+    """What a registered version of either registry has (reward models here, policies in
+    :mod:`training.models.policy`): a name whose versions count 1, 2, 3..., a stage, a snapshot
+    of its run's metrics, and who moved it last and when. Each registry keeps its own run link,
+    sprints and database constraints."""
+
+    name = models.CharField(max_length=100)
+    version = models.PositiveIntegerField()
+    stage = models.CharField(
+        max_length=10, choices=ModelStage.choices, default=ModelStage.CANDIDATE
+    )
+    metrics = models.JSONField(default=dict, blank=True)
+    promoted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    promoted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["name", "-version"]
+
+
+class ModelVersion(RegisteredVersion):
     """A reward model registered from a finished run. ``metrics`` is a snapshot of the run's
     metrics at registration; ``rendering`` the run's recorded rendering, which every score
     applies; ``sprints`` those of the run's dataset version, which the retraining schedule
     watches for new consensus labels."""
 
-    name = models.CharField(max_length=100)
-    version = models.PositiveIntegerField()
     run = models.OneToOneField(TrainingRun, on_delete=models.PROTECT, related_name="model_version")
-    stage = models.CharField(
-        max_length=10, choices=ModelStage.choices, default=ModelStage.CANDIDATE
-    )
-    metrics = models.JSONField(default=dict, blank=True)
     rendering = models.JSONField(
         default=dict,
         blank=True,
@@ -138,14 +155,8 @@ class ModelVersion(models.Model):
         "(training.services.model_rendering).",
     )
     sprints = models.ManyToManyField("annotation.Sprint", related_name="model_versions")
-    promoted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
-    promoted_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["name", "-version"]
+    class Meta(RegisteredVersion.Meta):
         constraints = [
             models.UniqueConstraint(fields=["name", "version"], name="model_version_unique"),
             models.UniqueConstraint(
