@@ -125,6 +125,23 @@ def test_a_conversational_dataset_trains_through_the_chat_template(lead, sprint,
     assert not PolicyVersion.objects.filter(run=plain).exists()
 
 
+def test_pairs_whose_prompt_fills_max_length_are_counted_and_a_run_of_only_those_fails(
+    lead, sprint, api_client_for
+):
+    """TRL leaves out a pair whose prompt alone reaches max_length: the run says how many, and
+    a run left with none fails with the reason instead of training on nothing."""
+    dataset = grounded_dataset(lead, sprint)  # prompts of about 30 tokens with their documents
+    client = api_client_for(lead)
+    fits = execute_training_run(start_dpo(client, dataset, **FAST).json()["id"])
+    assert fits.status == RunStatus.DONE, fits.error
+    assert fits.metrics["pairs_dropped_too_long"] == {"train": 0, "test": 0}
+
+    cut = execute_training_run(start_dpo(client, dataset, **{**FAST, "max_length": 8}).json()["id"])
+    assert cut.status == RunStatus.FAILED
+    assert "max_length (8)" in cut.error and "raise max_length" in cut.error
+    assert not PolicyVersion.objects.filter(run=cut).exists()
+
+
 def test_a_policy_trains_further_from_a_registered_policy(lead, sprint, api_client_for):
     client, grounded = api_client_for(lead), grounded_dataset(lead, sprint)
     first = execute_training_run(start_dpo(client, grounded, **FAST).json()["id"])

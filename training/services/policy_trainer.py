@@ -289,6 +289,18 @@ def train_policy(
                 callbacks=[callback],
             )
         trainer.remove_callback(PrinterCallback)  # the run row and the worker's log say enough
+        # TRL drops a pair whose prompt alone fills max_length (its responses would be cut away
+        # whole): say how many, and refuse a run left with nothing to learn from.
+        dropped = {
+            "train": len(train_rows) - len(trainer.train_dataset),
+            "test": len(test_rows) - (len(trainer.eval_dataset) if test_rows else 0),
+        }
+        if not len(trainer.train_dataset):
+            raise PolicyRunUnusable(
+                f"Every one of the {len(train_rows)} training pairs has a prompt of at least "
+                f"max_length ({config.max_length}) tokens, so no response is left to train on: "
+                "raise max_length."
+            )
         total_steps = set_warmup(trainer, config)
         base_eval = None
         if test_rows:
@@ -314,7 +326,9 @@ def train_policy(
         "final_margin": callback.evaluations[-1]["margin"] if callback.evaluations else None,
         "final_accuracy": callback.evaluations[-1]["accuracy"] if callback.evaluations else None,
         "train_pairs": len(trainer.train_dataset),
-        "test_pairs": len(test_rows),
+        "test_pairs": len(test_rows) - dropped["test"],
+        # Pairs TRL left out because their prompt alone reached max_length.
+        "pairs_dropped_too_long": dropped,
         "total_steps": total_steps,
         "epochs_run": config.epochs,
         "pairs_per_s": len(trainer.train_dataset) * config.epochs / callback.train_seconds,
