@@ -116,3 +116,19 @@ def test_a_prompt_longer_than_the_window_keeps_its_end_and_is_counted(policy):
     result = generate(policy, PROMPTS[:2], sampling=sampled(max_new_tokens=250), seed=0)
     assert result.truncated_prompts == 2 and result.stats["truncated_prompts"] == 2
     assert len(result.texts) == 2 and result.new_tokens > 0
+
+
+def test_an_answer_ends_at_any_end_of_sequence_id_the_model_lists():
+    """A model whose generation config lists several end ids (Llama 3's ``<|eot_id|>`` beside
+    its EOS) stops counting new tokens at the first of any of them, and the tokenizer's own EOS
+    counts too, so padding after an early stop is never counted as generated."""
+    from types import SimpleNamespace
+
+    from training.services.generation import stop_token_ids
+
+    tokenizer = SimpleNamespace(eos_token_id=3)
+    several = SimpleNamespace(generation_config=SimpleNamespace(eos_token_id=[7, 9]))
+    assert stop_token_ids(several, tokenizer) == {3, 7, 9}
+    one = SimpleNamespace(generation_config=SimpleNamespace(eos_token_id=3))
+    assert stop_token_ids(one, tokenizer) == {3}
+    assert stop_token_ids(SimpleNamespace(), SimpleNamespace(eos_token_id=None)) == set()

@@ -204,7 +204,7 @@ def generate_loaded(
     # (the batch is padded on the left, so its last ``room`` columns are each prompt's end).
     window = getattr(model.config, "max_position_embeddings", None)
     room = window - max_new if window and window > max_new else None
-    eos = tokenizer.eos_token_id
+    stops = stop_token_ids(model, tokenizer)
     result = GenerationResult(texts=[], device=device)
     started = time.perf_counter()
     for index, start in enumerate(range(0, len(prompts), batch_size)):
@@ -227,7 +227,10 @@ def generate_loaded(
         with torch.no_grad():
             output = model.generate(**encoded, **options)
         for row in output[:, encoded["input_ids"].shape[1] :].tolist():
-            length = row.index(eos) + 1 if eos is not None and eos in row else len(row)
+            # Up to the first end-of-sequence id (the generation config may list several); the
+            # padding of a row that ended before the batch did is not new tokens.
+            ends = [at for at, token in enumerate(row) if token in stops]
+            length = ends[0] + 1 if ends else len(row)
             result.per_prompt_tokens.append(length)
             result.new_tokens += length
             result.texts.append(tokenizer.decode(row[:length], skip_special_tokens=True).strip())
@@ -235,3 +238,11 @@ def generate_loaded(
             on_batch(len(result.texts), len(prompts))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def stop_token_ids(model: Any, tokenizer: Any) -> set[int]:
+    """The ids that end an answer: the model's generation config's end-of-sequence id (or ids)
+    and the tokenizer's own."""
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids = configured if isinstance(configured, list | tuple) else [configured]
+    return {int(i) for i in (*ids, tokenizer.eos_token_id) if i is not None}
