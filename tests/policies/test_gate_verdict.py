@@ -37,7 +37,10 @@ def test_a_clear_win_with_enough_comparisons_is_allowed(pair, lead):
     ratings = verdict["leaderboard"]
     assert ratings["candidate"]["rating"] > ratings["baseline"]["rating"]
     assert ratings["candidate"]["comparisons"] == 40
-    assert "Won 0.850 of 40" in verdict["reasons"][0]
+    wins, ties, losses = human["wins"], human["ties"], human["losses"]
+    assert verdict["reasons"][0].startswith(
+        f"Win rate 0.850 over 40 human comparisons ({wins} won, {ties} tied, {losses} lost); "
+    )
 
 
 def test_the_verdict_is_the_same_each_time(pair, lead):

@@ -159,9 +159,10 @@ def gate_verdict(evaluation: PolicyEvaluation) -> dict[str, Any]:
     allowed = not reasons
     if allowed:
         reasons.append(
-            f"Won {human['win_rate']:.3f} of {human['n']} human comparisons (95 % interval "
-            f"{low:.3f} to {human['ci'][1]:.3f}, above {rule['lower_bound_above']:g}; at least "
-            f"{rule['min_comparisons']} comparisons)."
+            f"Win rate {human['win_rate']:.3f} over {human['n']} human comparisons "
+            f"({human['wins']} won, {human['ties']} tied, {human['losses']} lost); 95 % interval "
+            f"{low:.3f} to {human['ci'][1]:.3f}, above {rule['lower_bound_above']:g}; the rule "
+            f"needs at least {rule['min_comparisons']} comparisons."
         )
     return {
         "evaluation": evaluation.pk,
