@@ -41,7 +41,7 @@ from annotation.services.jobs import enqueue_on_commit
 from annotation.services.rubrics import rubric_problems
 from exports.models import DatasetVersion
 from training.models import ModelStage, ModelVersion, PolicyEvaluation, PolicyVersion, RunStatus
-from training.services.datasets import datasets_led_by
+from training.services.datasets import datasets_led_by, datasets_visible_to
 from training.services.evaluation_heartbeat import (
     EVALUATION_JOB,
     GENERATION_SHARE,
@@ -73,12 +73,18 @@ def evaluations_led_by(user: AbstractBaseUser) -> QuerySet[PolicyEvaluation]:
 
 
 def _require_led(policy: PolicyVersion, actor: AbstractBaseUser | None, field: str) -> None:
-    if actor is not None and not policies_led_by(actor).filter(pk=policy.pk).exists():
+    """Refuse unless ``actor`` (None: the operator) leads ``policy``'s dataset: 403 naming
+    ``field`` for a member of its sprints, 404 for anyone else, so a policy of another team
+    (a default baseline of a shared name included) is not even said to exist."""
+    if actor is None or policies_led_by(actor).filter(pk=policy.pk).exists():
+        return
+    if datasets_visible_to(actor).filter(pk=policy.run.dataset_id).exists():
         raise EvaluationRefused(
             "Evaluating needs the lead role in every sprint of this policy's dataset.",
             status=403,
             field=field,
         )
+    raise EvaluationRefused("No such policy.", status=404, field=field)
 
 
 def default_baseline(candidate: PolicyVersion) -> PolicyVersion | None:
