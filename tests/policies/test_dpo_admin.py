@@ -81,3 +81,13 @@ def test_only_leads_open_the_dpo_form(lead, annotator, sprint):
     assert admin_client(annotator).get(START_DPO).status_code == 403
     anonymous = Client().get(START_DPO)
     assert anonymous.status_code == 302 and "/login/" in anonymous["Location"]
+
+
+def test_a_done_dpo_runs_admin_page_links_to_its_policy(lead, sprint):
+    from tests.support.builders import policy_version
+
+    policy = policy_version(export_of(sprint, lead), lead)
+    page = admin_client(lead).get(f"{RUNS}{policy.run.pk}/change/")
+    assert page.status_code == 200
+    assert f'href="/training/policies/{policy.pk}"' in page.text
+    assert "Compare on the models page" not in page.text
