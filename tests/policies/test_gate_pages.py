@@ -131,3 +131,13 @@ def test_who_may(pair, lead, annotator, reviewer, make_user, other_sprint):
     assert "support-policy" not in browser(lead_b).get("/training/policies").content.decode()
     assert stages() == {1: "production", 2: "candidate"}
     assert RegistryEvent.objects.count() == events
+
+
+def test_a_failed_evaluation_shows_why_it_failed(pair, lead):
+    candidate, production = pair
+    evaluation = evaluated(candidate, production, lead, wins=0, status="failed")
+    evaluation.error = "Both policies gave the same response to every prompt."
+    evaluation.save(update_fields=["error"])
+    text = page(browser(lead), candidate).content.decode()
+    assert "Evaluation 1 is failed, not done." in text
+    assert "Why it failed: Both policies gave the same response to every prompt." in text
