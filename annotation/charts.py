@@ -139,7 +139,11 @@ INTERVAL_WIDTH, ROW_HEIGHT, LABEL_CHARS, CHAR_WIDTH = 760, 26, 48, 6.6
 
 
 def interval_chart(
-    title: str, x_label: str, points: list[tuple[str, float, float | None, float | None]]
+    title: str,
+    x_label: str,
+    points: list[tuple[str, float, float | None, float | None]],
+    *,
+    span: tuple[float, float] | None = None,
 ) -> Chart:
     """One row per (label, value, low, high), top to bottom: the label on the left, a point
     at the value and a horizontal bar over its interval (low/high None: the point alone); the
@@ -149,7 +153,7 @@ def interval_chart(
     label in the point's tooltip), never overlapping; the left margin fits the longest. The
     chart grows a row per point. Drawn by ``reviews/_interval_chart.html`` (``Interval.low``
     and ``high`` are x coordinates here; ``y_ticks`` are the rows' labels, ``x_ticks`` the
-    values')."""
+    values'). ``span``: the axis covers at least these two values (a rate: 0 to 1)."""
     labels = [label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
               for label, *_ in points]  # fmt: skip
     left = round(min(max([len(label) for label in labels] + [8]) * CHAR_WIDTH + 16, 340))
@@ -159,6 +163,7 @@ def interval_chart(
     if not points:
         return chart
     values = [v for _, value, low, high in points for v in (value, low, high) if v is not None]
+    values += list(span or ())
     step = _round_step((max(values) - min(values)) / 5 or 1.0)
     low_end = math.floor(min(values) / step) * step
     high_end = math.ceil(max(values) / step) * step

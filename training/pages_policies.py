@@ -74,7 +74,7 @@ def _win_rate_chart(verdict: dict):
         points.append(("Reward model (automatic)", automatic["win_rate"], low, high))
     if not points:
         return None
-    return interval_chart("Candidate's win rate over production", "win rate", points)
+    return interval_chart("Candidate's win rate over production", "win rate", points, span=(0, 1))
 
 
 def _context(request: HttpRequest, policy: PolicyVersion, errors=None, form=None) -> dict:

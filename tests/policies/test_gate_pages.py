@@ -141,3 +141,10 @@ def test_a_failed_evaluation_shows_why_it_failed(pair, lead):
     text = page(browser(lead), candidate).content.decode()
     assert "Evaluation 1 is failed, not done." in text
     assert "Why it failed: Both policies gave the same response to every prompt." in text
+
+
+def test_the_win_rate_chart_spans_zero_to_one_even_for_a_clean_sweep(pair, lead):
+    candidate, production = pair
+    evaluated(candidate, production, lead, wins=3)  # win rate 1, interval [1, 1]
+    chart = page(browser(lead), candidate).context["chart"]
+    assert [tick.label for tick in chart.x_ticks] == ["0", "0.2", "0.4", "0.6", "0.8", "1"]
