@@ -117,7 +117,10 @@ def test_the_same_settings_give_the_same_responses_again(
     assert strip[0] == strip[1]
 
 
-def test_given_prompts_against_a_named_baseline(grounded, policies, lead, rubric, api_client_for):
+def test_given_prompts_against_a_named_baseline(
+    grounded, policies, lead, rubric, api_client_for, settings
+):
+    settings.CONCORD_GATE_MIN_COMPARISONS = 4  # the house floor: a lead's rule may be stricter
     sprint, _dataset, items = grounded
     candidate, baseline = policies
     baseline.stage = ModelStage.CANDIDATE

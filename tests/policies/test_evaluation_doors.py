@@ -25,8 +25,9 @@ def run_command(*args):
 
 
 def test_the_command_evaluates_from_a_prompt_file_with_a_progress_bar(
-    grounded, policies, lead, rubric, tmp_path
+    grounded, policies, lead, rubric, tmp_path, settings
 ):
+    settings.CONCORD_GATE_MIN_COMPARISONS = 2
     _sprint, _dataset, items = grounded
     candidate, baseline = policies
     prompts = tmp_path / "held-out.jsonl"

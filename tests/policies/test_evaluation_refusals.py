@@ -48,6 +48,9 @@ def assert_refused(answer, field, status=400):
         ({"sampling": {"beams": 2}}, "sampling.beams"),
         ({"gate": {"lower_bound_above": 1}}, "gate.lower_bound_above"),
         ({"gate": {"min_comparisons": 0}}, "gate.min_comparisons"),
+        # Looser than the house rule (30 comparisons, lower bound above 0.5): refused.
+        ({"gate": {"min_comparisons": 29}}, "gate.min_comparisons"),
+        ({"gate": {"lower_bound_above": 0.4}}, "gate.lower_bound_above"),
         ({"gate": {"margin": 1}}, "gate.margin"),
         ({"seed": -1}, "seed"),
         ({"temperature": 0.5}, "temperature"),

@@ -97,8 +97,9 @@ def default_baseline(candidate: PolicyVersion) -> PolicyVersion | None:
 
 
 def check_gate_rule(values: Any) -> dict[str, Any]:
-    """The stored rule: ``min_comparisons`` (default ``CONCORD_GATE_MIN_COMPARISONS``) and
-    ``lower_bound_above`` (default 0.5); a 400 naming ``gate.<field>`` when bad."""
+    """The stored rule: ``min_comparisons`` (default and least ``CONCORD_GATE_MIN_COMPARISONS``)
+    and ``lower_bound_above`` (default and least 0.5); a 400 naming ``gate.<field>`` when bad
+    or looser than the house rule (a looser promotion takes a written override instead)."""
     from training.services.policy_gate import DEFAULT_LOWER_BOUND
 
     values = {} if values is None else values
@@ -108,18 +109,29 @@ def check_gate_rule(values: Any) -> dict[str, Any]:
         {"field": f"gate.{key}", "message": "Unknown field."}
         for key in sorted(set(values) - {"min_comparisons", "lower_bound_above"})
     ]
-    comparisons = values.get("min_comparisons", settings.CONCORD_GATE_MIN_COMPARISONS)
-    if not _is_int(comparisons) or not 1 <= comparisons <= MAX_COMPARISONS:
+    # The house rule is a floor: a lead may make an evaluation's rule stricter, never looser,
+    # or a rule of one comparison would promote without the override the gate records.
+    floor = settings.CONCORD_GATE_MIN_COMPARISONS
+    comparisons = values.get("min_comparisons", floor)
+    if not _is_int(comparisons) or not floor <= comparisons <= MAX_COMPARISONS:
         problems.append(
             {
                 "field": "gate.min_comparisons",
-                "message": f"Must be an integer from 1 to {MAX_COMPARISONS}.",
+                "message": f"Must be an integer from {floor} (CONCORD_GATE_MIN_COMPARISONS) "
+                f"to {MAX_COMPARISONS}.",
             }
         )
     bound = values.get("lower_bound_above", DEFAULT_LOWER_BOUND)
-    if isinstance(bound, bool) or not isinstance(bound, int | float) or not 0 <= bound < 1:
+    if (
+        isinstance(bound, bool)
+        or not isinstance(bound, int | float)
+        or not DEFAULT_LOWER_BOUND <= bound < 1
+    ):
         problems.append(
-            {"field": "gate.lower_bound_above", "message": "Must be a number from 0 to below 1."}
+            {
+                "field": "gate.lower_bound_above",
+                "message": f"Must be a number from {DEFAULT_LOWER_BOUND} to below 1.",
+            }
         )
     if problems:
         raise EvaluationRefused(problems)
