@@ -15,7 +15,7 @@ from reviews.models import Dispute
 from reviews.services.disputes import review_sprint
 from tests.annotation.labeling_fixtures import add_items, good_answers, lease_item
 from tests.reviews.dispute_fixtures import make_items, people, vote
-from tests.support.builders import feedback_event, feedback_source
+from tests.support.builders import export_of, feedback_event, feedback_source, policy_version
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +31,8 @@ PAGES = {
     "sprint-leaderboard": ("/reviews/sprints/{sprint}/leaderboard", "lead"),
     "dispute-detail": ("/reviews/disputes/{dispute}", "reviewer"),
     "training-models": ("/training/models", "lead"),
+    "training-policies": ("/training/policies", "lead"),
+    "training-policy": ("/training/policies/{policy}", "lead"),
     "feedback-sources": ("/feedback/", "lead"),
     "feedback-dashboard": ("/feedback/support-bot/", "lead"),
     "login": ("/accounts/login/", None),
@@ -73,8 +75,10 @@ def site(sprint, lead, annotator, reviewer, make_user) -> dict:
         vote(disputed, user, ranking, strength=2, helpfulness={"a": 5, "b": 1})
     review_sprint(sprint)
     feedback_event(feedback_source("support-bot", leads=[lead]), "ev-1")
+    policy = policy_version(export_of(sprint, lead), lead)
     return {
         "ids": {
+            "policy": policy.pk,
             "sprint": sprint.pk,
             "judgment": judgment.pk,
             "dispute": Dispute.objects.get(item=disputed).pk,
