@@ -129,6 +129,8 @@ def test_reward_model_rollback_restores_the_previous_version(dataset, lead, clie
         ("promote", {"stage": "production", "evaluation": 999999}, "evaluation"),
         ("promote", {"stage": "production", "override_reason": 5}, "override_reason"),
         ("promote", {"stage": "production", "override_reason": "x" * 2001}, "override_reason"),
+        ("promote", {"stage": "production", "override_reason": "   "}, "override_reason"),
+        ("promote", {"stage": "production", "override_reason": ""}, "override_reason"),
         ("promote", {"stage": "production", "extra": 1}, "extra"),
         ("rollback", {}, "reason"),
         ("rollback", {"reason": ""}, "reason"),

@@ -89,9 +89,8 @@ class PromotePolicySerializer(ClosedBodySerializer):
 
     stage = serializers.ChoiceField(choices=ModelStage.choices)
     evaluation = serializers.IntegerField(required=False, allow_null=True, min_value=1)
-    override_reason = serializers.CharField(
-        required=False, allow_blank=True, max_length=MAX_REASON, trim_whitespace=False
-    )
+    # Given, it must say something: a blank reason is a 400 here, not a gate refusal.
+    override_reason = serializers.CharField(required=False, max_length=MAX_REASON)
 
 
 class RollbackSerializer(ClosedBodySerializer):
