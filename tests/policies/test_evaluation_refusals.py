@@ -134,6 +134,8 @@ def test_only_leads_of_the_candidates_data_start_and_read_evaluations(
     theirs = policy_version(export_of(other_sprint, stranger), stranger, name="other-policy")
     crossed = other.post(EVALUATIONS, body(theirs, rubric, baseline=baseline.pk), format="json")
     assert crossed.status_code == 404
+    assert [e.get("field") for e in crossed.json()["errors"]] == ["baseline"], "names the id"
+    assert [e.get("field") for e in assert_status.json()["errors"]] == ["candidate"]
     assert (PolicyEvaluation.objects.count(), BackgroundJob.objects.count()) == stored
 
     # The service refuses them too, whoever calls it: 403 for a member of the sprint, 404 for

@@ -45,3 +45,16 @@ def led_run(user: AbstractBaseUser, pk: int) -> TrainingRun:
 def led_model(user: AbstractBaseUser, pk: int) -> ModelVersion:
     queryset = ModelVersion.objects.select_related("run__dataset", "promoted_by")
     return require_led(user, queryset, pk, dataset_path="run__dataset", what="model version")
+
+
+def referenced(lookup, user: AbstractBaseUser, pk: int, field: str) -> Model:
+    """``lookup(user, pk)`` for an id given in a request body: its 404 or 403 in the one error
+    shape naming ``field``, so the caller knows which id of the body was refused."""
+    from annotation.services.errors import ConcordError
+
+    try:
+        return lookup(user, pk)
+    except Http404 as missing:
+        raise ConcordError(str(missing), 404, field=field) from None
+    except PermissionDenied as denied:
+        raise ConcordError(str(denied) or LEAD_ONLY, 403, field=field) from None

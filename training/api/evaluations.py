@@ -26,7 +26,7 @@ from annotation.api.schema import ClosedBodySerializer
 from annotation.models import Rubric
 from annotation.services.imports.records import ROLES
 from annotation.services.json_limits import MAX_INTEGER
-from training.api.access import LEAD_ONLY, led_dataset, led_model, require_led
+from training.api.access import LEAD_ONLY, led_dataset, led_model, referenced, require_led
 from training.api.registry import MAX_TEXT, ContextField, TextOrChatField
 from training.models import PolicyEvaluation, PolicyVersion, RunStatus
 from training.services.datasets import leads_any_sprint
@@ -231,16 +231,22 @@ class EvaluationListView(ListAPIView):
         body.is_valid(raise_exception=True)
         values = dict(body.validated_data)
         user = request.user
-        candidate = led_policy_version(user, values.pop("candidate"))
-        baseline = values.pop("baseline", None)
-        dataset, reward_model = values.pop("dataset", None), values.pop("reward_model", None)
+        candidate = referenced(led_policy_version, user, values.pop("candidate"), "candidate")
+        refs = {
+            field: referenced(lookup, user, values.pop(field), field)
+            for field, lookup in (
+                ("baseline", led_policy_version), ("dataset", led_dataset),
+                ("reward_model", led_model),
+            )
+            if values.get(field) is not None
+        }  # fmt: skip
         evaluation = start_evaluation(
             candidate,
             actor=user,
             rubric=Rubric.objects.filter(pk=values.pop("rubric")).first(),
-            baseline=led_policy_version(user, baseline) if baseline is not None else None,
-            dataset=led_dataset(user, dataset) if dataset is not None else None,
-            reward_model=led_model(user, reward_model) if reward_model is not None else None,
+            baseline=refs.get("baseline"),
+            dataset=refs.get("dataset"),
+            reward_model=refs.get("reward_model"),
             prompts=[dict(p) for p in values["prompts"]] if "prompts" in values else None,
             sampling=values.get("sampling"),
             seed=values["seed"],
