@@ -45,7 +45,8 @@ class PromptsInvalid(ConcordError):
 
 def given_prompts(values: Any) -> list[Prompt]:
     """The snapshot of a given list (see the module note); :class:`PromptsInvalid` lists every
-    bad entry. An entry is ``{"prompt", "context"?}`` or a prompt text."""
+    bad entry. An entry is ``{"prompt", "context"?}`` or, for a caller in Python, a prompt
+    text (the REST API's schema takes the objects only)."""
     if not isinstance(values, list):
         raise PromptsInvalid("Must be a list of prompts.", field="prompts")
     if not values:
