@@ -80,6 +80,9 @@ def test_an_allowed_gate_needs_no_reason_and_rollback_needs_one(pair, lead):
     assert "The gate allows promotion." in text and 'name="override_reason"' not in text
     url = f"/training/policies/{candidate.pk}"
     assert client.post(url, {"action": "promote"}).status_code == 302
+    # Now in production, its page says so instead of judging it against an archived baseline.
+    promoted = page(client, candidate).content.decode()
+    assert "is in production." in promoted and "The gate refuses promotion." not in promoted
     refused = client.post(url, {"action": "rollback", "reason": ""})
     assert refused.status_code == 400 and "reason" in refused.content.decode()
     assert client.post(url, {"action": "rollback", "reason": "Too chatty."}).status_code == 302
