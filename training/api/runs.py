@@ -15,6 +15,7 @@ from annotation.services.errors import ConcordError
 from annotation.services.jobs import queue_warning
 from training.api.access import LEAD_ONLY, led_dataset, led_run
 from training.models import RunKind, RunStatus, TrainingRun
+from training.services.base_model_catalog import listed_base_models
 from training.services.datasets import leads_any_sprint
 from training.services.policy_config import LOSS_TYPES
 from training.services.registry import runs_led_by
@@ -245,3 +246,43 @@ class TrainingRunCancelView(APIView):
             {"id": run.pk, "status": run.status, "cancel_requested": run.cancel_requested},
             status=status.HTTP_202_ACCEPTED,
         )
+
+
+class BaseModelListView(APIView):
+    """The model folders under the operator's ``CONCORD_BASE_MODEL_ROOTS`` a run may start
+    from, with what each is (``causal_lm`` for a dpo run, ``encoder`` for a reward run) and
+    whether its tokenizer has a chat template. Leads only. Registered versions are named
+    ``model:<id>`` (``GET /models``) and ``policy:<id>`` (``GET /policies``)."""
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "BaseModels",
+                {
+                    "results": serializers.ListField(
+                        child=inline_serializer(
+                            "BaseModel",
+                            {
+                                "base_model": serializers.CharField(
+                                    help_text="What to send as a run's base_model."
+                                ),
+                                "path": serializers.CharField(),
+                                "kind": serializers.ChoiceField(
+                                    choices=["causal_lm", "encoder", "unknown"]
+                                ),
+                                "architectures": serializers.ListField(
+                                    child=serializers.CharField()
+                                ),
+                                "chat_template": serializers.BooleanField(),
+                            },
+                        )
+                    )
+                },
+            ),
+            403: OpenApiResponse(description="The caller leads no sprint."),
+        }
+    )
+    def get(self, request: Request) -> Response:
+        if not leads_any_sprint(request.user):
+            raise PermissionDenied(LEAD_ONLY)
+        return Response({"results": listed_base_models()})

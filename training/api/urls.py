@@ -16,6 +16,7 @@ urlpatterns = [
         runs.TrainingRunCancelView.as_view(),
         name="api-training-run-cancel",
     ),
+    path("base-models", runs.BaseModelListView.as_view(), name="api-base-models"),
     path("models", registry.ModelVersionListView.as_view(), name="api-models"),
     path("models/<id:model_id>", registry.ModelVersionDetailView.as_view(), name="api-model"),
     path(
