@@ -142,7 +142,7 @@ def test_a_failed_evaluation_shows_why_it_failed(pair, lead):
     evaluation.error = "Both policies gave the same response to every prompt."
     evaluation.save(update_fields=["error"])
     text = page(browser(lead), candidate).content.decode()
-    assert "Evaluation 1 is failed, not done." in text
+    assert f"Evaluation {evaluation.pk} is failed, not done." in text
     assert "Why it failed: Both policies gave the same response to every prompt." in text
 
 
