@@ -71,6 +71,8 @@ def test_an_evaluation_goes_from_queued_to_done_and_makes_a_blind_sprint(
     roles = dict(made.memberships.values_list("user__username", "role"))
     assert roles == {"lead": SprintRole.LEAD, "ann1": SprintRole.ANNOTATOR,
                      "rev1": SprintRole.REVIEWER}  # fmt: skip
+    added = AuditEvent.objects.filter(action="member.added", sprint=made)
+    assert sorted(event.changes["role"] for event in added) == sorted(roles.values())
 
     compared = done["generation"]["compared"]
     assert compared + done["generation"]["identical"] == TEST_ITEMS and compared >= 3

@@ -40,8 +40,9 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
 from annotation.models import Sprint, SprintMember, SprintRole, SprintStatus
-from annotation.services.audit import record_event
+from annotation.services.audit import record_event, snapshot
 from annotation.services.imports.service import import_items
+from annotation.services.sprint_setup import MEMBER_FIELDS
 from training.models import PolicyEvaluation, PolicyVersion
 from training.services.scoring import EVALUATION, score_items
 
@@ -145,7 +146,11 @@ def create_evaluation_sprint(
                 )
         if actor is not None and actor.is_authenticated:
             members[actor.pk] = SprintMember(sprint=sprint, user=actor, role=SprintRole.LEAD)
-        SprintMember.objects.bulk_create(members.values())
+        for member in members.values():
+            # Audited one by one, as the sprint setup service audits a member it adds.
+            member.save()
+            record_event(actor, "member.added", member, sprint=sprint,
+                         changes=snapshot(member, MEMBER_FIELDS))  # fmt: skip
         record_event(
             actor,
             "sprint.created",
