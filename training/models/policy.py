@@ -12,7 +12,12 @@ delivered as a webhook (name, version, actor, reason, evidence).
 from django.conf import settings
 from django.db import models
 
-from training.models.reward import RegisteredVersion, RunStatus, TrainingRun
+from training.models.reward import (
+    RegisteredVersion,
+    RunStatus,
+    TrainingRun,
+    version_constraints,
+)
 
 
 class PolicyVersion(RegisteredVersion):
@@ -29,19 +34,7 @@ class PolicyVersion(RegisteredVersion):
     sprints = models.ManyToManyField("annotation.Sprint", related_name="policy_versions")
 
     class Meta(RegisteredVersion.Meta):
-        constraints = [
-            models.UniqueConstraint(fields=["name", "version"], name="policy_version_unique"),
-            models.UniqueConstraint(
-                fields=["name"],
-                condition=models.Q(stage="production"),
-                name="policy_one_production_per_name",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(stage__in=["candidate", "production", "archived"]),
-                name="policy_stage_valid",
-            ),
-            models.CheckConstraint(condition=models.Q(version__gte=1), name="policy_version_gte_1"),
-        ]
+        constraints = version_constraints("policy")
 
     def __str__(self) -> str:
         return f"policy {self.name} v{self.version} ({self.stage})"

@@ -117,6 +117,25 @@ class ModelStage(models.TextChoices):
     ARCHIVED = "archived", "Archived"
 
 
+def version_constraints(prefix: str) -> list:
+    """A registry's database guarantees, its constraints named ``<prefix>_...``: one row per
+    (name, version), versions from 1, a known stage, and at most one production version per
+    name (a partial unique index)."""
+    return [
+        models.UniqueConstraint(fields=["name", "version"], name=f"{prefix}_version_unique"),
+        models.UniqueConstraint(
+            fields=["name"],
+            condition=models.Q(stage="production"),
+            name=f"{prefix}_one_production_per_name",
+        ),
+        models.CheckConstraint(
+            condition=models.Q(stage__in=["candidate", "production", "archived"]),
+            name=f"{prefix}_stage_valid",
+        ),
+        models.CheckConstraint(condition=models.Q(version__gte=1), name=f"{prefix}_version_gte_1"),
+    ]
+
+
 class RegisteredVersion(models.Model):
     """What a registered version of either registry has (reward models here, policies in
     :mod:`training.models.policy`): a name whose versions count 1, 2, 3..., a stage, a snapshot
@@ -157,19 +176,7 @@ class ModelVersion(RegisteredVersion):
     sprints = models.ManyToManyField("annotation.Sprint", related_name="model_versions")
 
     class Meta(RegisteredVersion.Meta):
-        constraints = [
-            models.UniqueConstraint(fields=["name", "version"], name="model_version_unique"),
-            models.UniqueConstraint(
-                fields=["name"],
-                condition=models.Q(stage="production"),
-                name="model_one_production_per_name",
-            ),
-            models.CheckConstraint(
-                condition=models.Q(stage__in=["candidate", "production", "archived"]),
-                name="model_stage_valid",
-            ),
-            models.CheckConstraint(condition=models.Q(version__gte=1), name="model_version_gte_1"),
-        ]
+        constraints = version_constraints("model")
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version} ({self.stage})"
