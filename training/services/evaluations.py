@@ -45,15 +45,14 @@ from training.services.datasets import datasets_led_by, datasets_visible_to
 from training.services.evaluation_heartbeat import (
     EVALUATION_JOB,
     GENERATION_SHARE,
-    EvaluationHeartbeat,
+    evaluation_heartbeat,
     progress_writer,
-    stall_after,
 )
 from training.services.evaluation_prompts import dataset_prompts, given_prompts
 from training.services.generation import generate, validate_sampling
 from training.services.policy_registry import policies_led_by
 from training.services.registry import models_led_by
-from training.services.runs import audit_sprint
+from training.services.runs import audit_sprint, stall_after
 from training.services.scoring import EVALUATION, SCORING_STAGES
 
 logger = logging.getLogger(__name__)
@@ -304,7 +303,7 @@ def execute_evaluation(
     if not claimed:
         logger.info("evaluation %s is not queued (nor stalled); nothing to do", evaluation_id)
         return None
-    heartbeat = EvaluationHeartbeat(evaluation_id).start()
+    heartbeat = evaluation_heartbeat(evaluation_id).start()
     try:
         evaluation = PolicyEvaluation.objects.select_related(
             "candidate__run__dataset", "baseline", "rubric", "reward_model__run", "created_by"

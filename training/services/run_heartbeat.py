@@ -35,27 +35,52 @@ def beat_run(run_id: int, job_kind: str) -> None:
     beat(job_kind, run_id)
 
 
-class RunHeartbeat:
-    """Beats run ``run_id`` from a daemon thread while not paused; see the module docstring.
-    ``start()`` it before the run's work and ``stop()`` it after, whatever happened."""
+class Heartbeat:
+    """Calls ``beat`` from a daemon thread every ``interval`` seconds (default: a quarter of
+    ``CONCORD_TRAINING_STALL_SECONDS``, at most 30 s) while not paused, between ``start()`` and
+    ``stop()`` (call it after the work, whatever happened). A beat that fails is logged and
+    tried again at the next tick; the thread closes its own database connection. Training runs
+    and policy evaluations both beat this way."""
 
-    def __init__(self, run_id: int, job_kind: str, interval: float | None = None) -> None:
-        self.run_id, self.job_kind = run_id, job_kind
+    def __init__(
+        self, beat: Callable[[], None], *, name: str, interval: float | None = None
+    ) -> None:
+        self._beat, self.name = beat, name
         self.interval = interval or min(MAX_INTERVAL, settings.CONCORD_TRAINING_STALL_SECONDS / 4)
         self._stopped = threading.Event()
         self._paused = threading.Event()
-        self._thread = threading.Thread(
-            target=self._loop, name=f"heartbeat-run-{run_id}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{name}", daemon=True)
 
-    def start(self) -> "RunHeartbeat":
+    def start(self) -> "Heartbeat":
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._stopped.set()
-        # A beat blocked on a row lock (a test's open transaction) must not hold the run up.
+        # A beat blocked on a row lock (a test's open transaction) must not hold the work up.
         self._thread.join(timeout=2)
+
+    def _loop(self) -> None:
+        try:
+            while not self._stopped.wait(self.interval):
+                if self._paused.is_set():
+                    continue
+                try:
+                    self._beat()
+                except Exception:  # a lost beat is retried at the next tick
+                    logger.warning("%s: heartbeat not written", self.name, exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
+
+
+class RunHeartbeat(Heartbeat):
+    """Beats run ``run_id`` while not paused; see the module docstring."""
+
+    def __init__(self, run_id: int, job_kind: str, interval: float | None = None) -> None:
+        self.run_id, self.job_kind = run_id, job_kind
+        super().__init__(
+            lambda: beat_run(run_id, job_kind), name=f"run-{run_id}", interval=interval
+        )
 
     def watching(
         self, on_event: Callable[[Any], None] | None, *, epochs: int = 1
@@ -80,15 +105,3 @@ class RunHeartbeat:
                 on_event(event)
 
         return watch
-
-    def _loop(self) -> None:
-        try:
-            while not self._stopped.wait(self.interval):
-                if self._paused.is_set():
-                    continue
-                try:
-                    beat_run(self.run_id, self.job_kind)
-                except Exception:  # a lost beat is retried at the next tick
-                    logger.warning("run %s: heartbeat not written", self.run_id, exc_info=True)
-        finally:
-            connection.close()  # this thread's own connection
