@@ -25,12 +25,17 @@ from kombu.utils.json import dumps
 
 logger = logging.getLogger(__name__)
 PARTIAL_SUFFIX = ".part"
+# kombu's reader takes files in the order of their sorted names, so the publish time in a name
+# is zero-padded: names then sort as the times do (kombu's unpadded ``999…`` sorts after
+# ``1000…``, delivering a later message first whenever the millisecond count gains a digit).
+TIME_DIGITS = 15
 
 
 class Channel(filesystem.Channel):
     def _put(self, queue, payload, **kwargs) -> None:
-        """Put ``payload`` on ``queue``: written whole under a temporary name, then renamed."""
-        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        """Put ``payload`` on ``queue``: written whole under a temporary name, then renamed
+        into place under a name that sorts by publish time."""
+        name = f"{round(monotonic() * 1000):0{TIME_DIGITS}d}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         partial = final + PARTIAL_SUFFIX
         try:

@@ -57,11 +57,27 @@ def test_a_message_appears_under_its_queue_name_only_once_it_is_whole(connection
 def test_a_file_that_is_not_a_message_is_skipped_and_the_next_one_delivered(connection, caplog):
     conn, folder = connection
     channel = conn.default_channel
-    (folder / "1_broken.jobs.msg").write_bytes(b"")  # what the old transport let a reader see
+    # Named to sort before any message published now (kombu reads in name order); named
+    # ``1_broken``, it sorted after ``12…`` and the test passed or failed with the uptime.
+    broken = f"{0:0{filesystem_broker.TIME_DIGITS}d}_broken.jobs.msg"
+    (folder / broken).write_bytes(b"")  # what the old transport let a reader see
     channel._put("jobs", {"body": "after"})
     assert channel._get("jobs") == {"body": "after"}
     assert "unreadable message file of queue jobs" in caplog.text
     assert os.listdir(folder) == []
+
+
+def test_messages_are_delivered_in_publish_order_when_the_time_gains_a_digit(
+    connection, monkeypatch
+):
+    conn, _ = connection
+    channel = conn.default_channel
+    clock = iter([9.999, 10.0])  # 9999 ms, then 10000 ms: unpadded, "10000_" sorts first
+    monkeypatch.setattr(filesystem_broker, "monotonic", lambda: next(clock))
+    channel._put("jobs", {"body": "first"})
+    channel._put("jobs", {"body": "second"})
+    assert channel._get("jobs") == {"body": "first"}
+    assert channel._get("jobs") == {"body": "second"}
 
 
 def test_a_reader_racing_a_writer_gets_every_message_whole(connection):
