@@ -33,10 +33,16 @@ def queued_warning(kind: str, target: Any, queued: str) -> str | None:
     return queue_warning(kind, target.pk) if target.status == queued else None
 
 
-def job_accepted_schema(component: str, what: str, *, status_url: str | None = None) -> Any:
+def job_accepted_schema(
+    component: str,
+    what: str,
+    *,
+    status_url: str | None = None,
+    extra: dict[str, serializers.Field] | None = None,
+) -> Any:
     """The OpenAPI shape of such a 202: ``id``, ``status``, ``status_url`` when the answer
-    carries one (``status_url`` says what a GET of it gives) and ``warning``; one wording for
-    every job a request starts."""
+    carries one (``status_url`` says what a GET of it gives), ``warning`` and the ``extra``
+    fields a view adds; one wording for every job a request starts."""
     fields: dict[str, serializers.Field] = {
         "id": serializers.IntegerField(),
         "status": serializers.CharField(),
@@ -48,4 +54,4 @@ def job_accepted_schema(component: str, what: str, *, status_url: str | None = N
         help_text=f"Only when the {what} is queued but the workers are unreachable; it starts "
         "when they are back.",
     )
-    return inline_serializer(component, fields)
+    return inline_serializer(component, fields | (extra or {}))

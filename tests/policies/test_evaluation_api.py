@@ -132,6 +132,7 @@ def test_given_prompts_against_a_named_baseline(
     answer = start(client, candidate, rubric, prompts=prompts, baseline=baseline.pk,
                    name="Support v2 against v1", gate={"min_comparisons": 5})  # fmt: skip
     assert answer.status_code == 202, answer.json()
+    assert "3 prompt(s) give at most 3 human comparison(s)" in answer.json()["shortfall"]
     evaluation = execute_evaluation(answer.json()["id"])
     assert evaluation.status == "done", evaluation.error
     assert evaluation.prompt_source == {"given": 3} and evaluation.prompts == prompts
@@ -146,3 +147,25 @@ def test_given_prompts_against_a_named_baseline(
     listed = client.get(EVALUATIONS, {"candidate": candidate.pk}).json()["results"]
     assert [row["id"] for row in listed] == [evaluation.pk]
     assert client.get(EVALUATIONS, {"candidate": baseline.pk}).json()["results"] == []
+
+
+@pytest.mark.parametrize("needed, short", [(3, False), (4, True)])
+def test_a_lead_is_told_at_the_start_when_the_prompts_cannot_meet_the_rule(
+    grounded, policies, lead, rubric, api_client_for, settings, needed, short
+):
+    """Each prompt gives at most one comparison: fewer prompts than the rule's
+    ``min_comparisons`` can never pass the gate, and the lead learns it before generating."""
+    settings.CONCORD_GATE_MIN_COMPARISONS = 2
+    _sprint, _dataset, items = grounded
+    candidate, _baseline = policies
+    prompts = [{"prompt": item.prompt} for item in items[:3]]
+    client = api_client_for(lead)
+    answer = start(client, candidate, rubric, prompts=prompts, gate={"min_comparisons": needed})
+    assert answer.status_code == 202, answer.json()
+    read = client.get(f"{EVALUATIONS}/{answer.json()['id']}").json()
+    if short:
+        said = answer.json()["shortfall"]
+        assert said == read["shortfall"]
+        assert "the gate's rule needs at least 4" in said and "written override" in said
+    else:
+        assert "shortfall" not in answer.json() and read["shortfall"] is None

@@ -45,6 +45,21 @@ def test_the_command_evaluates_from_a_prompt_file_with_a_progress_bar(
     assert evaluation.prompt_source == {"file": "held-out.jsonl", "given": 3}
     assert f"Evaluation {evaluation.pk} done: sprint {evaluation.sprint.slug}" in out
     assert "tokens/s" in out and "100%" in err
+    assert "Warning" not in err, "3 prompts can meet a rule of 2 comparisons"
+
+
+def test_the_command_warns_when_the_prompts_cannot_meet_the_rule(
+    grounded, policies, lead, rubric, tmp_path
+):
+    _sprint, _dataset, items = grounded
+    candidate, _baseline = policies
+    prompts = tmp_path / "few.jsonl"
+    prompts.write_text("".join(json.dumps({"prompt": i.prompt}) + "\n" for i in items[:2]))
+    out, err = run_command(candidate.pk, "--prompts", prompts, "--rubric", rubric.pk,
+                           "--as", "lead", "--enqueue")  # fmt: skip
+    assert "is queued for a gpu worker" in out
+    assert "Warning: 2 prompt(s) give at most 2 human comparison(s)" in err
+    assert "at least 30" in err
 
 
 def test_the_command_refuses_what_the_api_refuses(grounded, policies, annotator, lead, rubric,

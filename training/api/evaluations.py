@@ -33,6 +33,13 @@ from training.services.datasets import leads_any_sprint
 from training.services.evaluation_sprint import policy_label
 from training.services.evaluations import EVALUATION_JOB, evaluations_led_by, start_evaluation
 from training.services.generation import SAMPLING_OPTIONS
+from training.services.policy_gate import gate_verdict, prompt_shortfall
+
+SHORTFALL_HELP = (
+    "Set when the evaluation has fewer prompts than its gate rule's min_comparisons: each "
+    "prompt gives at most one comparison, so the gate cannot allow promotion from it (only a "
+    "lead's written override can)."
+)
 
 
 def led_policy_version(user, pk: int) -> PolicyVersion:
@@ -51,8 +58,6 @@ def led_evaluation(user, pk: int) -> PolicyEvaluation:
 
 def gate_of(evaluation: PolicyEvaluation) -> dict | None:
     """The gate's verdict on a done evaluation (training.services.policy_gate); None before."""
-    from training.services.policy_gate import gate_verdict
-
     if evaluation.status != RunStatus.DONE:
         return None
     return gate_verdict(evaluation)
@@ -153,13 +158,15 @@ class PolicyEvaluationSerializer(serializers.ModelSerializer):
     warning = serializers.SerializerMethodField(
         help_text="Set while the evaluation is queued but the workers are unreachable."
     )
+    shortfall = serializers.SerializerMethodField(help_text=SHORTFALL_HELP)
 
     class Meta:
         model = PolicyEvaluation
         fields = [
             "id", "status", "progress", "candidate", "baseline", "rubric", "reward_model",
             "sprint", "sprint_name", "prompt_source", "prompt_count", "sampling", "seed",
-            "generation", "automatic", "gate_rule", "gate", "error", "warning", "created_by",
+            "generation", "automatic", "gate_rule", "gate", "error", "warning", "shortfall",
+            "created_by",
             "created_at", "started_at", "finished_at", "heartbeat_at",
         ]  # fmt: skip
 
@@ -178,9 +185,15 @@ class PolicyEvaluationSerializer(serializers.ModelSerializer):
     def get_warning(self, evaluation: PolicyEvaluation) -> str | None:
         return queued_warning(EVALUATION_JOB, evaluation, RunStatus.QUEUED)
 
+    def get_shortfall(self, evaluation: PolicyEvaluation) -> str | None:
+        return prompt_shortfall(evaluation)
+
 
 EvaluationAccepted = job_accepted_schema(
-    "EvaluationAccepted", "evaluation", status_url="progress and the result"
+    "EvaluationAccepted",
+    "evaluation",
+    status_url="progress and the result",
+    extra={"shortfall": serializers.CharField(required=False, help_text=SHORTFALL_HELP)},
 )
 
 
@@ -253,7 +266,11 @@ class EvaluationListView(ListAPIView):
             gate=values.get("gate"),
             name=values.get("name"),
         )
-        return job_accepted(request, EVALUATION_JOB, evaluation, "api-evaluation")
+        answer = job_accepted(request, EVALUATION_JOB, evaluation, "api-evaluation")
+        shortfall = prompt_shortfall(evaluation)
+        if shortfall:
+            answer.data["shortfall"] = shortfall
+        return answer
 
 
 class EvaluationDetailView(APIView):

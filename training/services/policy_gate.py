@@ -45,6 +45,23 @@ def gate_rule(evaluation: PolicyEvaluation) -> dict[str, Any]:
     }
 
 
+def prompt_shortfall(evaluation: PolicyEvaluation) -> str | None:
+    """Set when ``evaluation`` holds fewer prompts than its rule's ``min_comparisons``. Each
+    prompt gives at most one human comparison (none when both policies answer alike), so such
+    an evaluation can never let the gate allow a promotion, only a lead's written override.
+    Said when it starts and on every read, so that the lead learns it before paying for the
+    generation and the labeling, not from the verdict afterwards."""
+    needed = gate_rule(evaluation)["min_comparisons"]
+    count = len(evaluation.prompts)
+    if count >= needed:
+        return None
+    return (
+        f"{count} prompt(s) give at most {count} human comparison(s) and the gate's rule needs "
+        f"at least {needed}: promoting from this evaluation will need a written override. "
+        "Evaluate on more prompts for the gate to decide."
+    )
+
+
 def win_rate_interval(
     scores: np.ndarray, counts: np.ndarray, *, seed: int, rounds: int = BOOTSTRAP_ROUNDS
 ) -> tuple[float, float]:

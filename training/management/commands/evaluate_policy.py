@@ -21,6 +21,7 @@ from annotation.services.errors import ConcordError
 from exports.models import DatasetVersion
 from training.models import ModelVersion, PolicyVersion, RunStatus
 from training.services.evaluations import execute_evaluation, start_evaluation
+from training.services.policy_gate import prompt_shortfall
 
 
 def read_prompt_file(path: str) -> list:
@@ -96,6 +97,9 @@ class Command(BaseCommand):
             )
         except ConcordError as refused:
             raise CommandError(refused.detail) from None
+        shortfall = prompt_shortfall(evaluation)
+        if shortfall:
+            self.stderr.write(self.style.WARNING(f"Warning: {shortfall}"))
         if options["enqueue"]:
             self.stdout.write(f"Evaluation {evaluation.pk} is queued for a gpu worker.")
             return
