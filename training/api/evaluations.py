@@ -30,6 +30,7 @@ from training.api.access import LEAD_ONLY, led_dataset, led_model, referenced, r
 from training.api.registry import MAX_TEXT, ContextField, TextOrChatField
 from training.models import PolicyEvaluation, PolicyVersion, RunStatus
 from training.services.datasets import leads_any_sprint
+from training.services.evaluation_cancel import cancel_evaluation
 from training.services.evaluation_sprint import policy_label
 from training.services.evaluations import EVALUATION_JOB, evaluations_led_by, start_evaluation
 from training.services.generation import SAMPLING_OPTIONS
@@ -283,11 +284,34 @@ class EvaluationDetailView(APIView):
         return Response(PolicyEvaluationSerializer(evaluation, context={"with_gate": True}).data)
 
 
+class EvaluationCancelView(APIView):
+    """Cancel an evaluation: a queued one is never started, a running one stops at its
+    worker's next progress write; no blind sprint is made. 409 once it has finished."""
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: PolicyEvaluationSerializer,
+            409: OpenApiResponse(description="The evaluation has already finished."),
+        },
+    )
+    def post(self, request: Request, evaluation_id: int) -> Response:
+        evaluation = cancel_evaluation(
+            led_evaluation(request.user, evaluation_id), actor=request.user
+        )
+        return Response(PolicyEvaluationSerializer(evaluation).data)
+
+
 urlpatterns = [
     path("evaluations", EvaluationListView.as_view(), name="api-evaluations"),
     path(
         "evaluations/<id:evaluation_id>",
         EvaluationDetailView.as_view(),
         name="api-evaluation",
+    ),
+    path(
+        "evaluations/<id:evaluation_id>/cancel",
+        EvaluationCancelView.as_view(),
+        name="api-evaluation-cancel",
     ),
 ]

@@ -4,7 +4,9 @@ A running evaluation stamps ``heartbeat_at`` and beats its background job
 (:func:`annotation.services.jobs.beat`) with every progress write while it generates, and from a
 timer thread for the whole of its work (loading a large policy sends no progress for minutes),
 so a worker that was killed stops beating at once and the job sweep finds it after
-``CONCORD_TRAINING_STALL_SECONDS``.
+``CONCORD_TRAINING_STALL_SECONDS``. A progress write that finds the evaluation no longer running
+(cancelled, :mod:`.evaluation_cancel`, or failed by the sweep) stops the worker with
+:class:`EvaluationCancelled`.
 """
 
 import time
@@ -24,13 +26,26 @@ EVALUATION_JOB = "evaluation"
 GENERATION_SHARE = 0.45
 
 
-def beat_evaluation(evaluation_id: int, progress: float | None = None) -> None:
-    """Stamp the heartbeat (and ``progress``, when given) of a running evaluation and its job."""
+class EvaluationCancelled(Exception):
+    """Raised in a worker whose evaluation stopped running (cancelled, or failed by the sweep)
+    while it worked: the worker stops, and records nothing more."""
+
+
+def beat_evaluation(evaluation_id: int, progress: float | None = None) -> bool:
+    """Stamp the heartbeat (and ``progress``, when given) of a running evaluation and its job;
+    False when the evaluation is no longer running."""
     values: dict[str, Any] = {"heartbeat_at": timezone.now()}
     if progress is not None:
         values["progress"] = round(min(1.0, progress), 4)
-    PolicyEvaluation.objects.filter(pk=evaluation_id, status=RunStatus.RUNNING).update(**values)
+    running = PolicyEvaluation.objects.filter(pk=evaluation_id, status=RunStatus.RUNNING)
     beat(EVALUATION_JOB, evaluation_id)
+    return bool(running.update(**values))
+
+
+def stop_if_cancelled(evaluation_id: int) -> None:
+    """Raise :class:`EvaluationCancelled` when the evaluation is no longer running."""
+    if not PolicyEvaluation.objects.filter(pk=evaluation_id, status=RunStatus.RUNNING).exists():
+        raise EvaluationCancelled(evaluation_id)
 
 
 def evaluation_heartbeat(evaluation_id: int) -> Heartbeat:
@@ -43,7 +58,8 @@ def progress_writer(
     evaluation_id: int, offset: float, on_progress: Callable[[float], None] | None
 ) -> Callable[[int, int], None]:
     """``on_batch`` for one side's generation: progress from ``offset`` over that side's share,
-    written at most once per ``CONCORD_TRAINING_POLL_SECONDS`` (and for the last batch)."""
+    written at most once per ``CONCORD_TRAINING_POLL_SECONDS`` (and for the last batch); a
+    write that finds the evaluation no longer running raises :class:`EvaluationCancelled`."""
     last = [float("-inf")]
 
     def write(done: int, total: int) -> None:
@@ -54,6 +70,7 @@ def progress_writer(
         if done < total and now - last[0] < settings.CONCORD_TRAINING_POLL_SECONDS:
             return
         last[0] = now
-        beat_evaluation(evaluation_id, progress)
+        if not beat_evaluation(evaluation_id, progress):
+            raise EvaluationCancelled(evaluation_id)
 
     return write

@@ -45,8 +45,10 @@ from training.services.datasets import datasets_led_by, datasets_visible_to
 from training.services.evaluation_heartbeat import (
     EVALUATION_JOB,
     GENERATION_SHARE,
+    EvaluationCancelled,
     evaluation_heartbeat,
     progress_writer,
+    stop_if_cancelled,
 )
 from training.services.evaluation_prompts import dataset_prompts, given_prompts
 from training.services.generation import generate, validate_sampling
@@ -71,7 +73,7 @@ def evaluations_led_by(user: AbstractBaseUser) -> QuerySet[PolicyEvaluation]:
     return PolicyEvaluation.objects.filter(candidate__in=policies_led_by(user))
 
 
-def _require_led(policy: PolicyVersion, actor: AbstractBaseUser | None, field: str) -> None:
+def require_policy_lead(policy: PolicyVersion, actor: AbstractBaseUser | None, field: str) -> None:
     """Refuse unless ``actor`` (None: the operator) leads ``policy``'s dataset: 403 naming
     ``field`` for a member of its sprints, 404 for anyone else, so a policy of another team
     (a default baseline of a shared name included) is not even said to exist."""
@@ -188,7 +190,7 @@ def start_evaluation(
     ``prompts`` and ``dataset`` (``prompts_file``: the name of the file they were read from,
     recorded in ``prompt_source``). ``enqueue=False`` stores it for the caller to run with
     :func:`execute_evaluation` (the command)."""
-    _require_led(candidate, actor, "candidate")
+    require_policy_lead(candidate, actor, "candidate")
     if baseline is None:
         baseline = default_baseline(candidate)
         if baseline is None:
@@ -200,7 +202,7 @@ def start_evaluation(
             raise EvaluationRefused(f"{why}; name a baseline.", field="baseline")
     if baseline.pk == candidate.pk:
         raise EvaluationRefused("The baseline must be another version.", field="baseline")
-    _require_led(baseline, actor, "baseline")
+    require_policy_lead(baseline, actor, "baseline")
     if rubric is None:
         raise EvaluationRefused("No rubric with this id.", field="rubric")
     problems = [
@@ -310,13 +312,14 @@ def execute_evaluation(
         ).get(pk=evaluation_id)
         # Checked again before anything is loaded, as a run's base model is: the starter may
         # have lost the lead role of either policy's data since it was queued.
-        _require_led(evaluation.candidate, evaluation.created_by, "candidate")
-        _require_led(evaluation.baseline, evaluation.created_by, "baseline")
+        require_policy_lead(evaluation.candidate, evaluation.created_by, "candidate")
+        require_policy_lead(evaluation.baseline, evaluation.created_by, "baseline")
         problems = rubric_problems(evaluation.rubric)
         if problems:
             raise EvaluationRefused(f"The rubric is not ready: {problems[0]}.", field="rubric")
         texts, generation = {}, {}
         for offset, side in ((0.0, "candidate"), (GENERATION_SHARE, "baseline")):
+            stop_if_cancelled(evaluation_id)  # before loading a policy: minutes on a large one
             result = generate(
                 getattr(evaluation, side),
                 evaluation.prompts,
@@ -364,6 +367,8 @@ def execute_evaluation(
             )
         if on_progress is not None:
             on_progress(1.0)
+    except EvaluationCancelled:
+        logger.info("evaluation %s stopped: it is no longer running", evaluation_id)
     except ConcordError as refused:
         fail_evaluation(evaluation_id, refused.detail)
     except Exception as exc:
