@@ -100,3 +100,20 @@ def test_a_head_of_another_width_is_not_loaded_onto_the_encoder(tiny_bert, tmp_p
     save_file({"weight": torch.zeros(1, 384), "bias": torch.zeros(1)}, str(directory / HEAD_FILE))
     model, _ = load_reward_model(str(directory), pooling="mean")
     assert model.head.weight.shape == (1, 32) and model.head.weight.abs().sum() > 0
+
+
+def test_a_max_length_beyond_the_models_positions_is_fitted_to_them(tiny_bert, tmp_path):
+    """The default of 512 tokens on an encoder with 128 positions: it trains on sequences cut
+    to 128, records 128, and the scorer reads a long input back without an indexing error."""
+    long_rows = [
+        {**row, "prompt": " ".join([row["prompt"]] * 40)}  # far beyond 128 tokens
+        for row in factual_pairs(TRAIN_FACTS)[:8]
+    ]
+    config = TrainConfig(base_model=tiny_bert, max_length=512, epochs=1, batch_size=4,
+                         seed=0, device="cpu")  # fmt: skip
+    result = train_reward_model(config, long_rows, long_rows[:4], tmp_path)
+    assert json.loads((tmp_path / "training_config.json").read_text())["max_length"] == 128
+    scorer = RewardScorer.load(result.output_dir, device="cpu")
+    assert scorer.max_length == 128
+    scores = scorer.score(long_rows[0]["prompt"], [long_rows[0]["chosen"], "no"])
+    assert len(scores) == 2 and all(score is not None for score in scores)

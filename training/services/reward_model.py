@@ -121,6 +121,19 @@ def load_reward_model(
     return model, tokenizer
 
 
+def fitted_max_length(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, asked: int
+) -> int:
+    """``asked``, or less when the model cannot read that many tokens: the tokenizer's own
+    ``model_max_length`` when it states one, else the model's position embeddings. A default of
+    512 tokens must not break an encoder built for 128 (its position table would be indexed out
+    of range)."""
+    limit = tokenizer.model_max_length
+    if not isinstance(limit, int) or limit > 1_000_000:  # "no limit stated" is a huge number
+        limit = getattr(model.config, "max_position_embeddings", None)
+    return min(asked, limit) if isinstance(limit, int) and limit > 0 else asked
+
+
 def disable_dropout(model: nn.Module) -> None:
     """Turn dropout off: a reward compares two forward passes, and dropout noise in either one
     blurs the difference it learns from (TRL's RewardTrainer does the same by default)."""

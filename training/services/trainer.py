@@ -27,7 +27,7 @@ import math
 import platform
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -49,6 +49,7 @@ from training.services.reward_model import (
     RewardScorer,
     autocast_for,
     disable_dropout,
+    fitted_max_length,
     load_reward_model,
     quiet_transformers,
     resolve_device,
@@ -219,6 +220,8 @@ def train_reward_model(
     rank, world_size = process_group()
     set_seed(config.seed)  # before loading: the new reward head is drawn from the seed
     model, tokenizer = load_reward_model(config.base_model, device=device, pooling=config.pooling)
+    # What is saved (training_config.json) is what the model read, so scoring reads the same.
+    config = replace(config, max_length=fitted_max_length(model, tokenizer, config.max_length))
     disable_dropout(model)
     # DDP all-reduces the gradients in backward; the same seed gave every rank the same weights,
     # and DDP broadcasts rank 0's at construction all the same.
