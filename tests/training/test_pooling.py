@@ -103,8 +103,8 @@ def test_a_head_of_another_width_is_not_loaded_onto_the_encoder(tiny_bert, tmp_p
 
 
 def test_a_max_length_beyond_the_models_positions_is_fitted_to_them(tiny_bert, tmp_path):
-    """The default of 512 tokens on an encoder with 128 positions: it trains on sequences cut
-    to 128, records 128, and the scorer reads a long input back without an indexing error."""
+    """512 tokens asked of an encoder with 128 positions: it trains on sequences cut to 128,
+    records 128, and the scorer reads a long input back without an indexing error."""
     long_rows = [
         {**row, "prompt": " ".join([row["prompt"]] * 40)}  # far beyond 128 tokens
         for row in factual_pairs(TRAIN_FACTS)[:8]
@@ -117,3 +117,27 @@ def test_a_max_length_beyond_the_models_positions_is_fitted_to_them(tiny_bert, t
     assert scorer.max_length == 128
     scores = scorer.score(long_rows[0]["prompt"], [long_rows[0]["chosen"], "no"])
     assert len(scores) == 2 and all(score is not None for score in scores)
+
+
+@pytest.mark.parametrize(
+    "model_type, positions, pad, stated, asked, fitted",
+    [
+        ("bert", 256, 0, 512, 512, 256),  # the tokenizer claims more than the model has
+        ("bert", 512, 0, 128, 256, 128),  # the tokenizer's own limit
+        ("bert", 512, 0, int(1e30), 256, 256),  # no stated limit, enough positions
+        ("roberta", 514, 1, int(1e30), 1024, 512),  # positions start after the padding index
+        ("xlm-roberta", 514, 1, 512, 256, 256),  # asked is within every limit
+    ],
+)
+def test_the_fitted_length_is_the_least_of_asked_stated_and_usable_positions(
+    model_type, positions, pad, stated, asked, fitted
+):
+    from types import SimpleNamespace
+
+    from training.services.reward_model import fitted_max_length
+
+    model = SimpleNamespace(config=SimpleNamespace(
+        model_type=model_type, max_position_embeddings=positions, pad_token_id=pad
+    ))  # fmt: skip
+    tokenizer = SimpleNamespace(model_max_length=stated)
+    assert fitted_max_length(model, tokenizer, asked) == fitted

@@ -121,17 +121,32 @@ def load_reward_model(
     return model, tokenizer
 
 
+# Models whose learned position ids start after the padding index (``padding_idx + 1``), so
+# ``max_position_embeddings`` (514) holds two fewer usable positions than it says.
+OFFSET_POSITIONS = frozenset(
+    {"roberta", "xlm-roberta", "xlm-roberta-xl", "camembert", "longformer", "data2vec-text"}
+)
+
+
 def fitted_max_length(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, asked: int
 ) -> int:
-    """``asked``, or less when the model cannot read that many tokens: the tokenizer's own
-    ``model_max_length`` when it states one, else the model's position embeddings. A default of
-    512 tokens must not break an encoder built for 128 (its position table would be indexed out
-    of range)."""
-    limit = tokenizer.model_max_length
-    if not isinstance(limit, int) or limit > 1_000_000:  # "no limit stated" is a huge number
-        limit = getattr(model.config, "max_position_embeddings", None)
-    return min(asked, limit) if isinstance(limit, int) and limit > 0 else asked
+    """``asked``, or less when the model cannot read that many tokens: the smaller of the
+    tokenizer's ``model_max_length`` (when it states one) and the model's usable absolute
+    positions. A ``max_length`` beyond them would index past the position table (an encoder
+    built for 128 positions, or a tokenizer that claims more than its model has). A model with
+    relative positions and no stated limit (DeBERTa v2/v3) is cut to its configured
+    ``max_position_embeddings`` all the same: a limit, never an error."""
+    limits = []
+    stated = tokenizer.model_max_length
+    if isinstance(stated, int) and 0 < stated <= 1_000_000:  # "none stated" is a huge number
+        limits.append(stated)
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        if model.config.model_type in OFFSET_POSITIONS:
+            positions -= (model.config.pad_token_id or 0) + 1
+        limits.append(positions)
+    return min([asked, *limits])
 
 
 def disable_dropout(model: nn.Module) -> None:
@@ -293,11 +308,12 @@ class RewardScorer:
     @classmethod
     def load(cls, path: Path, device: str | None = None) -> RewardScorer:
         """Load the model and tokenizer written by the trainer into ``path``; the maximum length
-        comes from its ``training_config.json``. Raises BaseModelNotFound if unreadable."""
+        comes from its ``training_config.json`` (else what the model can read,
+        :func:`fitted_max_length`). Raises BaseModelNotFound if unreadable."""
         torch_device = resolve_device(device)
         model, tokenizer = load_reward_model(str(path), device=torch_device)
         model.eval()
-        max_length = tokenizer.model_max_length
+        max_length = fitted_max_length(model, tokenizer, 1_000_000)
         config_file = Path(path) / "training_config.json"
         if config_file.is_file():
             max_length = int(json.loads(config_file.read_text())["max_length"])
