@@ -66,12 +66,48 @@ def test_a_running_evaluation_stops_at_its_next_progress_write_and_makes_no_spri
     assert not AuditEvent.objects.filter(action="policy_evaluation.done").exists()
 
 
-def test_a_finished_evaluation_cannot_be_cancelled(queued, lead, api_client_for):
-    assert execute_evaluation(queued.pk).status == "done"
+def test_a_cancel_between_the_two_sides_stops_before_the_baseline_is_loaded(
+    queued, lead, monkeypatch
+):
+    from training.services import evaluations
+
+    sides: list[str] = []
+    real_generate = evaluations.generate
+
+    def generate_then_cancel(policy, *args, **kwargs):
+        sides.append(policy.label)
+        result = real_generate(policy, *args, **kwargs)
+        # After the candidate's last progress write: only the check before the next side sees it.
+        cancel_evaluation(PolicyEvaluation.objects.get(pk=queued.pk), actor=lead)
+        return result
+
+    monkeypatch.setattr(evaluations, "generate", generate_then_cancel)
+    stopped = execute_evaluation(queued.pk)
+    assert stopped.status == "cancelled" and stopped.sprint_id is None
+    assert sides == [queued.candidate.label], "the baseline was never generated"
+
+
+@pytest.mark.parametrize("end", ["done", "failed"])
+def test_a_finished_evaluation_cannot_be_cancelled(queued, lead, api_client_for, end):
+    if end == "done":
+        assert execute_evaluation(queued.pk).status == "done"
+    else:  # what the job sweep does to one whose worker was lost twice
+        from training.services.evaluations import fail_evaluation
+
+        assert fail_evaluation(queued.pk, "The worker was lost twice.")
     answer = api_client_for(lead).post(f"{EVALUATIONS}/{queued.pk}/cancel")
     assert answer.status_code == 409
-    assert answer.json()["detail"] == f"Evaluation {queued.pk} has already finished (done)."
-    assert PolicyEvaluation.objects.get(pk=queued.pk).status == "done"
+    assert answer.json()["detail"] == f"Evaluation {queued.pk} has already finished ({end})."
+    assert PolicyEvaluation.objects.get(pk=queued.pk).status == end
+    assert not AuditEvent.objects.filter(action="policy_evaluation.cancelled").exists()
+
+
+def test_an_unknown_evaluation_is_a_404_and_only_post_cancels(queued, lead, api_client_for):
+    client = api_client_for(lead)
+    missing = client.post(f"{EVALUATIONS}/999999/cancel")
+    assert missing.status_code == 404 and missing.json()["detail"]
+    assert client.get(f"{EVALUATIONS}/{queued.pk}/cancel").status_code == 405
+    assert PolicyEvaluation.objects.get(pk=queued.pk).status == "queued"
 
 
 def test_only_a_lead_of_the_candidates_dataset_cancels(
@@ -85,7 +121,7 @@ def test_only_a_lead_of_the_candidates_dataset_cancels(
     # The service checks the role too, whoever calls it.
     with pytest.raises(ConcordError) as refused:
         cancel_evaluation(queued, actor=stranger)
-    assert refused.value.status == 404
+    assert refused.value.status == 404 and refused.value.detail == "evaluation: No such evaluation."
     with pytest.raises(ConcordError) as refused:
         cancel_evaluation(queued, actor=annotator)
     assert refused.value.status == 403 and "lead role" in refused.value.detail

@@ -2,9 +2,11 @@
 
 :func:`cancel_evaluation` moves a queued or running evaluation to ``cancelled`` at once: a queued
 one is never claimed (the worker only claims ``queued`` rows, and the job finds nothing to do),
-and a running one is stopped by its worker at the next progress write (at most
-``CONCORD_TRAINING_POLL_SECONDS`` later) or before it generates the second side
-(:func:`.evaluation_heartbeat.stop_if_cancelled`). Every later write of a
+and a running one is stopped by its worker at its next progress write (a batch's progress is
+written at most every ``CONCORD_TRAINING_POLL_SECONDS``; loading a policy writes none, so a
+cancel during a load is noticed after the first batch) or before it loads the second side
+(:func:`.evaluation_heartbeat.stop_if_cancelled`); one during the automatic first look is
+seen at the final locked check, which then makes no sprint. Every later write of a
 running evaluation (progress, heartbeat, ``done``, ``failed``) is conditioned on the row still
 being ``running``, so a worker that has not noticed yet can neither finish nor fail a
 cancelled evaluation, and no blind sprint is made for it.
@@ -33,7 +35,9 @@ def cancel_evaluation(
     """Cancel ``evaluation`` if it is queued or running (``actor=None``: the operator), audited
     as ``policy_evaluation.cancelled``. Raises :class:`EvaluationFinished` (409) when it has
     already finished, so that a second cancel says so instead of changing nothing silently."""
-    require_policy_lead(evaluation.candidate, actor, "evaluation")
+    require_policy_lead(
+        evaluation.candidate, actor, "evaluation", missing="No such evaluation."
+    )
     with transaction.atomic():
         stopped = PolicyEvaluation.objects.filter(pk=evaluation.pk, status__in=UNFINISHED).update(
             status=RunStatus.CANCELLED, finished_at=timezone.now()

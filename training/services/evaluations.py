@@ -21,7 +21,9 @@ policies' data (else it fails with that reason, nothing generated), generates bo
 (:mod:`.generation`), and then, in one transaction that first locks the evaluation row, makes
 the blind sprint and records the automatic first look and ``done`` (:mod:`.evaluation_sprint`),
 so a second start never makes a second sprint. Progress and the heartbeat are written while it
-generates and by a timer while it loads; any error fails it with the reason.
+generates and by a timer while it loads; any error fails it with the reason. A lead may cancel
+it meanwhile (:mod:`.evaluation_cancel`): the worker stops at its next progress write or before
+the second side, and the final locked check makes no sprint for a cancelled evaluation.
 """
 
 import logging
@@ -73,10 +75,16 @@ def evaluations_led_by(user: AbstractBaseUser) -> QuerySet[PolicyEvaluation]:
     return PolicyEvaluation.objects.filter(candidate__in=policies_led_by(user))
 
 
-def require_policy_lead(policy: PolicyVersion, actor: AbstractBaseUser | None, field: str) -> None:
+def require_policy_lead(
+    policy: PolicyVersion,
+    actor: AbstractBaseUser | None,
+    field: str,
+    *,
+    missing: str = "No such policy.",
+) -> None:
     """Refuse unless ``actor`` (None: the operator) leads ``policy``'s dataset: 403 naming
-    ``field`` for a member of its sprints, 404 for anyone else, so a policy of another team
-    (a default baseline of a shared name included) is not even said to exist."""
+    ``field`` for a member of its sprints, 404 (``missing``) for anyone else, so a policy of
+    another team (a default baseline of a shared name included) is not even said to exist."""
     if actor is None or policies_led_by(actor).filter(pk=policy.pk).exists():
         return
     if datasets_visible_to(actor).filter(pk=policy.run.dataset_id).exists():
@@ -85,7 +93,7 @@ def require_policy_lead(policy: PolicyVersion, actor: AbstractBaseUser | None, f
             status=403,
             field=field,
         )
-    raise EvaluationRefused("No such policy.", status=404, field=field)
+    raise EvaluationRefused(missing, status=404, field=field)
 
 
 def default_baseline(candidate: PolicyVersion) -> PolicyVersion | None:
@@ -288,9 +296,9 @@ def execute_evaluation(
     evaluation_id: int, *, on_progress: Callable[[float], None] | None = None
 ) -> PolicyEvaluation | None:
     """Generate, make the sprint and the first look, and record the outcome (module note).
-    Returns the evaluation (done or failed), or None when it was not queued nor stalled (a
-    duplicate message, or one finished meanwhile). ``on_progress(fraction)`` sees every step
-    (the command's progress bar)."""
+    Returns the evaluation (done, failed, or cancelled while it ran), or None when it was not
+    queued nor stalled (a duplicate message, or one finished or cancelled meanwhile).
+    ``on_progress(fraction)`` sees every step (the command's progress bar)."""
     from training.services.evaluation_sprint import (
         automatic_first_look,
         create_evaluation_sprint,
