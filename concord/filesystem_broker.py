@@ -16,7 +16,7 @@ of stopping the worker.
 import logging
 import os
 import uuid
-from time import monotonic
+from time import monotonic_ns
 
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
@@ -26,16 +26,17 @@ from kombu.utils.json import dumps
 logger = logging.getLogger(__name__)
 PARTIAL_SUFFIX = ".part"
 # kombu's reader takes files in the order of their sorted names, so the publish time in a name
-# is zero-padded: names then sort as the times do (kombu's unpadded ``999…`` sorts after
-# ``1000…``, delivering a later message first whenever the millisecond count gains a digit).
-TIME_DIGITS = 15
+# is in nanoseconds (two messages of one millisecond keep their order too) and zero-padded:
+# names then sort as the times do (kombu's unpadded milliseconds ``999…`` sort after
+# ``1000…``, delivering a later message first whenever the count gains a digit).
+TIME_DIGITS = 20
 
 
 class Channel(filesystem.Channel):
     def _put(self, queue, payload, **kwargs) -> None:
         """Put ``payload`` on ``queue``: written whole under a temporary name, then renamed
         into place under a name that sorts by publish time."""
-        name = f"{round(monotonic() * 1000):0{TIME_DIGITS}d}_{uuid.uuid4()}.{queue}.msg"
+        name = f"{monotonic_ns():0{TIME_DIGITS}d}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         partial = final + PARTIAL_SUFFIX
         try:

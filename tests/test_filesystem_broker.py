@@ -72,8 +72,8 @@ def test_messages_are_delivered_in_publish_order_when_the_time_gains_a_digit(
 ):
     conn, _ = connection
     channel = conn.default_channel
-    clock = iter([9.999, 10.0])  # 9999 ms, then 10000 ms: unpadded, "10000_" sorts first
-    monkeypatch.setattr(filesystem_broker, "monotonic", lambda: next(clock))
+    clock = iter([9_999_999_999, 10_000_000_000])  # unpadded, "10000000000_" sorts first
+    monkeypatch.setattr(filesystem_broker, "monotonic_ns", lambda: next(clock))
     channel._put("jobs", {"body": "first"})
     channel._put("jobs", {"body": "second"})
     assert channel._get("jobs") == {"body": "first"}
