@@ -292,6 +292,8 @@ class EvaluationCancelView(APIView):
         request=None,
         responses={
             200: PolicyEvaluationSerializer,
+            403: OpenApiResponse(description="The caller does not lead the policy's dataset."),
+            404: OpenApiResponse(description="No such evaluation that the caller can see."),
             409: OpenApiResponse(description="The evaluation has already finished."),
         },
     )
