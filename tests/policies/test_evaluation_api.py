@@ -167,5 +167,8 @@ def test_a_lead_is_told_at_the_start_when_the_prompts_cannot_meet_the_rule(
         said = answer.json()["shortfall"]
         assert said == read["shortfall"]
         assert "the gate's rule needs at least 4" in said and "written override" in said
+        client.post(f"{EVALUATIONS}/{answer.json()['id']}/cancel")
+        cancelled = client.get(f"{EVALUATIONS}/{answer.json()['id']}").json()
+        assert cancelled["shortfall"] is None, "nothing will be promoted from it either way"
     else:
         assert "shortfall" not in answer.json() and read["shortfall"] is None

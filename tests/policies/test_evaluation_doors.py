@@ -43,6 +43,7 @@ def test_the_command_evaluates_from_a_prompt_file_with_a_progress_bar(
     assert evaluation.baseline == baseline and evaluation.seed == 3
     assert evaluation.sampling["max_new_tokens"] == 6 and evaluation.gate["min_comparisons"] == 2
     assert evaluation.prompt_source == {"file": "held-out.jsonl", "given": 3}
+    assert f"Evaluation {evaluation.pk} started here (Ctrl-C cancels it" in out
     assert f"Evaluation {evaluation.pk} done: sprint {evaluation.sprint.slug}" in out
     assert "tokens/s" in out and "100%" in err
     assert "Warning" not in err, "3 prompts can meet a rule of 2 comparisons"
@@ -60,6 +61,36 @@ def test_the_command_warns_when_the_prompts_cannot_meet_the_rule(
     assert "is queued for a gpu worker" in out
     assert "Warning: 2 prompt(s) give at most 2 human comparison(s)" in err
     assert "at least 30" in err
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "cancelled elsewhere"])
+def test_the_command_says_when_its_evaluation_is_cancelled(
+    grounded, policies, lead, rubric, tmp_path, monkeypatch, how
+):
+    """Ctrl-C cancels the evaluation the command runs (left running, it would wait for the
+    stall sweep); a cancel from the API meanwhile is said as such, not as a failure."""
+    from training.management.commands import evaluate_policy
+    from training.services.evaluation_cancel import cancel_evaluation
+
+    real_execute = evaluate_policy.execute_evaluation
+
+    def interrupted(evaluation_id, on_progress):
+        def first_batch(fraction):
+            if how == "ctrl-c":
+                raise KeyboardInterrupt
+            cancel_evaluation(PolicyEvaluation.objects.get(pk=evaluation_id), actor=lead)
+
+        return real_execute(evaluation_id, on_progress=first_batch)
+
+    monkeypatch.setattr(evaluate_policy, "execute_evaluation", interrupted)
+    _sprint, dataset, _items = grounded
+    candidate, _baseline = policies
+    expected = "interrupted: evaluation" if how == "ctrl-c" else "was cancelled while it ran"
+    with pytest.raises(CommandError, match=expected):
+        run_command(candidate.pk, "--dataset", dataset.pk, "--rubric", rubric.pk,
+                    "--as", "lead", "--max-new-tokens", 4, "--no-progress")  # fmt: skip
+    evaluation = PolicyEvaluation.objects.get()
+    assert evaluation.status == "cancelled" and evaluation.sprint_id is None
 
 
 def test_the_command_refuses_what_the_api_refuses(grounded, policies, annotator, lead, rubric,

@@ -50,6 +50,8 @@ def assert_refused(answer, field, status=400):
         ({"gate": {"min_comparisons": 0}}, "gate.min_comparisons"),
         # Looser than the house rule (30 comparisons, lower bound above 0.5): refused.
         ({"gate": {"min_comparisons": 29}}, "gate.min_comparisons"),
+        # More than CONCORD_EVALUATION_MAX_PROMPTS (500) prompts could give: never passable.
+        ({"gate": {"min_comparisons": 501}}, "gate.min_comparisons"),
         ({"gate": {"lower_bound_above": 0.4}}, "gate.lower_bound_above"),
         ({"gate": {"margin": 1}}, "gate.margin"),
         ({"seed": -1}, "seed"),

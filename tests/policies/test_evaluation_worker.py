@@ -84,4 +84,4 @@ def test_a_lead_cancels_an_evaluation_a_worker_is_generating(
     assert detail["sprint"] is None and detail["generation"] == {}
     assert detail["progress"] < 0.45, "stopped during the candidate's side"
     assert job.status == JobStatus.DONE, celery_worker_process.log_tail()
-    assert "stopped: it is no longer running" in celery_worker_process.log_tail()
+    assert "stopped: it was cancelled" in celery_worker_process.log_tail()

@@ -35,10 +35,9 @@ def cancel_evaluation(
     """Cancel ``evaluation`` if it is queued or running (``actor=None``: the operator), audited
     as ``policy_evaluation.cancelled``. Raises :class:`EvaluationFinished` (409) when it has
     already finished, so that a second cancel says so instead of changing nothing silently."""
-    require_policy_lead(
-        evaluation.candidate, actor, "evaluation", missing="No such evaluation."
-    )
+    require_policy_lead(evaluation.candidate, actor, "evaluation", missing="No such evaluation.")
     with transaction.atomic():
+        was = PolicyEvaluation.objects.filter(pk=evaluation.pk).values("status", "progress").first()
         stopped = PolicyEvaluation.objects.filter(pk=evaluation.pk, status__in=UNFINISHED).update(
             status=RunStatus.CANCELLED, finished_at=timezone.now()
         )
@@ -53,6 +52,10 @@ def cancel_evaluation(
             "policy_evaluation.cancelled",
             evaluation,
             sprint=audit_sprint(evaluation.candidate.run.dataset),
-            changes={"status": RunStatus.CANCELLED},
+            changes={
+                "status": RunStatus.CANCELLED,
+                "was": was["status"],
+                "progress": was["progress"],
+            },
         )
     return evaluation

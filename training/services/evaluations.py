@@ -63,7 +63,6 @@ logger = logging.getLogger(__name__)
 
 UNFINISHED = (RunStatus.QUEUED, RunStatus.RUNNING)
 MAX_SEED = 2**32 - 1
-MAX_COMPARISONS = 1_000_000
 
 
 class EvaluationRefused(ConcordError):
@@ -120,14 +119,18 @@ def check_gate_rule(values: Any) -> dict[str, Any]:
     ]
     # The house rule is a floor: a lead may make an evaluation's rule stricter, never looser,
     # or a rule of one comparison would promote without the override the gate records.
+    # Each prompt gives at most one comparison, so a lead's rule may not need more than the
+    # prompts an evaluation may have: such a rule could never let the gate allow anything. (The
+    # house floor itself stays allowed; the shortfall says when it cannot be met.)
     floor = settings.CONCORD_GATE_MIN_COMPARISONS
+    most = max(floor, settings.CONCORD_EVALUATION_MAX_PROMPTS)
     comparisons = values.get("min_comparisons", floor)
-    if not _is_int(comparisons) or not floor <= comparisons <= MAX_COMPARISONS:
+    if not _is_int(comparisons) or not floor <= comparisons <= most:
         problems.append(
             {
                 "field": "gate.min_comparisons",
                 "message": f"Must be an integer from {floor} (CONCORD_GATE_MIN_COMPARISONS) "
-                f"to {MAX_COMPARISONS}.",
+                f"to {most} (CONCORD_EVALUATION_MAX_PROMPTS: one comparison a prompt at most).",
             }
         )
     bound = values.get("lower_bound_above", DEFAULT_LOWER_BOUND)
@@ -376,7 +379,9 @@ def execute_evaluation(
         if on_progress is not None:
             on_progress(1.0)
     except EvaluationCancelled:
-        logger.info("evaluation %s stopped: it is no longer running", evaluation_id)
+        logger.info(
+            "evaluation %s stopped: it was cancelled (or failed by the sweep)", evaluation_id
+        )
     except ConcordError as refused:
         fail_evaluation(evaluation_id, refused.detail)
     except Exception as exc:

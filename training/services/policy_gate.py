@@ -51,6 +51,8 @@ def prompt_shortfall(evaluation: PolicyEvaluation) -> str | None:
     an evaluation can never let the gate allow a promotion, only a lead's written override.
     Said when it starts and on every read, so that the lead learns it before paying for the
     generation and the labeling, not from the verdict afterwards."""
+    if evaluation.status in (RunStatus.FAILED, RunStatus.CANCELLED):
+        return None  # nothing will be promoted from it either way
     needed = gate_rule(evaluation)["min_comparisons"]
     count = len(evaluation.prompts)
     if count >= needed:

@@ -20,6 +20,7 @@ from annotation.models import Rubric
 from annotation.services.errors import ConcordError
 from exports.models import DatasetVersion
 from training.models import ModelVersion, PolicyVersion, RunStatus
+from training.services.evaluation_cancel import cancel_evaluation
 from training.services.evaluations import execute_evaluation, start_evaluation
 from training.services.policy_gate import prompt_shortfall
 
@@ -103,13 +104,25 @@ class Command(BaseCommand):
         if options["enqueue"]:
             self.stdout.write(f"Evaluation {evaluation.pk} is queued for a gpu worker.")
             return
+        self.stdout.write(
+            f"Evaluation {evaluation.pk} started here (Ctrl-C cancels it; so does "
+            f"POST /api/v1/evaluations/{evaluation.pk}/cancel)."
+        )
         bar = tqdm(total=100, unit="%", disable=options["no_progress"], file=self.stderr._out)
 
         def show(fraction: float) -> None:
             bar.update(round(100 * fraction) - bar.n)
 
-        done = execute_evaluation(evaluation.pk, on_progress=show)
+        try:
+            done = execute_evaluation(evaluation.pk, on_progress=show)
+        except KeyboardInterrupt:
+            # Left running, it would hold its status until the stall sweep failed it.
+            bar.close()
+            cancel_evaluation(evaluation, actor=actor)
+            raise CommandError(f"interrupted: evaluation {evaluation.pk} cancelled") from None
         bar.close()
+        if done is not None and done.status == RunStatus.CANCELLED:
+            raise CommandError(f"evaluation {evaluation.pk} was cancelled while it ran")
         if done is None or done.status != RunStatus.DONE:
             raise CommandError(f"evaluation failed: {done.error if done else 'not queued'}")
         self.stdout.write(self.style.SUCCESS(_summary(done)))
